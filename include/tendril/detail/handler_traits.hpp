@@ -1,0 +1,117 @@
+// tendril/detail/handler_traits.hpp — what a stage handler takes and gives, read off its type.
+//
+// A handler is `Out(In, WorkerState&)` or `Out(In)`, as a lambda, function object or function
+// pointer with spelled-out parameter types. `Out` may be `Result<X>` to fail without throwing;
+// `In` may be `Result<X>` to receive upstream errors as values.
+#pragma once
+
+#include <cstddef>
+#include <expected>
+#include <functional>
+#include <tuple>
+#include <type_traits>
+
+#include "tendril/error.hpp"
+#include "tendril/worker_state.hpp"
+
+namespace tendril::detail {
+
+template <class T>
+struct result_traits {
+  static constexpr bool is_result = false;
+  using value_type = T;
+};
+template <class T>
+struct result_traits<std::expected<T, Error>> {
+  static constexpr bool is_result = true;
+  using value_type = T;
+};
+
+template <class R, class... Args>
+struct signature {
+  using result = R;
+  using args = std::tuple<Args...>;
+  static constexpr std::size_t arity = sizeof...(Args);
+};
+
+template <class F>
+struct callable_signature;
+template <class R, class... A>
+struct callable_signature<R (*)(A...)> : signature<R, A...> {};
+template <class R, class... A>
+struct callable_signature<R (*)(A...) noexcept> : signature<R, A...> {};
+template <class R, class C, class... A>
+struct callable_signature<R (C::*)(A...)> : signature<R, A...> {};
+template <class R, class C, class... A>
+struct callable_signature<R (C::*)(A...) const> : signature<R, A...> {};
+template <class R, class C, class... A>
+struct callable_signature<R (C::*)(A...) noexcept> : signature<R, A...> {};
+template <class R, class C, class... A>
+struct callable_signature<R (C::*)(A...) const noexcept> : signature<R, A...> {};
+
+template <class F>
+concept has_plain_call_operator = requires { &F::operator(); };
+
+template <class F>
+struct handler_signature_of {
+  static_assert(has_plain_call_operator<F>,
+                "a Tendril handler needs spelled-out parameter types: write "
+                "[](int item, tendril::WorkerState& state) { ... }, not auto parameters");
+  using type = callable_signature<decltype(&F::operator())>;
+};
+template <class F>
+  requires std::is_pointer_v<F>
+struct handler_signature_of<F> {
+  using type = callable_signature<F>;
+};
+
+template <class F>
+struct handler_traits {
+  using sig = typename handler_signature_of<std::decay_t<F>>::type;
+  static_assert(sig::arity == 1 || sig::arity == 2,
+                "a Tendril handler takes (item) or (item, tendril::WorkerState&)");
+  static constexpr bool takes_state = sig::arity == 2;
+  using raw_input = std::remove_cvref_t<std::tuple_element_t<0, typename sig::args>>;
+  using raw_output = typename sig::result;
+  static_assert(!std::is_void_v<raw_output>,
+                "a Tendril handler must return the item it passes on (or a Result)");
+  static constexpr bool accepts_errors = result_traits<raw_input>::is_result;
+  static constexpr bool returns_result = result_traits<raw_output>::is_result;
+  using input = typename result_traits<raw_input>::value_type;
+  using output = typename result_traits<raw_output>::value_type;
+};
+
+template <class F>
+using handler_input_t = typename handler_traits<F>::input;
+template <class F>
+using handler_output_t = typename handler_traits<F>::output;
+
+// A handler in the one shape the engine calls: it takes ownership of a Result<In> (holding a
+// value unless the handler accepts errors) and returns Result<Out>. Exceptions pass through;
+// the stage turns them into errors.
+template <class In, class Out>
+using ErasedHandler = std::function<Result<Out>(Result<In>&&, WorkerState&)>;
+
+template <class F>
+auto erase_handler(F fn) {
+  using traits = handler_traits<F>;
+  using In = typename traits::input;
+  using Out = typename traits::output;
+  return ErasedHandler<In, Out>(
+      [fn = std::move(fn)](Result<In>&& input, WorkerState& state) mutable -> Result<Out> {
+        auto call = [&](auto&& arg) -> decltype(auto) {
+          if constexpr (traits::takes_state) {
+            return std::invoke(fn, std::forward<decltype(arg)>(arg), state);
+          } else {
+            return std::invoke(fn, std::forward<decltype(arg)>(arg));
+          }
+        };
+        if constexpr (traits::accepts_errors) {
+          return call(std::move(input));
+        } else {
+          return call(std::move(*input));
+        }
+      });
+}
+
+}  // namespace tendril::detail

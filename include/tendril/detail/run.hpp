@@ -1,0 +1,100 @@
+// tendril/detail/run.hpp — one run of a pipeline: builds its stages, pumps its source, ends it.
+//
+// A RunCore lives for one run. start() spawns the stage workers; pump() runs the source on the
+// calling thread; finish() joins every thread and reports. cancel()/fail() on its context may be
+// called from any thread at any time; everything else belongs to the thread that owns the run.
+#pragma once
+
+#include <chrono>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <typeindex>
+#include <vector>
+
+#include "tendril/detail/channel.hpp"
+#include "tendril/detail/run_context.hpp"
+#include "tendril/detail/source.hpp"
+#include "tendril/detail/stage_node.hpp"
+#include "tendril/metrics.hpp"
+
+namespace tendril::detail {
+
+// A stage description with its item types erased, so that a pipeline can hold a chain of them.
+class StageSpecBase {
+ public:
+  struct Built {
+    std::unique_ptr<NodeBase> node;
+    InletBase* inlet;
+  };
+  virtual ~StageSpecBase() = default;
+  virtual std::type_index input_type() const = 0;
+  virtual std::type_index output_type() const = 0;
+  virtual const std::string& name() const = 0;
+  // `downstream` must be an Inlet of output_type(); the pipeline's types guarantee it.
+  virtual Built instantiate(std::string name, InletBase& downstream, RunContext& context) const = 0;
+};
+
+template <class In, class Out>
+class ErasedStage final : public StageSpecBase {
+ public:
+  explicit ErasedStage(std::shared_ptr<const StageSpec<In, Out>> spec) : spec_(std::move(spec)) {}
+  std::type_index input_type() const override { return typeid(In); }
+  std::type_index output_type() const override { return typeid(Out); }
+  const std::string& name() const override { return spec_->options.name; }
+  Built instantiate(std::string name, InletBase& downstream, RunContext& context) const override {
+    auto node = std::make_unique<StageNode<In, Out>>(spec_, std::move(name),
+                                                     static_cast<Inlet<Out>&>(downstream), context);
+    InletBase* inlet = static_cast<Inlet<In>*>(node.get());
+    return Built{std::move(node), inlet};
+  }
+
+ private:
+  std::shared_ptr<const StageSpec<In, Out>> spec_;
+};
+
+using StageChain = std::vector<std::shared_ptr<const StageSpecBase>>;
+
+class RunCore {
+ public:
+  RunCore(std::shared_ptr<SourceBase> source, const StageChain& stages, InletBase& sink);
+  ~RunCore();
+  RunCore(const RunCore&) = delete;
+  RunCore& operator=(const RunCore&) = delete;
+
+  RunContext& context() noexcept { return context_; }
+  void start();
+  void pump();
+  // Joins every worker and returns the metrics, or the error that ended the run.
+  Result<Metrics> finish(std::optional<Metrics>& metrics_out);
+
+ private:
+  RunContext context_;
+  std::shared_ptr<SourceBase> source_;
+  std::vector<std::unique_ptr<NodeBase>> nodes_;
+  InletBase* first_ = nullptr;
+  std::uint64_t produced_ = 0;
+  std::chrono::system_clock::time_point start_;
+  std::chrono::steady_clock::time_point started_;
+  bool finished_ = false;
+};
+
+// Runs of one pipeline that are under way, so that cancel() can reach them from any thread.
+class RunRegistry {
+ public:
+  void add(RunContext* run);
+  void remove(RunContext* run);
+  bool cancel(const std::string& reason);  // Thread-safe; true when some run was cancelled.
+  void set_last(const std::optional<Metrics>& metrics);
+  std::optional<Metrics> last() const;
+
+ private:
+  mutable std::mutex mutex_;
+  std::vector<RunContext*> active_;   // guarded by mutex_
+  std::optional<Metrics> last_;       // guarded by mutex_
+};
+
+Error consumed_source_error();
+
+}  // namespace tendril::detail

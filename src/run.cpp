@@ -1,0 +1,90 @@
+#include "tendril/detail/run.hpp"
+
+#include <algorithm>
+
+namespace tendril::detail {
+
+RunCore::RunCore(std::shared_ptr<SourceBase> source, const StageChain& stages, InletBase& sink)
+    : source_(std::move(source)), nodes_(stages.size()) {
+  // Built from the end, so that each stage knows where its output goes and how many workers
+  // feed the next one.
+  InletBase* downstream = &sink;
+  for (std::size_t k = stages.size(); k-- > 0;) {
+    std::string name = stages[k]->name().empty() ? "stage" + std::to_string(k + 1)
+                                                 : stages[k]->name();
+    auto built = stages[k]->instantiate(std::move(name), *downstream, context_);
+    downstream->expect_producers(built.node->workers());
+    downstream = built.inlet;
+    nodes_[k] = std::move(built.node);
+  }
+  first_ = downstream;
+  first_->expect_producers(1);
+}
+
+RunCore::~RunCore() {
+  if (!finished_) {
+    context_.fail(Error{.kind = ErrorKind::cancelled, .message = "run abandoned"});
+    for (auto& node : nodes_) node->join();
+  }
+}
+
+void RunCore::start() {
+  start_ = std::chrono::system_clock::now();
+  started_ = std::chrono::steady_clock::now();
+  for (auto& node : nodes_) node->start();
+}
+
+void RunCore::pump() { produced_ = source_->pump(*first_, context_); }
+
+Result<Metrics> RunCore::finish(std::optional<Metrics>& metrics_out) {
+  for (auto& node : nodes_) node->join();
+  finished_ = true;
+  Metrics m;
+  m.start = start_;
+  m.stop = std::chrono::system_clock::now();
+  m.duration = std::chrono::steady_clock::now() - started_;
+  m.produced = produced_;
+  for (auto& node : nodes_) {
+    m.stages.push_back(node->metrics());
+    m.failed += m.stages.back().failed;
+  }
+  m.processed = m.stages.empty() ? produced_ : m.stages.back().processed;
+  metrics_out = m;
+  if (auto error = context_.outcome()) return std::unexpected(std::move(*error));
+  return m;
+}
+
+void RunRegistry::add(RunContext* run) {
+  std::lock_guard lock(mutex_);
+  active_.push_back(run);
+}
+
+void RunRegistry::remove(RunContext* run) {
+  std::lock_guard lock(mutex_);
+  active_.erase(std::remove(active_.begin(), active_.end(), run), active_.end());
+}
+
+bool RunRegistry::cancel(const std::string& reason) {
+  std::lock_guard lock(mutex_);
+  for (RunContext* run : active_) run->fail(Error{.kind = ErrorKind::cancelled, .message = reason});
+  return !active_.empty();
+}
+
+void RunRegistry::set_last(const std::optional<Metrics>& metrics) {
+  std::lock_guard lock(mutex_);
+  last_ = metrics;
+}
+
+std::optional<Metrics> RunRegistry::last() const {
+  std::lock_guard lock(mutex_);
+  return last_;
+}
+
+Error consumed_source_error() {
+  return Error{.kind = ErrorKind::usage,
+               .message = "the pipeline's source is single-pass (an input-only range or a "
+                          "generator) and an earlier run already consumed it; build a new "
+                          "Pipeline, or use a container or forward range to run again"};
+}
+
+}  // namespace tendril::detail
