@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# Builds and runs a tiny program that uses Tendril the way a consumer project would.
+#   check.sh find_package|add_subdirectory SOURCE_DIR BUILD_DIR WORK_DIR
+set -euo pipefail
+mode=$1 source=$2 build=$3 work=$4
+rm -rf "$work" && mkdir -p "$work"
+generator=()
+command -v ninja >/dev/null && generator=(-G Ninja)
+case $mode in
+  find_package)
+    cmake --install "$build" --prefix "$work/prefix" >/dev/null
+    cmake -S "$source/tests/consumer" -B "$work/build" "${generator[@]}" \
+      -DCONSUMER_MODE=find_package -DCMAKE_PREFIX_PATH="$work/prefix" >/dev/null ;;
+  add_subdirectory)
+    cmake -S "$source/tests/consumer" -B "$work/build" "${generator[@]}" \
+      -DCONSUMER_MODE=add_subdirectory -DTENDRIL_SOURCE_DIR="$source" >/dev/null ;;
+  *) echo "unknown mode: $mode" >&2; exit 2 ;;
+esac
+cmake --build "$work/build" >/dev/null
+"$work/build/consumer"

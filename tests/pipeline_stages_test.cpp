@@ -1,0 +1,305 @@
+// Pools, retries, error policies, order, fork/merge and worker state (issue points 3, 5-9).
+#include <tendril/tendril.hpp>
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <barrier>
+#include <chrono>
+#include <mutex>
+#include <random>
+#include <ranges>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "support/watchdog.hpp"
+
+namespace td = tendril;
+using namespace std::chrono_literals;
+
+namespace {
+
+std::vector<int> iota_vector(int n) {
+  std::vector<int> v(n);
+  for (int i = 0; i < n; ++i) v[i] = i;
+  return v;
+}
+
+template <class P>
+auto collect(P& pipe) {
+  std::vector<typename P::value_type> out;
+  for (auto&& v : pipe.iter()) out.push_back(v);
+  return out;
+}
+
+}  // namespace
+
+TEST(StageOptions, BadOptionsAreErrorsNamingTheOption) {
+  auto fn = [](int x, td::WorkerState&) { return x; };
+  EXPECT_THROW(td::work_pool({.buffer = 0}, fn), std::invalid_argument);
+  EXPECT_THROW(td::work_pool({.num_workers = 0}, fn), std::invalid_argument);
+  try {
+    td::work_pool({.retries = 0}, fn);
+    FAIL();
+  } catch (const std::invalid_argument& e) {
+    EXPECT_NE(std::string(e.what()).find("retries"), std::string::npos);
+  }
+}
+
+TEST(WorkPool, ManyWorkersProcessEveryItemOnce) {
+  auto data = iota_vector(1000);
+  auto pipe = td::Pipeline(data) >>
+              td::work_pool({.buffer = 4, .num_workers = 4}, [](int x, td::WorkerState&) { return x; });
+  auto out = collect(pipe);
+  std::sort(out.begin(), out.end());
+  EXPECT_EQ(out, data);
+}
+
+TEST(MixPool, WithoutMergeEachItemGoesToExactlyOneHandler) {
+  auto data = iota_vector(300);
+  auto pipe = td::Pipeline(data) >>
+              td::mix_pool({.buffer = 2},
+                           [](int x, td::WorkerState&) { return std::pair{x, 'a'}; },
+                           [](int x, td::WorkerState&) { return std::pair{x, 'b'}; },
+                           [](int x, td::WorkerState&) { return std::pair{x, 'c'}; });
+  auto out = collect(pipe);
+  ASSERT_EQ(out.size(), 300u);
+  std::vector<int> items;
+  for (auto& [x, who] : out) items.push_back(x);
+  std::sort(items.begin(), items.end());
+  EXPECT_EQ(items, data);
+}
+
+TEST(Retries, CountTotalAttemptsAndALaterSuccessIsNotAFailure) {
+  // Each item fails on its first two attempts, thrown once and returned once.
+  auto flaky = td::work_pool({.retries = 3}, [](int x, td::WorkerState& state) -> td::Result<int> {
+    int& attempts = state.get_or_create("attempts:" + std::to_string(x), [] { return 0; });
+    ++attempts;
+    if (attempts == 1) throw std::runtime_error("first attempt fails");
+    if (attempts == 2) return td::Err("second attempt fails");
+    return x;
+  });
+  auto result = (td::Pipeline(iota_vector(10)) >> flaky).run();
+  ASSERT_TRUE(result);
+  EXPECT_EQ(result->processed, 10u);
+  EXPECT_EQ(result->failed, 0u);
+  EXPECT_EQ(result->stages[0].retried, 20u);
+}
+
+TEST(Retries, AnItemFailingEveryAttemptIsDroppedAndCounted) {
+  int calls = 0;
+  auto always = td::work_pool({.retries = 4}, [&calls](int x, td::WorkerState&) -> int {
+    ++calls;
+    if (x == 3) throw std::runtime_error("never works");
+    return x;
+  });
+  auto pipe = td::Pipeline(iota_vector(6)) >> always;
+  auto result = pipe.run();
+  ASSERT_TRUE(result) << "drop-and-count keeps the run a success";
+  EXPECT_EQ(result->processed, 5u);
+  EXPECT_EQ(result->failed, 1u);
+  EXPECT_EQ(result->stages[0].retried, 3u);
+  EXPECT_EQ(calls, 5 + 4);
+}
+
+TEST(ErrorPolicy, DropIsTheDefaultAndAPipelineWhoseItemsAllFailStillSucceeds) {
+  auto fail = td::work_pool([](int, td::WorkerState&) -> int { throw std::runtime_error("no"); });
+  auto result = (td::Pipeline(iota_vector(5)) >> fail).run();
+  ASSERT_TRUE(result);
+  EXPECT_EQ(result->processed, 0u);
+  EXPECT_EQ(result->failed, 5u);
+}
+
+TEST(ErrorPolicy, FailFastEndsTheRunWithTheFirstError) {
+  auto strict = td::work_pool({.on_error = td::OnError::fail_fast, .name = "strict"},
+                              [](int x, td::WorkerState&) -> td::Result<int> {
+                                if (x == 7) return td::Err("seven is not allowed");
+                                return x;
+                              });
+  auto result = (td::Pipeline(std::views::iota(0, 1'000'000)) >> strict).run();
+  ASSERT_FALSE(result);
+  EXPECT_EQ(result.error().kind, td::ErrorKind::handler);
+  EXPECT_EQ(result.error().stage, "strict");
+  EXPECT_EQ(result.error().describe(), "stage 'strict' failed: seven is not allowed");
+}
+
+TEST(ErrorPolicy, PassSendsErrorsDownstreamAsValues) {
+  auto parse = td::work_pool({.on_error = td::OnError::pass, .name = "parse"},
+                             [](std::string s, td::WorkerState&) -> td::Result<int> {
+                               if (s.empty() || !std::isdigit(static_cast<unsigned char>(s[0])))
+                                 return td::Err("not a number: '" + s + "'");
+                               return std::stoi(s);
+                             });
+  auto twice = td::work_pool([](int x, td::WorkerState&) { return 2 * x; });  // skips errors
+  // A stage whose handler takes Result<In> sees errors and may recover.
+  auto recover = td::work_pool([](td::Result<int> r, td::WorkerState&) { return r ? *r : -1; });
+  std::vector<std::string> words{"1", "x", "3"};
+
+  auto through = td::Pipeline(words) >> parse >> twice;
+  std::vector<std::string> seen;
+  for (auto&& r : through.iter_results())
+    seen.push_back(r ? std::to_string(*r) : "error: " + r.error().message);
+  std::sort(seen.begin(), seen.end());
+  EXPECT_EQ(seen, (std::vector<std::string>{"2", "6", "error: not a number: 'x'"}));
+
+  auto recovered = td::Pipeline(words) >> parse >> twice >> recover;
+  auto values = collect(recovered);
+  std::sort(values.begin(), values.end());
+  EXPECT_EQ(values, (std::vector<int>{-1, 2, 6}));
+  auto metrics = recovered.last_metrics();
+  ASSERT_TRUE(metrics);
+  EXPECT_EQ(metrics->stages[0].failed, 1u);
+  EXPECT_EQ(metrics->stages[1].failed, 0u) << "a passed-through error is not the next stage's";
+}
+
+TEST(ErrorPolicy, DeadLetterReceivesEachFailedItemWithItsError) {
+  std::mutex mutex;
+  std::vector<std::pair<int, std::string>> dead;
+  auto stage = td::work_pool(
+      {.retries = 2,
+       .num_workers = 3,
+       .dead_letter = [&](const int& item, const td::Error& error) {
+         std::lock_guard lock(mutex);
+         dead.emplace_back(item, error.describe());
+       },
+       .name = "odd"},
+      [](int x, td::WorkerState&) -> int {
+        if (x % 2) throw std::runtime_error("odd " + std::to_string(x));
+        return x;
+      });
+  auto result = (td::Pipeline(iota_vector(6)) >> stage).run();
+  ASSERT_TRUE(result);
+  std::sort(dead.begin(), dead.end());
+  ASSERT_EQ(dead.size(), 3u);
+  EXPECT_EQ(dead[0], std::pair(1, std::string("stage 'odd' failed after 2 attempts: odd 1")));
+  EXPECT_EQ(dead[2].first, 5);
+}
+
+TEST(Order, OneWorkerKeepsFifoOrder) {
+  auto data = iota_vector(2000);
+  auto pipe = td::Pipeline(data) >> td::work_pool({.buffer = 3}, [](int x, td::WorkerState&) { return x; }) >>
+              td::work_pool([](int x, td::WorkerState&) { return x; });
+  EXPECT_EQ(collect(pipe), data);
+}
+
+TEST(Order, OrderedKeepsInputOrderAcrossWorkersEvenWithDrops) {
+  tendril::testing::Watchdog watchdog(30s, "ordered stage");
+  std::mt19937 rng(20261122);  // seeded: the same jitter every run
+  std::vector<int> delays_us(400);
+  for (auto& d : delays_us) d = std::uniform_int_distribution(0, 300)(rng);
+  auto jitter = td::work_pool({.buffer = 4, .num_workers = 4, .ordered = true},
+                              [&](int x, td::WorkerState&) -> td::Result<int> {
+                                std::this_thread::sleep_for(std::chrono::microseconds(delays_us[x]));
+                                if (x % 10 == 9) return td::Err("dropped");
+                                return x;
+                              });
+  auto pipe = td::Pipeline(iota_vector(400)) >> jitter;
+  std::vector<int> expected;
+  for (int i = 0; i < 400; ++i)
+    if (i % 10 != 9) expected.push_back(i);
+  EXPECT_EQ(collect(pipe), expected);
+}
+
+TEST(ForkMerge, TheSeedExampleGivesNineAndFourteen) {
+  // [1,2] through +1, fork(x2, x3) merged by sum, then -1 gives [9,14].
+  auto add = td::work_pool([](int x, td::WorkerState&) { return x + 1; });
+  auto fork = td::mix_pool({.fork_merge = [](std::vector<int> all) { return all[0] + all[1]; }},
+                           [](int x, td::WorkerState&) { return x * 2; },
+                           [](int x, td::WorkerState&) { return x * 3; });
+  auto sub = td::work_pool([](int x, td::WorkerState&) { return x - 1; });
+  auto pipe = td::Pipeline(std::vector{1, 2}) >> add >> fork >> sub;
+  auto out = collect(pipe);
+  std::sort(out.begin(), out.end());
+  EXPECT_EQ(out, (std::vector<int>{9, 14}));
+}
+
+TEST(ForkMerge, AWorkPoolWithMergeRunsTheHandlerOncePerWorkerPerItem) {
+  auto fork = td::work_pool({.num_workers = 3, .fork_merge = [](std::vector<int> all) {
+                               return all[0] + all[1] + all[2];
+                             }},
+                            [](int x, td::WorkerState&) { return x; });
+  auto pipe = td::Pipeline(std::vector{1, 5}) >> fork;
+  auto out = collect(pipe);
+  std::sort(out.begin(), out.end());
+  EXPECT_EQ(out, (std::vector<int>{3, 15}));
+}
+
+TEST(ForkMerge, BranchesAreMatchedByItemAndOneFailedBranchFailsThatItemOnly) {
+  tendril::testing::Watchdog watchdog(30s, "fork by item");
+  std::mt19937 rng(7);
+  std::vector<int> delays_us(200);
+  for (auto& d : delays_us) d = std::uniform_int_distribution(0, 200)(rng);
+  auto fork = td::mix_pool(
+      {.buffer = 3,
+       .fork_merge =
+           [](std::vector<std::pair<int, char>> parts) {
+             if (parts[0].first != parts[1].first) throw std::logic_error("mismatched cohort");
+             return std::pair{parts[0].first, 'm'};
+           }},
+      [&](int x, td::WorkerState&) -> td::Result<std::pair<int, char>> {
+        std::this_thread::sleep_for(std::chrono::microseconds(delays_us[x]));
+        if (x == 2) return td::Err("branch a cannot take 2");
+        return std::pair{x, 'a'};
+      },
+      [&](int x, td::WorkerState&) {
+        std::this_thread::sleep_for(std::chrono::microseconds(delays_us[199 - x]));
+        return std::pair{x, 'b'};
+      });
+  auto pipe = td::Pipeline(iota_vector(200)) >> fork;
+  std::vector<int> out;
+  for (auto [x, tag] : pipe.iter()) {
+    EXPECT_EQ(tag, 'm');
+    out.push_back(x);
+  }
+  std::sort(out.begin(), out.end());
+  auto expected = iota_vector(200);
+  expected.erase(expected.begin() + 2);
+  EXPECT_EQ(out, expected);
+  auto metrics = pipe.last_metrics();
+  EXPECT_EQ(metrics->failed, 1u);
+  EXPECT_EQ(metrics->processed, 199u);
+}
+
+TEST(ForkMerge, AThrowingMergeFailsThatItemOnly) {
+  auto fork = td::work_pool({.num_workers = 2, .fork_merge = [](std::vector<int> all) {
+                               if (all[0] == 3) throw std::runtime_error("cannot merge 3");
+                               return all[0];
+                             }},
+                            [](int x, td::WorkerState&) { return x; });
+  auto result = (td::Pipeline(iota_vector(6)) >> fork).run();
+  ASSERT_TRUE(result);
+  EXPECT_EQ(result->processed, 5u);
+  EXPECT_EQ(result->failed, 1u);
+}
+
+TEST(WorkerStateInPools, ThreeWorkersOverNineItemsCountOneOneOneTwoTwoTwoThreeThreeThree) {
+  tendril::testing::Watchdog watchdog(30s, "worker state rounds");
+  // The barrier makes each round hold exactly one item per worker, so every worker sees three.
+  std::barrier round(3);
+  auto count = td::work_pool({.buffer = 9, .num_workers = 3}, [&](int, td::WorkerState& state) {
+    int& n = state.get_or_create("count", [] { return 0; });
+    ++n;
+    round.arrive_and_wait();
+    return n;
+  });
+  auto pipe = td::Pipeline(iota_vector(9)) >> count;
+  auto out = collect(pipe);
+  std::sort(out.begin(), out.end());
+  EXPECT_EQ(out, (std::vector<int>{1, 1, 1, 2, 2, 2, 3, 3, 3}));
+}
+
+TEST(WorkerStateInPools, EachWorkerKnowsItsIndexAndStage) {
+  std::mutex mutex;
+  std::vector<std::string> seen;
+  auto who = td::work_pool({.buffer = 8, .num_workers = 2, .name = "who"},
+                           [&](int x, td::WorkerState& state) {
+                             std::lock_guard lock(mutex);
+                             seen.push_back(state.stage_name() + "#" +
+                                            std::to_string(state.worker_index()));
+                             return x;
+                           });
+  ASSERT_TRUE((td::Pipeline(iota_vector(50)) >> who).run());
+  for (auto& s : seen) EXPECT_TRUE(s == "who#0" || s == "who#1") << s;
+  EXPECT_EQ(seen.size(), 50u);
+}
