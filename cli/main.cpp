@@ -1,0 +1,37 @@
+// tendril — the command-line face of Tendril.
+#include <CLI/CLI.hpp>
+
+#include <filesystem>
+#include <thread>
+
+#include "scan.hpp"
+
+int main(int argc, char** argv) {
+  CLI::App app{"tendril: concurrent dataflow pipelines, flows and tool state"};
+  app.set_version_flag("--version", std::string("tendril 0.1.0"));
+  app.require_subcommand(1);
+
+  tendril::cli::ScanOptions scan;
+  scan.workers = std::max(1u, std::thread::hardware_concurrency());
+  bool no_progress = false;
+  auto* scan_command = app.add_subcommand(
+      "scan", "SHA-256 of every file under DIR, as lines `sha256sum -c` accepts");
+  scan_command->add_option("DIR", scan.root, "directory to scan")
+      ->required()
+      ->check(CLI::ExistingDirectory);
+  scan_command->add_option("-w,--workers", scan.workers, "hashing workers")
+      ->check(CLI::Range(1, 1024))
+      ->capture_default_str();
+  scan_command->add_flag("--no-progress", no_progress, "never draw the progress line");
+  scan_command->add_flag("--stats", scan.stats, "print the pipeline's per-stage metrics");
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    const int status = app.exit(e);  // prints help, the version, or what is wrong
+    return status == 0 ? 0 : 2;      // 2: a usage error, as for other Unix tools
+  }
+  scan.progress = !no_progress;
+  if (*scan_command) return tendril::cli::run_scan(scan);
+  return 0;
+}

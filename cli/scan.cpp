@@ -1,0 +1,162 @@
+#include "scan.hpp"
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <cstdio>
+#include <mutex>
+#include <thread>
+
+#include <fmt/format.h>
+#include <tendril/tendril.hpp>
+
+#include "sha256.hpp"
+#include "signals.hpp"
+#include "terminal.hpp"
+#include "walk.hpp"
+
+namespace tendril::cli {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+// Counters shared by the walk, the workers, the printing thread and the progress line.
+struct ScanCounters {
+  std::atomic<std::uint64_t> found{0};
+  std::atomic<std::uint64_t> hashed{0};
+  std::atomic<std::uint64_t> bytes{0};
+  std::atomic<std::uint64_t> errors{0};
+  std::atomic<bool> walk_done{false};
+};
+
+// One sha256sum line; names with a backslash or newline are escaped the way sha256sum does.
+void print_digest(const FileDigest& digest) {
+  if (digest.path.find_first_of("\\\n") == std::string::npos) {
+    std::fputs(digest.hex.c_str(), stdout);
+    std::fputs("  ", stdout);
+    std::fputs(digest.path.c_str(), stdout);
+    std::fputc('\n', stdout);
+    return;
+  }
+  std::string escaped;
+  for (char c : digest.path) {
+    if (c == '\\') escaped += "\\\\";
+    else if (c == '\n') escaped += "\\n";
+    else escaped += c;
+  }
+  std::fprintf(stdout, "\\%s  %s\n", digest.hex.c_str(), escaped.c_str());
+}
+
+// Redraws the progress line every 200 ms until stopped.
+class ProgressLine {
+ public:
+  ProgressLine(Terminal& terminal, const ScanCounters& counters)
+      : terminal_(terminal), counters_(counters), started_(Clock::now()) {
+    if (terminal_.shows_progress()) thread_ = std::thread([this] { loop(); });
+  }
+  ~ProgressLine() {
+    {
+      std::lock_guard lock(mutex_);
+      stop_ = true;
+    }
+    wake_.notify_all();
+    if (thread_.joinable()) thread_.join();
+    terminal_.clear_progress();
+  }
+
+ private:
+  void loop() {
+    std::unique_lock lock(mutex_);
+    draw();
+    while (!wake_.wait_for(lock, std::chrono::milliseconds(200), [this] { return stop_; })) draw();
+  }
+  void draw() {
+    const double seconds = std::chrono::duration<double>(Clock::now() - started_).count();
+    const auto found = counters_.found.load(), hashed = counters_.hashed.load();
+    const auto bytes = counters_.bytes.load(), errors = counters_.errors.load();
+    const bool walking = !counters_.walk_done.load();
+    terminal_.progress(fmt::format(
+        "scan {} {}/{}{} files  {}  {}/s  {} error{}",
+        progress_bar(found ? double(hashed + errors) / double(found) : 0.0, 24), hashed + errors,
+        found, walking ? "+" : "", human_bytes(double(bytes)),
+        human_bytes(seconds > 0 ? double(bytes) / seconds : 0.0), errors, errors == 1 ? "" : "s"));
+  }
+
+  Terminal& terminal_;
+  const ScanCounters& counters_;
+  const Clock::time_point started_;
+  std::mutex mutex_;
+  std::condition_variable wake_;
+  bool stop_ = false;  // guarded by mutex_
+  std::thread thread_;
+};
+
+}  // namespace
+
+int run_scan(const ScanOptions& options) {
+  Terminal terminal(options.progress);
+  ScanCounters counters;
+  auto report = [&](const std::string& path, const std::string& message) {
+    ++counters.errors;
+    terminal.message(fmt::format("tendril scan: {}: {}", path, message));
+  };
+
+  FileWalk walk(options.root, report);
+  auto source = [&]() -> std::optional<std::string> {
+    auto path = walk.next();
+    if (path) ++counters.found;
+    else counters.walk_done = true;
+    return path;
+  };
+  auto hash = work_pool(
+      {.buffer = 4 * options.workers,
+       .num_workers = options.workers,
+       .dead_letter = [&](const std::string& path, const Error& error) { report(path, error.message); },
+       .name = "sha256"},
+      [](std::string path, WorkerState& state) {
+        return state.get_or_create("hasher", [] { return std::make_unique<FileHasher>(); })->hash(path);
+      });
+  auto pipe = Pipeline(source) >> hash;
+
+  SignalWatcher signals([&](int) { pipe.cancel("interrupted"); });
+  static char stdout_buffer[1 << 16];
+  std::setvbuf(stdout, stdout_buffer, _IOFBF, sizeof stdout_buffer);
+
+  const auto started = Clock::now();
+  Result<Metrics> result;
+  {
+    ProgressLine progress(terminal, counters);
+    auto digests = pipe.iter(256);
+    for (const FileDigest& digest : digests) {
+      print_digest(digest);
+      ++counters.hashed;
+      counters.bytes += digest.bytes;
+    }
+    result = digests.result();
+  }
+  std::fflush(stdout);
+
+  const double seconds = std::chrono::duration<double>(Clock::now() - started).count();
+  const bool interrupted = !result && result.error().kind == ErrorKind::cancelled;
+  const std::string outcome = interrupted ? "interrupted"
+                              : !result   ? result.error().describe()
+                              : counters.errors ? "completed with errors"
+                                                : "completed";
+  terminal.message(key_value_table({
+      {"directory", options.root},
+      {"outcome", outcome},
+      {"files hashed", std::to_string(counters.hashed.load())},
+      {"bytes", human_bytes(double(counters.bytes.load()))},
+      {"elapsed", fmt::format("{:.3f} s", seconds)},
+      {"throughput", fmt::format("{:.1f} MB/s", seconds > 0 ? counters.bytes / seconds / 1e6 : 0.0)},
+      {"errors", std::to_string(counters.errors.load())},
+      {"workers", std::to_string(options.workers)},
+  }));
+  if (options.stats) {
+    if (auto metrics = pipe.last_metrics()) terminal.message(metrics->table());
+  }
+  if (interrupted) return 130;
+  return !result || counters.errors ? 1 : 0;
+}
+
+}  // namespace tendril::cli

@@ -1,0 +1,23 @@
+// cli/scan.hpp — `tendril scan DIR`: SHA-256 of every file under DIR, as a Tendril pipeline.
+//
+// Prints lines that `sha256sum -c` accepts on stdout; errors, progress and the closing summary
+// go to stderr. An entry that cannot be hashed is reported and counted, never fatal.
+#pragma once
+
+#include <cstddef>
+#include <string>
+
+namespace tendril::cli {
+
+struct ScanOptions {
+  std::string root;
+  std::size_t workers = 2;
+  bool progress = true;  // drawn only when stderr is a terminal
+  bool stats = false;    // also print the pipeline's per-stage metrics
+};
+
+// Exit status: 0 all hashed, 1 some entries could not be hashed or the walk failed,
+// 130 interrupted (the summary is still printed).
+int run_scan(const ScanOptions& options);
+
+}  // namespace tendril::cli
