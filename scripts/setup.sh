@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# Installs what building, testing and benchmarking Tendril needs on Debian 12, if it is missing.
+set -euo pipefail
+packages=(cmake ninja-build g++ ccache pkg-config googletest libgtest-dev libbenchmark-dev
+          libfmt-dev libcli11-dev nlohmann-json3-dev libssl-dev libtbb-dev libhiredis-dev
+          redis-server libasio-dev bsdutils valgrind)
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if ((${#missing[@]})); then
+  echo "setup: installing ${missing[*]}"
+  sudo_cmd=()
+  [ "$(id -u)" -eq 0 ] || sudo_cmd=(sudo)
+  "${sudo_cmd[@]}" apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive "${sudo_cmd[@]}" apt-get install -y -qq "${missing[@]}" >/dev/null
+fi

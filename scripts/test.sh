@@ -1,0 +1,14 @@
+#!/usr/bin/env bash
+# Builds and runs every test: release, then ASan+UBSan, then TSan.
+# Usage: scripts/test.sh [PRESET...]   (default: release asan tsan)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/setup.sh
+presets=("$@")
+((${#presets[@]})) || presets=(release asan tsan)
+for preset in "${presets[@]}"; do
+  echo "=== $preset ==="
+  cmake --preset "$preset" >/dev/null
+  cmake --build --preset "$preset"
+  ctest --preset "$preset" -j2
+done
