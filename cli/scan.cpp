@@ -114,7 +114,8 @@ int run_scan(const ScanOptions& options) {
        .dead_letter = [&](const std::string& path, const Error& error) { report(path, error.message); },
        .name = "sha256"},
       [](std::string path, WorkerState& state) {
-        return state.get_or_create("hasher", [] { return std::make_unique<FileHasher>(); })->hash(path);
+        return state.get_or_create("hasher", [] { return std::make_unique<FileHasher>(); })->hash(
+            path, state.stop_token());
       });
   auto pipe = Pipeline(source) >> hash;
 

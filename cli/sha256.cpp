@@ -48,7 +48,7 @@ FileHasher::FileHasher(std::size_t buffer_bytes)
 
 FileHasher::~FileHasher() { EVP_MD_CTX_free(context_); }
 
-Result<FileDigest> FileHasher::hash(const std::string& path) {
+Result<FileDigest> FileHasher::hash(const std::string& path, std::stop_token stop) {
   // O_NONBLOCK: opening a FIFO must not wait for a writer; the fstat below rejects it.
   FileDescriptor file{::open(path.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY)};
   if (file.fd < 0) return Err(std::strerror(errno));
@@ -60,6 +60,7 @@ Result<FileDigest> FileHasher::hash(const std::string& path) {
   if (EVP_DigestInit_ex(context_, EVP_sha256(), nullptr) != 1) return Err("OpenSSL: digest init failed");
   std::uint64_t total = 0;
   for (;;) {
+    if (stop.stop_requested()) return Err("cancelled");
     const ssize_t got = ::read(file.fd, buffer_.data(), buffer_.size());
     if (got == 0) break;
     if (got < 0) {

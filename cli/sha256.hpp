@@ -6,6 +6,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <stop_token>
 #include <string>
 #include <vector>
 
@@ -30,8 +31,9 @@ class FileHasher {
 
   // The digest of the regular file at `path`. An error, naming the cause, for anything that is
   // not a readable regular file: a FIFO, a socket or device, a dangling link, a link loop.
-  // A directory (reached through a link) is an error too. Never blocks on a FIFO.
-  Result<FileDigest> hash(const std::string& path);
+  // A directory (reached through a link) is an error too. Never blocks on a FIFO. Gives up
+  // between two reads once `stop` is requested, so that a cancelled scan ends promptly.
+  Result<FileDigest> hash(const std::string& path, std::stop_token stop = {});
 
  private:
   evp_md_ctx_st* context_;

@@ -239,3 +239,25 @@ TEST(Iter, ResultAfterAnEarlyStopSaysTheIterationWasCancelled) {
   ASSERT_FALSE(result);
   EXPECT_EQ(result.error().kind, td::ErrorKind::cancelled);
 }
+
+TEST(RunOutcome, AnItemThatFailsBecauseOfTheCancelIsNeitherCountedNorDeadLettered) {
+  tendril::testing::Watchdog watchdog(30s, "failure after cancel");
+  std::latch started(1);
+  std::atomic<int> dead{0};
+  auto stage = td::work_pool({.dead_letter = [&](const int&, const td::Error&) { ++dead; }},
+                             [&](int, td::WorkerState& state) -> td::Result<int> {
+                               started.count_down();
+                               while (!state.stop_requested()) std::this_thread::sleep_for(1ms);
+                               return td::Err("gave up: cancelled");
+                             });
+  auto pipe = td::Pipeline(std::vector{1, 2}) >> stage;
+  std::thread canceller([&] {
+    started.wait();
+    pipe.cancel();
+  });
+  auto result = pipe.run();
+  canceller.join();
+  ASSERT_FALSE(result);
+  EXPECT_EQ(dead, 0);
+  EXPECT_EQ(pipe.last_metrics()->failed, 0u);
+}

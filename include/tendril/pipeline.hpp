@@ -138,14 +138,15 @@ class Iteration {
   struct State {
     State(std::shared_ptr<detail::SourceBase> source, const detail::StageChain& stages,
           std::size_t max_buffer, std::shared_ptr<detail::RunRegistry> reg)
-        : sink(max_buffer), core(std::move(source), stages, sink), registry(std::move(reg)),
-          registration(*registry, core.context()) {
+        : sink(max_buffer), core(std::move(source), stages, sink), registry(std::move(reg)) {
       core.context().on_abort([this] { sink.queue().abort(); });
+      // Reachable by cancel() only once every abort hook is in place.
+      registration.emplace(*registry, core.context());
     }
     detail::QueueInlet<T> sink;
     detail::RunCore core;
     std::shared_ptr<detail::RunRegistry> registry;
-    detail::Registration registration;
+    std::optional<detail::Registration> registration;
     std::thread pump;
     bool drained = false;
   };

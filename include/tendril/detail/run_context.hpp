@@ -17,7 +17,8 @@ namespace tendril::detail {
 
 class RunContext {
  public:
-  // Before the run starts only (not thread-safe): something to call when the run is aborted.
+  // Before the run starts and before anyone can reach fail() (not thread-safe): something to
+  // call when the run is aborted.
   void on_abort(std::function<void()> hook) { abort_hooks_.push_back(std::move(hook)); }
 
   // Ends the run with `error` unless it already ended. Thread-safe. Returns true for the first.

@@ -271,7 +271,8 @@ class StageNode final : public NodeBase, public Inlet<In> {
     }
   }
 
-  // Counts the outcome, applies the error policy and sends on what goes downstream.
+  // Counts the outcome, applies the error policy and sends on what goes downstream. Failures
+  // after the run was stopped are not counted, dead-lettered or passed on.
   void pass_on(Worker& worker, std::uint64_t seq, Outcome&& outcome) {
     std::optional<Envelope<Out>> out;
     if (outcome.value) {
@@ -279,6 +280,8 @@ class StageNode final : public NodeBase, public Inlet<In> {
       out.emplace(Envelope<Out>{std::move(outcome.value)});
     } else if (!outcome.failed_here) {
       out.emplace(Envelope<Out>{std::move(outcome.value)});
+    } else if (context_.stopped()) {
+      return;  // the run is ending: an item that failed meanwhile was abandoned, not failed
     } else {
       ++worker.counters.failed;
       const Error& error = outcome.value.error();
