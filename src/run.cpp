@@ -5,50 +5,54 @@
 namespace tendril::detail {
 
 RunCore::RunCore(std::shared_ptr<SourceBase> source, const StageChain& stages, InletBase& sink)
-    : source_(std::move(source)), nodes_(stages.size()) {
-  // Built from the end, so that each stage knows where its output goes and how many workers
-  // feed the next one.
+    : nodes_(stages.size()) {
+  // Built from the end, so that each stage knows where its output goes.
   InletBase* downstream = &sink;
+  std::size_t threads = 1;  // the source's
   for (std::size_t k = stages.size(); k-- > 0;) {
     std::string name = stages[k]->name().empty() ? "stage" + std::to_string(k + 1)
                                                  : stages[k]->name();
     auto built = stages[k]->instantiate(std::move(name), *downstream, context_);
-    downstream->expect_producers(built.node->workers());
+    threads += built.node->workers();
     downstream = built.inlet;
     nodes_[k] = std::move(built.node);
   }
-  first_ = downstream;
-  first_->expect_producers(1);
+  source_ = source->open(*downstream, context_);
+  scheduler_ = std::make_unique<Scheduler>(threads, context_);
+  for (std::size_t k = nodes_.size(); k-- > 0;) {  // threads look at the last stage first
+    nodes_[k]->bind(*scheduler_);
+    scheduler_->add_runner(&nodes_[k]->runner());
+  }
+  scheduler_->add_runner(source_.get());
+  context_.on_abort([this] { scheduler_->stop(); });
 }
 
 RunCore::~RunCore() {
   if (!finished_) {
     context_.fail(Error{.kind = ErrorKind::cancelled, .message = "run abandoned"});
-    for (auto& node : nodes_) node->join();
+    scheduler_->wait();
   }
 }
 
 void RunCore::start() {
   start_ = std::chrono::system_clock::now();
   started_ = std::chrono::steady_clock::now();
-  for (auto& node : nodes_) node->start();
+  scheduler_->start();
 }
 
-void RunCore::pump() { produced_ = source_->pump(*first_, context_); }
-
 Result<Metrics> RunCore::finish(std::optional<Metrics>& metrics_out) {
-  for (auto& node : nodes_) node->join();
+  scheduler_->wait();
   finished_ = true;
   Metrics m;
   m.start = start_;
   m.stop = std::chrono::system_clock::now();
   m.duration = std::chrono::steady_clock::now() - started_;
-  m.produced = produced_;
+  m.produced = source_->produced();
   for (auto& node : nodes_) {
     m.stages.push_back(node->metrics());
     m.failed += m.stages.back().failed;
   }
-  m.processed = m.stages.empty() ? produced_ : m.stages.back().processed;
+  m.processed = m.stages.empty() ? m.produced : m.stages.back().processed;
   metrics_out = m;
   if (auto error = context_.outcome()) return std::unexpected(std::move(*error));
   return m;

@@ -140,6 +140,7 @@ class Iteration {
           std::size_t max_buffer, std::shared_ptr<detail::RunRegistry> reg)
         : sink(max_buffer), core(std::move(source), stages, sink), registry(std::move(reg)) {
       core.context().on_abort([this] { sink.queue().abort(); });
+      core.on_finished([this] { sink.queue().close(); });
       // Reachable by cancel() only once every abort hook is in place.
       registration.emplace(*registry, core.context());
     }
@@ -147,7 +148,6 @@ class Iteration {
     detail::RunCore core;
     std::shared_ptr<detail::RunRegistry> registry;
     std::optional<detail::Registration> registration;
-    std::thread pump;
     bool drained = false;
   };
 
@@ -157,7 +157,6 @@ class Iteration {
       : state_(std::make_unique<State>(std::move(source), stages, max_buffer,
                                        std::move(registry))) {
     state_->core.start();
-    state_->pump = std::thread([core = &state_->core] { core->pump(); });
   }
 
   void advance() {
@@ -179,7 +178,6 @@ class Iteration {
     if (!state_->drained)
       state_->core.context().fail(
           Error{.kind = ErrorKind::cancelled, .message = "iteration stopped before the end"});
-    state_->pump.join();
     std::optional<Metrics> metrics;
     outcome_ = state_->core.finish(metrics);
     state_->registry->set_last(metrics);
@@ -258,7 +256,6 @@ class Pipeline {
     {
       detail::Registration registration(*registry_, core.context());
       core.start();
-      core.pump();
       outcome = core.finish(metrics);
     }
     registry_->set_last(metrics);

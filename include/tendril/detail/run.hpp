@@ -1,8 +1,9 @@
-// tendril/detail/run.hpp — one run of a pipeline: builds its stages, pumps its source, ends it.
+// tendril/detail/run.hpp — one run of a pipeline: builds its stages and source, runs them, ends it.
 //
-// A RunCore lives for one run. start() spawns the stage workers; pump() runs the source on the
-// calling thread; finish() joins every thread and reports. cancel()/fail() on its context may be
-// called from any thread at any time; everything else belongs to the thread that owns the run.
+// A RunCore lives for one run. start() starts its scheduler's threads, which pull the source
+// and carry items through the stages; finish() joins them and reports. fail() on its context
+// may be called from any thread at any time; everything else belongs to the thread that owns
+// the run.
 #pragma once
 
 #include <chrono>
@@ -15,6 +16,7 @@
 
 #include "tendril/detail/channel.hpp"
 #include "tendril/detail/run_context.hpp"
+#include "tendril/detail/scheduler.hpp"
 #include "tendril/detail/source.hpp"
 #include "tendril/detail/stage_node.hpp"
 #include "tendril/metrics.hpp"
@@ -64,17 +66,17 @@ class RunCore {
   RunCore& operator=(const RunCore&) = delete;
 
   RunContext& context() noexcept { return context_; }
+  // Before start(): called once when the run has finished or stopped.
+  void on_finished(std::function<void()> hook) { scheduler_->on_finished(std::move(hook)); }
   void start();
-  void pump();
-  // Joins every worker and returns the metrics, or the error that ended the run.
+  // Waits for every thread and returns the metrics, or the error that ended the run.
   Result<Metrics> finish(std::optional<Metrics>& metrics_out);
 
  private:
   RunContext context_;
-  std::shared_ptr<SourceBase> source_;
   std::vector<std::unique_ptr<NodeBase>> nodes_;
-  InletBase* first_ = nullptr;
-  std::uint64_t produced_ = 0;
+  std::unique_ptr<SourceRunnerBase> source_;
+  std::unique_ptr<Scheduler> scheduler_;
   std::chrono::system_clock::time_point start_;
   std::chrono::steady_clock::time_point started_;
   bool finished_ = false;

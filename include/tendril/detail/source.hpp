@@ -1,13 +1,15 @@
 // tendril/detail/source.hpp — where a pipeline's items come from.
 //
-// A source is pumped by one thread per run. Multi-pass sources (containers, forward ranges) may
-// run any number of times; single-pass ones (input-only ranges, generator callables) run once,
-// and a second run is a usage error instead of a silent zero.
+// Each run opens a cursor on the source; whichever thread holds the source's single slot pulls
+// the next item and carries it into the first stage. Multi-pass sources (containers, forward
+// ranges) may run any number of times; single-pass ones (input-only ranges, generator
+// callables) run once, and a second run is a usage error instead of a silent zero.
 #pragma once
 
 #include <atomic>
 #include <cstdint>
 #include <exception>
+#include <memory>
 #include <optional>
 #include <ranges>
 #include <typeindex>
@@ -15,18 +17,22 @@
 
 #include "tendril/detail/channel.hpp"
 #include "tendril/detail/run_context.hpp"
+#include "tendril/detail/scheduler.hpp"
 
 namespace tendril::detail {
+
+class SourceRunnerBase : public Runner {
+ public:
+  virtual std::uint64_t produced() const = 0;  // after the run
+};
 
 class SourceBase {
  public:
   explicit SourceBase(bool single_pass) : single_pass_(single_pass) {}
   virtual ~SourceBase() = default;
   virtual std::type_index item_type() const = 0;
-  // Pushes every item into `inlet` (an Inlet<item type>) until the end, an abort or a throw;
-  // then calls producer_done(). Returns how many items it pushed. A throw is recorded in
-  // `context` as a source error.
-  virtual std::uint64_t pump(InletBase& inlet, RunContext& context) = 0;
+  // A runner that pulls this source's items into `first` (an Inlet of item_type()).
+  virtual std::unique_ptr<SourceRunnerBase> open(InletBase& first, RunContext& context) = 0;
 
   bool single_pass() const noexcept { return single_pass_; }
   // False when this single-pass source has already been claimed by a run. Thread-safe.
@@ -38,31 +44,73 @@ class SourceBase {
 };
 
 template <class T>
+class Cursor {
+ public:
+  virtual ~Cursor() = default;
+  virtual std::optional<T> next() = 0;  // nullopt at the end; may throw
+};
+
+template <class T>
+class SourceRunner final : public SourceRunnerBase, public SlotOwner {
+ public:
+  SourceRunner(std::unique_ptr<Cursor<T>> cursor, Inlet<T>& first, RunContext& context)
+      : cursor_(std::move(cursor)), first_(first), context_(context) {}
+
+  bool try_run() override {
+    if (exhausted_.load(std::memory_order_acquire) || busy_.load(std::memory_order_relaxed) ||
+        busy_.exchange(true, std::memory_order_acquire))
+      return false;
+    if (exhausted_.load(std::memory_order_relaxed)) {
+      busy_.store(false, std::memory_order_release);
+      return false;
+    }
+    std::optional<T> item;
+    if (!context_.stopped()) {
+      try {
+        item = cursor_->next();
+      } catch (const std::exception& e) {
+        context_.source_failed(Error{.kind = ErrorKind::source, .message = e.what()});
+      } catch (...) {
+        context_.source_failed(Error{.kind = ErrorKind::source, .message = "unknown exception"});
+      }
+    }
+    if (!item) {
+      exhausted_.store(true, std::memory_order_release);
+      busy_.store(false, std::memory_order_release);
+      return true;
+    }
+    ++produced_;
+    Lease lease(this, 0);
+    first_.accept(Envelope<T>{std::move(*item)}, lease);
+    return true;
+  }
+  void release_slot(std::uint32_t) override { busy_.store(false, std::memory_order_release); }
+  bool runnable() const override {
+    return !exhausted_.load(std::memory_order_relaxed) && !busy_.load(std::memory_order_relaxed);
+  }
+  bool drained() const override { return exhausted_.load(std::memory_order_acquire); }
+  std::uint64_t produced() const override { return produced_; }
+
+ private:
+  std::unique_ptr<Cursor<T>> cursor_;
+  Inlet<T>& first_;
+  RunContext& context_;
+  std::atomic<bool> busy_{false};
+  std::atomic<bool> exhausted_{false};
+  std::uint64_t produced_ = 0;  // written by the slot holder; read after the run
+};
+
+template <class T>
 class TypedSource : public SourceBase {
  public:
   using SourceBase::SourceBase;
   std::type_index item_type() const final { return typeid(T); }
-  std::uint64_t pump(InletBase& inlet, RunContext& context) final {
-    auto& typed = static_cast<Inlet<T>&>(inlet);
-    std::uint64_t pushed = 0;
-    try {
-      generate([&](T&& item) {
-        if (context.stopped() || !typed.push(Envelope<T>{std::move(item)})) return false;
-        ++pushed;
-        return true;
-      });
-    } catch (const std::exception& e) {
-      context.source_failed(Error{.kind = ErrorKind::source, .message = e.what()});
-    } catch (...) {
-      context.source_failed(Error{.kind = ErrorKind::source, .message = "unknown exception"});
-    }
-    inlet.producer_done();
-    return pushed;
+  std::unique_ptr<SourceRunnerBase> open(InletBase& first, RunContext& context) final {
+    return std::make_unique<SourceRunner<T>>(cursor(), static_cast<Inlet<T>&>(first), context);
   }
 
  protected:
-  // Calls emit(item) for each item until emit returns false or the items end.
-  virtual void generate(const std::function<bool(T&&)>& emit) = 0;
+  virtual std::unique_ptr<Cursor<T>> cursor() = 0;
 };
 
 // Any input range; lvalues are referenced (keep them alive), rvalues are owned.
@@ -78,10 +126,21 @@ class RangeSource final
         view_(std::views::all(std::forward<R>(range))) {}
 
  private:
-  void generate(const std::function<bool(T&&)>& emit) override {
-    for (auto&& item : view_)
-      if (!emit(T(std::forward<decltype(item)>(item)))) return;
-  }
+  class RangeCursor final : public Cursor<T> {
+   public:
+    explicit RangeCursor(View& view) : it_(std::ranges::begin(view)), end_(std::ranges::end(view)) {}
+    std::optional<T> next() override {
+      if (it_ == end_) return std::nullopt;
+      std::optional<T> item(std::in_place, *it_);
+      ++it_;
+      return item;
+    }
+
+   private:
+    std::ranges::iterator_t<View> it_;
+    std::ranges::sentinel_t<View> end_;
+  };
+  std::unique_ptr<Cursor<T>> cursor() override { return std::make_unique<RangeCursor>(view_); }
   View view_;
 };
 
@@ -92,10 +151,15 @@ class GeneratorSource final : public TypedSource<T> {
   explicit GeneratorSource(F next) : TypedSource<T>(true), next_(std::move(next)) {}
 
  private:
-  void generate(const std::function<bool(T&&)>& emit) override {
-    while (std::optional<T> item = next_())
-      if (!emit(std::move(*item))) return;
-  }
+  class GeneratorCursor final : public Cursor<T> {
+   public:
+    explicit GeneratorCursor(F& next) : next_(next) {}
+    std::optional<T> next() override { return next_(); }
+
+   private:
+    F& next_;
+  };
+  std::unique_ptr<Cursor<T>> cursor() override { return std::make_unique<GeneratorCursor>(next_); }
   F next_;
 };
 

@@ -1,79 +1,40 @@
-// tendril/detail/stage_node.hpp — one stage of a running pipeline: its queue(s) and workers.
+// tendril/detail/stage_node.hpp — one stage of a running pipeline: its lanes and workers.
 //
-// Pool mode: one input queue of `buffer` items shared by `num_workers` threads. Fork mode
-// (fork_merge): every worker has its own queue of `buffer` items; each item is numbered and
-// copied to all of them, and the worker that delivers the last branch of an item merges the
-// branches of that item — matched by number, never by arrival. Ordered mode passes items on in
-// the order they entered the stage, through a bounded reorder window.
+// A lane is a bounded queue with worker slots. Pool mode: one lane of `buffer` items whose
+// `num_workers` slots any thread may take. Fork mode (fork_merge): one lane per worker; each
+// item is numbered and copied into every lane, and the thread that finishes an item's last
+// branch merges its branches — matched by number, never by arrival. Ordered mode passes items
+// on in the order they took a slot, through a bounded reorder window.
 //
-// At most buffer×queues + workers + reorder window items are inside a stage at any time.
+// accept() runs an arriving item at once on the calling thread when a slot is free and nothing
+// is queued before it; otherwise it queues the item, or, when the lane is full and every slot
+// busy, waits (backpressure). At most buffer × lanes + workers + reorder window items are inside
+// a stage at any time.
 #pragma once
 
 #include <chrono>
 #include <cstdint>
-#include <map>
+#include <deque>
 #include <memory>
 #include <mutex>
 #include <optional>
 #include <string>
-#include <thread>
 #include <type_traits>
 #include <unordered_map>
 #include <vector>
 
-#include "tendril/bounded_queue.hpp"
 #include "tendril/detail/channel.hpp"
+#include "tendril/detail/reorderer.hpp"
 #include "tendril/detail/run_context.hpp"
+#include "tendril/detail/scheduler.hpp"
+#include "tendril/detail/slot_pool.hpp"
 #include "tendril/stage.hpp"
 #include "tendril/worker_state.hpp"
 
 namespace tendril::detail {
 
-// Passes items on in `seq` order. A deliverer whose seq is `window` or more ahead of the next
-// one waits; the holder of the next seq never waits, so the window cannot deadlock.
-template <class Out>
-class Reorderer {
- public:
-  explicit Reorderer(std::size_t window) : window_(window) {}
-
-  void deliver(std::uint64_t seq, std::optional<Envelope<Out>>&& item, Inlet<Out>& downstream) {
-    std::unique_lock lock(mutex_);
-    room_.wait(lock, [&] { return seq < next_ + window_ || aborted_; });
-    if (aborted_) return;
-    if (seq != next_) {
-      waiting_.emplace(seq, std::move(item));
-      return;
-    }
-    if (item) downstream.push(std::move(*item));
-    ++next_;
-    for (auto it = waiting_.find(next_); it != waiting_.end(); it = waiting_.find(next_)) {
-      if (it->second) downstream.push(std::move(*it->second));
-      waiting_.erase(it);
-      ++next_;
-    }
-    lock.unlock();
-    room_.notify_all();
-  }
-
-  void abort() {
-    {
-      std::lock_guard lock(mutex_);
-      aborted_ = true;
-    }
-    room_.notify_all();
-  }
-
- private:
-  const std::size_t window_;
-  std::mutex mutex_;
-  std::condition_variable room_;
-  std::map<std::uint64_t, std::optional<Envelope<Out>>> waiting_;  // guarded by mutex_
-  std::uint64_t next_ = 0;                                          // guarded by mutex_
-  bool aborted_ = false;                                            // guarded by mutex_
-};
-
 template <class In, class Out>
-class StageNode final : public NodeBase, public Inlet<In> {
+class StageNode final : public NodeBase, public Inlet<In>, public Runner, public SlotOwner {
  public:
   StageNode(std::shared_ptr<const StageSpec<In, Out>> spec, std::string name,
             Inlet<Out>& downstream, RunContext& context)
@@ -81,52 +42,31 @@ class StageNode final : public NodeBase, public Inlet<In> {
         options_(spec_->options),
         name_(std::move(name)),
         fork_(spec_->fork()),
+        ordered_(options_.ordered && (fork_ || options_.num_workers > 1)),
         downstream_(downstream),
         context_(context),
         reorderer_(2 * options_.num_workers + options_.buffer) {
-    const std::size_t queue_count = fork_ ? options_.num_workers : 1;
-    for (std::size_t i = 0; i < queue_count; ++i)
-      queues_.push_back(std::make_unique<BoundedQueue<Envelope<In>>>(options_.buffer));
+    if (fork_) {
+      for (std::size_t i = 0; i < options_.num_workers; ++i)
+        lanes_.push_back(std::make_unique<Lane>(options_.buffer, 1));
+    } else {
+      lanes_.push_back(std::make_unique<Lane>(options_.buffer, options_.num_workers));
+    }
     for (std::size_t i = 0; i < options_.num_workers; ++i) {
       const std::size_t h = i % spec_->handlers.size();
-      workers_.push_back(std::make_unique<Worker>(
-          WorkerState(name_, i, context_.stop_token()), spec_->handlers[h],
-          spec_->accepts_errors[h]));
+      workers_.push_back(std::make_unique<Worker>(WorkerState(name_, i, context_.stop_token()),
+                                                  spec_->handlers[h], spec_->accepts_errors[h]));
     }
     context_.on_abort([this] {
-      for (auto& queue : queues_) queue->abort();
+      for (auto& lane : lanes_) lane->abort();
       reorderer_.abort();
     });
   }
 
-  ~StageNode() override { join(); }
-
-  // Inlet side: called by the upstream producers.
-  void expect_producers(std::size_t count) override { producers_.expect(count); }
-  void producer_done() override {
-    if (producers_.done())
-      for (auto& queue : queues_) queue->close();
-  }
-  bool push(Envelope<In>&& item) override {
-    if (!fork_) return queues_.front()->push(std::move(item));
-    std::lock_guard lock(dispatch_mutex_);
-    item.seq = next_seq_++;
-    if constexpr (std::is_copy_constructible_v<In>) {
-      for (std::size_t i = 0; i + 1 < queues_.size(); ++i)
-        if (!queues_[i]->push(Envelope<In>{item.value, item.seq})) return false;
-    }
-    return queues_.back()->push(std::move(item));
-  }
-
-  // Node side: called by the run.
+  // NodeBase
   std::size_t workers() const override { return workers_.size(); }
-  void start() override {
-    for (std::size_t i = 0; i < workers_.size(); ++i) threads_.emplace_back([this, i] { work(i); });
-  }
-  void join() override {
-    for (auto& thread : threads_)
-      if (thread.joinable()) thread.join();
-  }
+  Runner& runner() override { return *this; }
+  void bind(Scheduler& scheduler) override { scheduler_ = &scheduler; }
   StageMetrics metrics() const override {
     StageMetrics m{.name = name_, .workers = workers_.size(), .queue_capacity = options_.buffer};
     for (const auto& w : workers_) {
@@ -135,15 +75,130 @@ class StageNode final : public NodeBase, public Inlet<In> {
       m.retried += w->counters.retried;
       m.busy += w->counters.busy;
     }
-    for (const auto& queue : queues_)
-      m.queue_high_water = std::max(m.queue_high_water, queue->high_water());
+    for (const auto& lane : lanes_) m.queue_high_water = std::max(m.queue_high_water, lane->high_water);
     return m;
+  }
+
+  // Inlet: an item arrives from upstream.
+  void accept(Envelope<In>&& item, Lease& upstream) override {
+    if (fork_) return dispatch(std::move(item), upstream);
+    Lane& lane = *lanes_.front();
+    std::uint32_t slot;
+    if (!ordered_ && lane.size.load(std::memory_order_acquire) == 0 && lane.slots.try_acquire(slot)) {
+      upstream.release();  // the item is ours now: the upstream worker may take its next one
+      return run(slot, std::move(item));
+    }
+    std::unique_lock lock(lane.mutex);
+    for (;;) {
+      if (lane.aborted) return;
+      if (lane.slots.try_acquire(slot)) {
+        if (!lane.queue.empty()) {  // run the oldest, queue this one behind the rest
+          lane.queue.push_back(std::move(item));
+          item = std::move(lane.queue.front());
+          lane.queue.pop_front();
+        }
+        item.seq = lane.next_ticket++;
+        lock.unlock();
+        upstream.release();
+        return run(slot, std::move(item));
+      }
+      if (lane.queue.size() < lane.capacity) {
+        lane.push(std::move(item));
+        lock.unlock();
+        upstream.release();
+        return;
+      }
+      lane.wait_for_room(lock, *scheduler_);
+    }
+  }
+
+  // Runner: a thread looking for work.
+  bool try_run() override {
+    for (std::size_t i = 0; i < lanes_.size(); ++i) {
+      Lane& lane = *lanes_[i];
+      if (lane.size.load(std::memory_order_relaxed) == 0 || !lane.slots.any_free()) continue;
+      std::unique_lock lock(lane.mutex);
+      std::uint32_t slot;
+      if (lane.queue.empty() || lane.aborted || !lane.slots.try_acquire(slot)) continue;
+      Envelope<In> item = std::move(lane.queue.front());
+      lane.queue.pop_front();
+      lane.size.store(lane.queue.size(), std::memory_order_relaxed);
+      if (!fork_) item.seq = lane.next_ticket++;
+      const bool wake = lane.room_waiters > 0;
+      lock.unlock();
+      if (wake) lane.room.notify_all();
+      run(fork_ ? static_cast<std::uint32_t>(i) : slot, std::move(item));
+      return true;
+    }
+    return false;
+  }
+  bool runnable() const override {
+    for (const auto& lane : lanes_)
+      if (lane->size.load(std::memory_order_relaxed) && lane->slots.any_free()) return true;
+    return false;
+  }
+  bool drained() const override {
+    for (const auto& lane : lanes_)
+      if (lane->size.load(std::memory_order_acquire)) return false;
+    return true;
+  }
+  std::uint64_t cost_ns() const override { return cost_ns_.load(std::memory_order_relaxed); }
+
+  // SlotOwner: `slot` is the worker's index.
+  void release_slot(std::uint32_t worker) override {
+    Lane& lane = fork_ ? *lanes_[worker] : *lanes_.front();
+    lane.slots.release(fork_ ? 0 : worker);
+    if (lane.room_waiters_hint.load(std::memory_order_relaxed)) lane.room.notify_all();
   }
 
  private:
   using Clock = std::chrono::steady_clock;
 
-  struct alignas(64) Counters {  // written by its worker only; read after join
+  // A bounded queue and the worker slots that serve it.
+  struct Lane {
+    Lane(std::size_t capacity_, std::size_t slot_count) : capacity(capacity_), slots(slot_count) {}
+    void push(Envelope<In>&& item) {  // with mutex held, room checked
+      queue.push_back(std::move(item));
+      size.store(queue.size(), std::memory_order_release);
+      high_water = std::max(high_water, queue.size());
+    }
+    // With mutex held: waits a little for room or a free slot; wakes a sleeper first, so that
+    // the work this thread would have done is taken by another.
+    void wait_for_room(std::unique_lock<std::mutex>& lock, Scheduler& scheduler) {
+      ++room_waiters;
+      room_waiters_hint.store(true, std::memory_order_relaxed);
+      lock.unlock();
+      scheduler.before_blocking();
+      lock.lock();
+      if (!aborted && queue.size() >= capacity && !slots.any_free())
+        room.wait_for(lock, std::chrono::milliseconds(1));
+      if (--room_waiters == 0) room_waiters_hint.store(false, std::memory_order_relaxed);
+    }
+    void abort() {
+      std::deque<Envelope<In>> dropped;
+      {
+        std::lock_guard lock(mutex);
+        aborted = true;
+        dropped.swap(queue);
+        size.store(0, std::memory_order_release);
+      }
+      room.notify_all();
+    }
+
+    const std::size_t capacity;
+    SlotPool slots;
+    std::mutex mutex;
+    std::condition_variable room;
+    std::deque<Envelope<In>> queue;             // guarded by mutex
+    std::atomic<std::size_t> size{0};           // queue.size(), for lock-free peeks
+    std::size_t high_water = 0;                 // guarded by mutex
+    std::uint64_t next_ticket = 0;              // guarded by mutex: order of slot taking
+    std::size_t room_waiters = 0;               // guarded by mutex
+    std::atomic<bool> room_waiters_hint{false};
+    bool aborted = false;                       // guarded by mutex
+  };
+
+  struct Counters {  // touched only by the thread holding the worker's slot
     std::uint64_t processed = 0;
     std::uint64_t failed = 0;
     std::uint64_t retried = 0;
@@ -156,11 +211,17 @@ class StageNode final : public NodeBase, public Inlet<In> {
     ErasedHandler<In, Out> handler;  // each worker owns a copy of the callable
     bool accepts_errors;
     Counters counters;
+    // Handler time is measured on every call while calls are long, and on one call in
+    // kSampleEvery while they are short (the clock would cost more than the handler).
+    std::uint32_t sample_every = 1;
+    std::uint32_t until_sample = 1;
   };
-  // What became of one item in one worker.
+  static constexpr std::uint32_t kSampleEvery = 16;
+  static constexpr std::chrono::nanoseconds kShortCall{2000};
+
   struct Outcome {
     Result<Out> value;
-    bool failed_here = false;  // false for an upstream error passed through
+    bool failed_here = false;     // false for an upstream error passed through
     std::optional<In> item = {};  // kept for dead_letter
   };
   struct Cohort {  // the branches of one item in fork mode
@@ -170,20 +231,32 @@ class StageNode final : public NodeBase, public Inlet<In> {
     std::optional<In> item = {};
   };
 
-  void work(std::size_t index) {
-    Worker& worker = *workers_[index];
-    auto& queue = *queues_[fork_ ? index : 0];
-    std::uint64_t ticket = 0;
-    while (auto envelope = queue.pop(&ticket)) {
-      const std::uint64_t seq = fork_ ? envelope->seq : ticket;
-      Outcome outcome = process(worker, std::move(envelope->value));
-      if (!fork_) {
-        pass_on(worker, seq, std::move(outcome));
-      } else if (auto cohort = join_cohort(seq, index, std::move(outcome))) {
-        pass_on(worker, seq, merge(std::move(*cohort)));
+  // Fork mode: number the item and queue a copy in every worker's lane.
+  void dispatch(Envelope<In>&& item, Lease& upstream) {
+    std::lock_guard dispatch_lock(dispatch_mutex_);
+    item.seq = next_seq_++;
+    for (std::size_t i = 0; i < lanes_.size(); ++i) {
+      Lane& lane = *lanes_[i];
+      std::unique_lock lock(lane.mutex);
+      while (!lane.aborted && lane.queue.size() >= lane.capacity) lane.wait_for_room(lock, *scheduler_);
+      if (lane.aborted) return;
+      if (i + 1 == lanes_.size()) {
+        lane.push(std::move(item));
+      } else if constexpr (std::is_copy_constructible_v<In>) {
+        lane.push(Envelope<In>{item.value, item.seq});
       }
     }
-    downstream_.producer_done();
+    upstream.release();
+  }
+
+  // Runs worker `index` on `item` and passes the outcome on; the worker's slot is held.
+  void run(std::uint32_t index, Envelope<In>&& item) {
+    Worker& worker = *workers_[index];
+    Lease lease(this, index);
+    Outcome outcome = process(worker, std::move(item.value));
+    if (!fork_) return pass_on(worker, lease, item.seq, std::move(outcome));
+    if (auto cohort = join_cohort(item.seq, index, std::move(outcome)))
+      pass_on(worker, lease, item.seq, merge(std::move(*cohort)));
   }
 
   Outcome process(Worker& worker, Result<In>&& input) {
@@ -223,31 +296,45 @@ class StageNode final : public NodeBase, public Inlet<In> {
     }
   }
 
-  static Result<Out> invoke(Worker& worker, Result<In>&& input) {
+  static Result<Out> call(Worker& worker, Result<In>&& input) {
+    try {
+      return worker.handler(std::move(input), worker.state);
+    } catch (const KillSwitch& stop) {
+      return std::unexpected(Error{.kind = ErrorKind::kill_switch, .message = stop.what()});
+    } catch (const std::exception& e) {
+      return std::unexpected(Error{.kind = ErrorKind::handler, .message = e.what()});
+    } catch (...) {
+      return std::unexpected(Error{.kind = ErrorKind::handler, .message = "unknown exception"});
+    }
+  }
+
+  Result<Out> invoke(Worker& worker, Result<In>&& input) {
+    Scheduler::enter_handler();
+    if (--worker.until_sample != 0) {
+      Result<Out> result = call(worker, std::move(input));
+      Scheduler::leave_handler();
+      return result;
+    }
     const auto started = Clock::now();
-    Result<Out> result = [&]() -> Result<Out> {
-      try {
-        return worker.handler(std::move(input), worker.state);
-      } catch (const KillSwitch& stop) {
-        return std::unexpected(Error{.kind = ErrorKind::kill_switch, .message = stop.what()});
-      } catch (const std::exception& e) {
-        return std::unexpected(Error{.kind = ErrorKind::handler, .message = e.what()});
-      } catch (...) {
-        return std::unexpected(Error{.kind = ErrorKind::handler, .message = "unknown exception"});
-      }
-    }();
-    worker.counters.busy += Clock::now() - started;
+    Result<Out> result = call(worker, std::move(input));
+    const auto took = Clock::now() - started;
+    Scheduler::leave_handler();
+    worker.counters.busy += took * worker.sample_every;
+    worker.sample_every = took >= kShortCall ? 1 : kSampleEvery;
+    worker.until_sample = worker.sample_every;
+    cost_ns_.store(static_cast<std::uint64_t>(std::chrono::nanoseconds(took).count()),
+                   std::memory_order_relaxed);
     return result;
   }
 
   std::optional<Cohort> join_cohort(std::uint64_t seq, std::size_t branch, Outcome&& outcome) {
     std::lock_guard lock(cohorts_mutex_);
     Cohort& cohort = cohorts_[seq];
-    if (cohort.parts.empty()) cohort.parts.resize(queues_.size());
+    if (cohort.parts.empty()) cohort.parts.resize(lanes_.size());
     cohort.parts[branch].emplace(std::move(outcome.value));
     cohort.failed_here |= outcome.failed_here;
     if (!cohort.item && outcome.item) cohort.item = std::move(outcome.item);
-    if (++cohort.arrived < queues_.size()) return std::nullopt;
+    if (++cohort.arrived < lanes_.size()) return std::nullopt;
     std::optional<Cohort> complete(std::move(cohort));
     cohorts_.erase(seq);
     return complete;
@@ -273,7 +360,7 @@ class StageNode final : public NodeBase, public Inlet<In> {
 
   // Counts the outcome, applies the error policy and sends on what goes downstream. Failures
   // after the run was stopped are not counted, dead-lettered or passed on.
-  void pass_on(Worker& worker, std::uint64_t seq, Outcome&& outcome) {
+  void pass_on(Worker& worker, Lease& lease, std::uint64_t seq, Outcome&& outcome) {
     std::optional<Envelope<Out>> out;
     if (outcome.value) {
       ++worker.counters.processed;
@@ -297,10 +384,10 @@ class StageNode final : public NodeBase, public Inlet<In> {
         out.emplace(Envelope<Out>{std::move(outcome.value)});
       }
     }
-    if (options_.ordered) {
-      reorderer_.deliver(seq, std::move(out), downstream_);
+    if (ordered_) {
+      reorderer_.deliver(seq, std::move(out), downstream_, *scheduler_);
     } else if (out) {
-      downstream_.push(std::move(*out));
+      downstream_.accept(std::move(*out), lease);
     }
   }
 
@@ -308,16 +395,17 @@ class StageNode final : public NodeBase, public Inlet<In> {
   const PoolOptions<In, Out>& options_;
   const std::string name_;
   const bool fork_;
+  const bool ordered_;
   Inlet<Out>& downstream_;
   RunContext& context_;
-  std::vector<std::unique_ptr<BoundedQueue<Envelope<In>>>> queues_;
+  Scheduler* scheduler_ = nullptr;
+  std::vector<std::unique_ptr<Lane>> lanes_;
   std::vector<std::unique_ptr<Worker>> workers_;
-  std::vector<std::thread> threads_;
-  ProducerCount producers_;
-  std::mutex dispatch_mutex_;                                // fork mode: numbers items
-  std::uint64_t next_seq_ = 0;                               // guarded by dispatch_mutex_
+  std::atomic<std::uint64_t> cost_ns_{0};
+  std::mutex dispatch_mutex_;                          // fork mode: numbers and copies items
+  std::uint64_t next_seq_ = 0;                         // guarded by dispatch_mutex_
   std::mutex cohorts_mutex_;
-  std::unordered_map<std::uint64_t, Cohort> cohorts_;        // guarded by cohorts_mutex_
+  std::unordered_map<std::uint64_t, Cohort> cohorts_;  // guarded by cohorts_mutex_
   Reorderer<Out> reorderer_;
 };
 

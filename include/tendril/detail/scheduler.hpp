@@ -1,0 +1,121 @@
+// tendril/detail/scheduler.hpp — the threads of one run, and how they find work.
+//
+// Run-to-completion: a thread that takes an item carries it through as many stages as it can
+// (a stage's worker slot is taken before the previous one is let go, so one-worker stages keep
+// FIFO order), and only queues it when the next stage is busy. Cheap stages therefore run on
+// one core with no handoff; more threads are woken only when there is runnable work and the
+// handlers are heavy (≥ 1 µs on average) or one has been inside a handler for over a tick, or
+// when a thread is about to block. A run has one thread per worker slot plus one for the
+// source, so blocking handlers still get `num_workers`-way concurrency.
+//
+// Threads that find nothing sleep; the last one awake decides whether the run is finished
+// (source exhausted, every queue empty). Thread-safe: every member may be called from the
+// run's threads; start() and wait() by the owner.
+#pragma once
+
+#include <atomic>
+#include <condition_variable>
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <limits>
+#include <mutex>
+#include <thread>
+#include <utility>
+#include <vector>
+
+namespace tendril::detail {
+
+class RunContext;
+
+// Something threads can run: a stage's queue(s) or the source.
+class Runner {
+ public:
+  virtual ~Runner() = default;
+  // Takes one unit of work and runs it (carrying its item downstream); false when none.
+  virtual bool try_run() = 0;
+  // Lock-free hint: is there work a free thread could take now?
+  virtual bool runnable() const = 0;
+  // True when nothing is queued here (checked only while no thread is active).
+  virtual bool drained() const = 0;
+  // Recent nanoseconds per handler call (0 when unknown).
+  virtual std::uint64_t cost_ns() const { return 0; }
+};
+
+// A held worker slot. Releasing it lets another thread use that worker. Move-only.
+class SlotOwner {
+ public:
+  virtual ~SlotOwner() = default;
+  virtual void release_slot(std::uint32_t slot) = 0;
+};
+
+class Lease {
+ public:
+  Lease() = default;
+  Lease(SlotOwner* owner, std::uint32_t slot) : owner_(owner), slot_(slot) {}
+  Lease(Lease&& other) noexcept : owner_(other.owner_), slot_(other.slot_) { other.owner_ = nullptr; }
+  Lease& operator=(Lease&&) = delete;
+  ~Lease() { release(); }
+  void release() {
+    if (owner_) std::exchange(owner_, nullptr)->release_slot(slot_);
+  }
+
+ private:
+  SlotOwner* owner_ = nullptr;
+  std::uint32_t slot_ = 0;
+};
+
+class Scheduler {
+ public:
+  Scheduler(std::size_t threads, RunContext& context);
+  ~Scheduler();
+  Scheduler(const Scheduler&) = delete;
+  Scheduler& operator=(const Scheduler&) = delete;
+
+  // Before start(): runners in the order threads look at them (last stage first).
+  void add_runner(Runner* runner) { runners_.push_back(runner); }
+  // Before start(): called once, by the thread that sees the run finish or stop.
+  void on_finished(std::function<void()> hook) { finished_hook_ = std::move(hook); }
+
+  void start();
+  void wait();  // joins every thread
+
+  // A thread is about to block (on a full queue, a reorder window): wake a sleeper so that
+  // work the blocked thread would have done is not left waiting.
+  void before_blocking();
+  // Wakes every thread so that they see the run was stopped.
+  void stop();
+
+  // Handler bracketing, for stuck-handler detection. Cheap: two relaxed stores.
+  static void enter_handler() noexcept;
+  static void leave_handler() noexcept;
+
+ private:
+  struct alignas(64) ThreadState {
+    std::atomic<std::uint64_t> handler_tick{std::numeric_limits<std::uint64_t>::max()};
+  };
+
+  void thread_main(std::size_t index);
+  void monitor_main();
+  bool find_and_run();
+  bool wake_is_useful() const;
+  void finish_locked();
+
+  RunContext& context_;
+  std::vector<Runner*> runners_;
+  std::vector<ThreadState> thread_states_;
+  std::vector<std::thread> threads_;
+  std::thread monitor_;
+  std::function<void()> finished_hook_;
+
+  std::mutex mutex_;
+  std::condition_variable wake_;          // sleepers wait here
+  std::condition_variable monitor_wake_;  // the monitor waits here, so it never eats a wake-up
+  std::size_t active_ = 0;       // guarded by mutex_: threads not asleep
+  std::size_t sleeping_ = 0;     // guarded by mutex_
+  std::size_t wake_tokens_ = 0;  // guarded by mutex_
+  bool finished_ = false;        // guarded by mutex_
+  std::atomic<bool> stopping_{false};
+};
+
+}  // namespace tendril::detail

@@ -1,0 +1,167 @@
+#include "tendril/detail/scheduler.hpp"
+
+#include <chrono>
+
+#include "tendril/detail/run_context.hpp"
+
+namespace tendril::detail {
+
+namespace {
+
+using namespace std::chrono_literals;
+constexpr auto kTick = 200us;                  // the monitor's period
+constexpr std::uint64_t kHeavyHandlerNs = 1000;  // worth a second core
+constexpr std::uint64_t kIdle = std::numeric_limits<std::uint64_t>::max();
+
+std::atomic<std::uint64_t> global_tick{0};    // advanced by every run's monitor
+thread_local std::atomic<std::uint64_t>* current_handler_tick = nullptr;
+
+}  // namespace
+
+Scheduler::Scheduler(std::size_t threads, RunContext& context)
+    : context_(context), thread_states_(threads) {}
+
+Scheduler::~Scheduler() {
+  stop();
+  wait();
+}
+
+void Scheduler::enter_handler() noexcept {
+  if (current_handler_tick)
+    current_handler_tick->store(global_tick.load(std::memory_order_relaxed),
+                                std::memory_order_relaxed);
+}
+
+void Scheduler::leave_handler() noexcept {
+  if (current_handler_tick) current_handler_tick->store(kIdle, std::memory_order_relaxed);
+}
+
+void Scheduler::start() {
+  {
+    std::lock_guard lock(mutex_);
+    active_ = 1;  // one thread starts awake; the rest are woken when there is use for them
+    sleeping_ = 0;
+  }
+  for (std::size_t i = 0; i < thread_states_.size(); ++i)
+    threads_.emplace_back([this, i] { thread_main(i); });
+  monitor_ = std::thread([this] { monitor_main(); });
+}
+
+void Scheduler::wait() {
+  for (auto& thread : threads_)
+    if (thread.joinable()) thread.join();
+  {
+    std::lock_guard lock(mutex_);
+    finished_ = true;
+  }
+  wake_.notify_all();
+  monitor_wake_.notify_all();
+  if (monitor_.joinable()) monitor_.join();
+}
+
+void Scheduler::stop() {
+  stopping_.store(true);
+  {
+    std::lock_guard lock(mutex_);
+  }
+  wake_.notify_all();
+  monitor_wake_.notify_all();
+}
+
+void Scheduler::before_blocking() {
+  std::lock_guard lock(mutex_);
+  if (sleeping_ > wake_tokens_) {
+    ++wake_tokens_;
+    wake_.notify_one();
+  }
+}
+
+bool Scheduler::find_and_run() {
+  for (Runner* runner : runners_)
+    if (runner->try_run()) return true;
+  return false;
+}
+
+void Scheduler::finish_locked() {
+  finished_ = true;
+  wake_.notify_all();
+  monitor_wake_.notify_all();
+  if (finished_hook_) finished_hook_();
+}
+
+void Scheduler::thread_main(std::size_t index) {
+  current_handler_tick = &thread_states_[index].handler_tick;
+  std::unique_lock lock(mutex_);
+  if (index > 0) {  // all but the first start asleep
+    ++sleeping_;
+    wake_.wait(lock, [&] { return wake_tokens_ > 0 || finished_ || stopping_; });
+    --sleeping_;
+    if (finished_ || stopping_) return;
+    --wake_tokens_;
+    ++active_;
+  }
+  for (;;) {
+    lock.unlock();
+    while (!stopping_.load(std::memory_order_relaxed) && find_and_run()) {
+    }
+    lock.lock();
+    if (finished_) return;
+    if (stopping_ || context_.stopped()) {
+      if (--active_ == 0) finish_locked();
+      return;
+    }
+    if (active_ == 1) {
+      // The last thread awake: nobody else can add work, so what it sees is final.
+      bool drained = true;
+      for (Runner* runner : runners_) drained = drained && runner->drained();
+      if (drained) {
+        active_ = 0;
+        finish_locked();
+        return;
+      }
+      continue;  // work it could not take yet (a racing release): look again
+    }
+    --active_;
+    ++sleeping_;
+    wake_.wait(lock, [&] { return wake_tokens_ > 0 || finished_ || stopping_; });
+    --sleeping_;
+    if (finished_) return;
+    if (stopping_) {
+      if (active_ == 0) finish_locked();
+      return;
+    }
+    --wake_tokens_;
+    ++active_;
+  }
+}
+
+bool Scheduler::wake_is_useful() const {
+  bool runnable = false, heavy = false;
+  for (Runner* runner : runners_) {
+    runnable = runnable || runner->runnable();
+    heavy = heavy || runner->cost_ns() >= kHeavyHandlerNs;
+  }
+  if (!runnable) return false;
+  if (heavy) return true;
+  const std::uint64_t now = global_tick.load(std::memory_order_relaxed);
+  for (const auto& state : thread_states_) {
+    const std::uint64_t since = state.handler_tick.load(std::memory_order_relaxed);
+    if (since != kIdle && since + 2 <= now) return true;  // inside one handler for over a tick
+  }
+  return false;
+}
+
+void Scheduler::monitor_main() {
+  std::unique_lock lock(mutex_);
+  while (!finished_ && !stopping_) {
+    monitor_wake_.wait_for(lock, kTick);
+    global_tick.fetch_add(1, std::memory_order_relaxed);
+    if (finished_ || stopping_) break;
+    if (sleeping_ > wake_tokens_ && wake_is_useful()) {
+      ++wake_tokens_;
+      wake_.notify_one();
+    }
+  }
+}
+
+}  // namespace tendril::detail
