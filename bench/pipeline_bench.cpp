@@ -1,6 +1,8 @@
 // Tendril pipelines against oneTBB on the same work, in the same run.
 //
-//   pipeline_bench [items]
+//   pipeline_bench [items]                  the comparison
+//   pipeline_bench items --tendril-only     one Tendril run, for instruction counts:
+//     valgrind --tool=callgrind pipeline_bench 200000 --tendril-only
 //
 // 1. A 3-stage pipeline with trivial bodies, ns per item: Tendril (one worker per stage),
 //    tbb::parallel_pipeline and a TBB flow graph throttled by a limiter_node, TBB at 1 and 2
@@ -149,6 +151,10 @@ void tbb_cpu_bound(long items, int threads) {
 
 int main(int argc, char** argv) {
   const long items = argc > 1 ? std::atol(argv[1]) : 1'000'000;
+  if (argc > 2 && std::string(argv[2]) == "--tendril-only") {  // for callgrind: one run, no peers
+    tendril_trivial(items, 64);
+    return 0;
+  }
   std::printf("machine: %s, %u hardware threads\n", cpu_model().c_str(),
               std::thread::hardware_concurrency());
   std::printf("compiler: g++ %s; flags:%s\n", __VERSION__, TENDRIL_BENCH_FLAGS);

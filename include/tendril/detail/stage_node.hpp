@@ -43,6 +43,7 @@ class StageNode final : public NodeBase, public Inlet<In>, public Runner, public
         name_(std::move(name)),
         fork_(spec_->fork()),
         ordered_(options_.ordered && (fork_ || options_.num_workers > 1)),
+        simple_(!fork_ && !ordered_ && options_.retries == 1 && !options_.dead_letter),
         downstream_(downstream),
         context_(context),
         reorderer_(2 * options_.num_workers + options_.buffer) {
@@ -253,6 +254,14 @@ class StageNode final : public NodeBase, public Inlet<In>, public Runner, public
   void run(std::uint32_t index, Envelope<In>&& item) {
     Worker& worker = *workers_[index];
     Lease lease(this, index);
+    if (simple_ && item.value) {  // the hot path: one attempt, nothing to keep, nothing to order
+      Result<Out> result = invoke(worker, std::move(item.value));
+      if (result) {
+        ++worker.counters.processed;
+        return downstream_.accept(Envelope<Out>{std::move(result)}, lease);
+      }
+      return pass_on(worker, lease, item.seq, failure(std::move(result.error()), 1, nullptr));
+    }
     Outcome outcome = process(worker, std::move(item.value));
     if (!fork_) return pass_on(worker, lease, item.seq, std::move(outcome));
     if (auto cohort = join_cohort(item.seq, index, std::move(outcome)))
@@ -263,7 +272,12 @@ class StageNode final : public NodeBase, public Inlet<In>, public Runner, public
     if (!input && !worker.accepts_errors)  // an upstream error passes through untouched
       return Outcome{std::unexpected(std::move(input.error()))};
     const bool keep_item = static_cast<bool>(options_.dead_letter);
-    Error last;
+    if (options_.retries == 1 && !keep_item) {  // the common case: one attempt, item moved in
+      Result<Out> result = invoke(worker, std::move(input));
+      if (result) return Outcome{std::move(result)};
+      return failure(std::move(result.error()), 1, nullptr);
+    }
+    std::optional<Error> last;
     int attempts = 0;
     while (attempts < options_.retries) {
       if (attempts > 0) {
@@ -279,12 +293,17 @@ class StageNode final : public NodeBase, public Inlet<In>, public Runner, public
         return ok;
       }
       last = std::move(result.error());
-      if (last.kind == ErrorKind::kill_switch) break;
+      if (last->kind == ErrorKind::kill_switch) break;
     }
-    last.stage = name_;
-    last.attempts = attempts;
-    Outcome failed{std::unexpected(std::move(last)), true};
-    if (keep_item && input) failed.item.emplace(std::move(*input));
+    if (!last) last = Error{.kind = ErrorKind::cancelled, .message = "run stopped before retrying"};
+    return failure(std::move(*last), attempts, keep_item && input ? &*input : nullptr);
+  }
+
+  Outcome failure(Error&& error, int attempts, In* item) {
+    error.stage = name_;
+    error.attempts = attempts;
+    Outcome failed{std::unexpected(std::move(error)), true};
+    if (item) failed.item.emplace(std::move(*item));
     return failed;
   }
 
@@ -361,6 +380,10 @@ class StageNode final : public NodeBase, public Inlet<In>, public Runner, public
   // Counts the outcome, applies the error policy and sends on what goes downstream. Failures
   // after the run was stopped are not counted, dead-lettered or passed on.
   void pass_on(Worker& worker, Lease& lease, std::uint64_t seq, Outcome&& outcome) {
+    if (outcome.value && !ordered_) {  // the hot path
+      ++worker.counters.processed;
+      return downstream_.accept(Envelope<Out>{std::move(outcome.value)}, lease);
+    }
     std::optional<Envelope<Out>> out;
     if (outcome.value) {
       ++worker.counters.processed;
@@ -396,6 +419,7 @@ class StageNode final : public NodeBase, public Inlet<In>, public Runner, public
   const std::string name_;
   const bool fork_;
   const bool ordered_;
+  const bool simple_;  // no fork, no order, one attempt, no dead letter
   Inlet<Out>& downstream_;
   RunContext& context_;
   Scheduler* scheduler_ = nullptr;
