@@ -9,12 +9,8 @@ namespace tendril::detail {
 namespace {
 
 using namespace std::chrono_literals;
-constexpr auto kTick = 200us;                  // the monitor's period
+constexpr auto kTick = 200us;                    // the monitor's period
 constexpr std::uint64_t kHeavyHandlerNs = 1000;  // worth a second core
-constexpr std::uint64_t kIdle = std::numeric_limits<std::uint64_t>::max();
-
-std::atomic<std::uint64_t> global_tick{0};    // advanced by every run's monitor
-thread_local std::atomic<std::uint64_t>* current_handler_tick = nullptr;
 
 }  // namespace
 
@@ -24,16 +20,6 @@ Scheduler::Scheduler(std::size_t threads, RunContext& context)
 Scheduler::~Scheduler() {
   stop();
   wait();
-}
-
-void Scheduler::enter_handler() noexcept {
-  if (current_handler_tick)
-    current_handler_tick->store(global_tick.load(std::memory_order_relaxed),
-                                std::memory_order_relaxed);
-}
-
-void Scheduler::leave_handler() noexcept {
-  if (current_handler_tick) current_handler_tick->store(kIdle, std::memory_order_relaxed);
 }
 
 void Scheduler::start() {
@@ -77,9 +63,10 @@ void Scheduler::before_blocking() {
 }
 
 bool Scheduler::find_and_run() {
-  for (Runner* runner : runners_)
-    if (runner->try_run()) return true;
-  return false;
+  if (queued_items_.load(std::memory_order_acquire) != 0)
+    for (Runner* runner : runners_)
+      if (runner->try_run()) return true;
+  return source_->try_run();
 }
 
 void Scheduler::finish_locked() {
@@ -90,7 +77,7 @@ void Scheduler::finish_locked() {
 }
 
 void Scheduler::thread_main(std::size_t index) {
-  current_handler_tick = &thread_states_[index].handler_tick;
+  current_handler_tick_ = &thread_states_[index].handler_tick;
   std::unique_lock lock(mutex_);
   if (index > 0) {  // all but the first start asleep
     ++sleeping_;
@@ -112,7 +99,7 @@ void Scheduler::thread_main(std::size_t index) {
     }
     if (active_ == 1) {
       // The last thread awake: nobody else can add work, so what it sees is final.
-      bool drained = true;
+      bool drained = source_->drained();
       for (Runner* runner : runners_) drained = drained && runner->drained();
       if (drained) {
         active_ = 0;
@@ -136,14 +123,14 @@ void Scheduler::thread_main(std::size_t index) {
 }
 
 bool Scheduler::wake_is_useful() const {
-  bool runnable = false, heavy = false;
+  bool runnable = source_->runnable(), heavy = false;
   for (Runner* runner : runners_) {
     runnable = runnable || runner->runnable();
     heavy = heavy || runner->cost_ns() >= kHeavyHandlerNs;
   }
   if (!runnable) return false;
   if (heavy) return true;
-  const std::uint64_t now = global_tick.load(std::memory_order_relaxed);
+  const std::uint64_t now = global_tick_.load(std::memory_order_relaxed);
   for (const auto& state : thread_states_) {
     const std::uint64_t since = state.handler_tick.load(std::memory_order_relaxed);
     if (since != kIdle && since + 2 <= now) return true;  // inside one handler for over a tick
@@ -155,7 +142,7 @@ void Scheduler::monitor_main() {
   std::unique_lock lock(mutex_);
   while (!finished_ && !stopping_) {
     monitor_wake_.wait_for(lock, kTick);
-    global_tick.fetch_add(1, std::memory_order_relaxed);
+    global_tick_.fetch_add(1, std::memory_order_relaxed);
     if (finished_ || stopping_) break;
     if (sleeping_ > wake_tokens_ && wake_is_useful()) {
       ++wake_tokens_;

@@ -164,7 +164,7 @@ class Iteration {
     if (!state_ || state_->drained) return;
     while (auto envelope = state_->sink.queue().pop()) {
       if constexpr (WithErrors) {
-        current_.emplace(std::move(envelope->value));
+        current_.emplace(detail::to_result(std::move(envelope->value)));
         return;
       } else if (envelope->value) {
         current_.emplace(std::move(*envelope->value));

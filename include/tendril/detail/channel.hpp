@@ -11,6 +11,7 @@
 #include <cstdint>
 
 #include "tendril/bounded_queue.hpp"
+#include "tendril/detail/handler_traits.hpp"
 #include "tendril/detail/scheduler.hpp"
 #include "tendril/error.hpp"
 #include "tendril/metrics.hpp"
@@ -21,7 +22,7 @@ namespace tendril::detail {
 // stage needs to match them (fork_merge cohorts).
 template <class T>
 struct Envelope {
-  Result<T> value = {};
+  Carried<T> value = {};
   std::uint64_t seq = 0;
 };
 

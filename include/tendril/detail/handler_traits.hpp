@@ -8,6 +8,7 @@
 #include <cstddef>
 #include <expected>
 #include <functional>
+#include <memory>
 #include <tuple>
 #include <type_traits>
 
@@ -86,11 +87,32 @@ using handler_input_t = typename handler_traits<F>::input;
 template <class F>
 using handler_output_t = typename handler_traits<F>::output;
 
-// A handler in the one shape the engine calls: it takes ownership of a Result<In> (holding a
-// value unless the handler accepts errors) and returns Result<Out>. Exceptions pass through;
+// What travels between stages: an item, or an error behind a pointer, so that moving an item
+// costs what moving T costs. Converted to and from the public Result<T> at the edges.
+template <class T>
+using Carried = std::expected<T, std::unique_ptr<Error>>;
+
+inline std::unexpected<std::unique_ptr<Error>> carried_error(Error error) {
+  return std::unexpected(std::make_unique<Error>(std::move(error)));
+}
+
+template <class T>
+Carried<T> to_carried(Result<T>&& result) {
+  if (result) return Carried<T>(std::move(*result));
+  return carried_error(std::move(result.error()));
+}
+
+template <class T>
+Result<T> to_result(Carried<T>&& carried) {
+  if (carried) return Result<T>(std::move(*carried));
+  return std::unexpected(std::move(*carried.error()));
+}
+
+// A handler in the one shape the engine calls: it takes ownership of a Carried<In> (holding a
+// value unless the handler accepts errors) and returns Carried<Out>. Exceptions pass through;
 // the stage turns them into errors.
 template <class In, class Out>
-using ErasedHandler = std::function<Result<Out>(Result<In>&&, WorkerState&)>;
+using ErasedHandler = std::function<Carried<Out>(Carried<In>&&, WorkerState&)>;
 
 template <class F>
 auto erase_handler(F fn) {
@@ -98,7 +120,7 @@ auto erase_handler(F fn) {
   using In = typename traits::input;
   using Out = typename traits::output;
   return ErasedHandler<In, Out>(
-      [fn = std::move(fn)](Result<In>&& input, WorkerState& state) mutable -> Result<Out> {
+      [fn = std::move(fn)](Carried<In>&& input, WorkerState& state) mutable -> Carried<Out> {
         auto call = [&](auto&& arg) -> decltype(auto) {
           if constexpr (traits::takes_state) {
             return std::invoke(fn, std::forward<decltype(arg)>(arg), state);
@@ -106,10 +128,17 @@ auto erase_handler(F fn) {
             return std::invoke(fn, std::forward<decltype(arg)>(arg));
           }
         };
-        if constexpr (traits::accepts_errors) {
-          return call(std::move(input));
+        auto output = [&]() -> decltype(auto) {
+          if constexpr (traits::accepts_errors) {
+            return call(to_result(std::move(input)));
+          } else {
+            return call(std::move(*input));
+          }
+        };
+        if constexpr (traits::returns_result) {
+          return to_carried<Out>(output());
         } else {
-          return call(std::move(*input));
+          return Carried<Out>(output());
         }
       });
 }

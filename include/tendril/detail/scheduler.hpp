@@ -72,8 +72,10 @@ class Scheduler {
   Scheduler(const Scheduler&) = delete;
   Scheduler& operator=(const Scheduler&) = delete;
 
-  // Before start(): runners in the order threads look at them (last stage first).
+  // Before start(): stage runners in the order threads look at them (last stage first), and
+  // the source, looked at after them.
   void add_runner(Runner* runner) { runners_.push_back(runner); }
+  void set_source(Runner* source) { source_ = source; }
   // Before start(): called once, by the thread that sees the run finish or stop.
   void on_finished(std::function<void()> hook) { finished_hook_ = std::move(hook); }
 
@@ -86,14 +88,26 @@ class Scheduler {
   // Wakes every thread so that they see the run was stopped.
   void stop();
 
-  // Handler bracketing, for stuck-handler detection. Cheap: two relaxed stores.
-  static void enter_handler() noexcept;
-  static void leave_handler() noexcept;
+  // Handler bracketing, for stuck-handler detection: a relaxed load and store each.
+  static void enter_handler() noexcept {
+    if (current_handler_tick_)
+      current_handler_tick_->store(global_tick_.load(std::memory_order_relaxed),
+                                   std::memory_order_relaxed);
+  }
+  static void leave_handler() noexcept {
+    if (current_handler_tick_) current_handler_tick_->store(kIdle, std::memory_order_relaxed);
+  }
+
+  // Items waiting in some queue of the run; threads skip scanning the stages while it is 0.
+  std::atomic<std::size_t>& queued_items() noexcept { return queued_items_; }
 
  private:
+  static constexpr std::uint64_t kIdle = std::numeric_limits<std::uint64_t>::max();
   struct alignas(64) ThreadState {
-    std::atomic<std::uint64_t> handler_tick{std::numeric_limits<std::uint64_t>::max()};
+    std::atomic<std::uint64_t> handler_tick{kIdle};
   };
+  static inline std::atomic<std::uint64_t> global_tick_{0};  // advanced by every run's monitor
+  static inline thread_local std::atomic<std::uint64_t>* current_handler_tick_ = nullptr;
 
   void thread_main(std::size_t index);
   void monitor_main();
@@ -103,6 +117,8 @@ class Scheduler {
 
   RunContext& context_;
   std::vector<Runner*> runners_;
+  Runner* source_ = nullptr;
+  alignas(64) std::atomic<std::size_t> queued_items_{0};
   std::vector<ThreadState> thread_states_;
   std::vector<std::thread> threads_;
   std::thread monitor_;

@@ -15,39 +15,47 @@ namespace tendril::detail {
 
 class SlotPool {
  public:
-  explicit SlotPool(std::size_t count) : words_((count + 63) / 64) {
-    for (std::size_t i = 0; i < count; ++i)
-      words_[i / 64].fetch_or(std::uint64_t{1} << (i % 64), std::memory_order_relaxed);
+  // The first 64 slots live in one word held inline (the common case costs one CAS); more
+  // slots spill into further words.
+  explicit SlotPool(std::size_t count) : extra_(count > 64 ? (count - 1) / 64 : 0) {
+    for (std::size_t i = 0; i < count; ++i) word(i / 64).fetch_or(bit(i), std::memory_order_relaxed);
   }
 
   bool try_acquire(std::uint32_t& slot) {
-    for (std::size_t w = 0; w < words_.size(); ++w) {
-      auto& word = words_[w];
-      std::uint64_t free = word.load(std::memory_order_relaxed);
-      while (free) {
-        const std::uint64_t lowest = free & (~free + 1);
-        if (word.compare_exchange_weak(free, free & ~lowest, std::memory_order_acquire,
-                                       std::memory_order_relaxed)) {
-          slot = static_cast<std::uint32_t>(w * 64 + std::countr_zero(lowest));
-          return true;
-        }
+    if (take(first_, 0, slot)) return true;
+    for (std::size_t w = 0; w < extra_.size(); ++w)
+      if (take(extra_[w], w + 1, slot)) return true;
+    return false;
+  }
+
+  void release(std::uint32_t slot) { word(slot / 64).fetch_or(bit(slot), std::memory_order_release); }
+
+  bool any_free() const {
+    if (first_.load(std::memory_order_relaxed)) return true;
+    for (const auto& w : extra_)
+      if (w.load(std::memory_order_relaxed)) return true;
+    return false;
+  }
+
+ private:
+  static std::uint64_t bit(std::size_t slot) { return std::uint64_t{1} << (slot % 64); }
+  std::atomic<std::uint64_t>& word(std::size_t index) { return index == 0 ? first_ : extra_[index - 1]; }
+
+  static bool take(std::atomic<std::uint64_t>& word, std::size_t index, std::uint32_t& slot) {
+    std::uint64_t free = word.load(std::memory_order_relaxed);
+    while (free) {
+      const std::uint64_t lowest = free & (~free + 1);
+      if (word.compare_exchange_weak(free, free & ~lowest, std::memory_order_acquire,
+                                     std::memory_order_relaxed)) {
+        slot = static_cast<std::uint32_t>(index * 64 + std::countr_zero(lowest));
+        return true;
       }
     }
     return false;
   }
 
-  void release(std::uint32_t slot) {
-    words_[slot / 64].fetch_or(std::uint64_t{1} << (slot % 64), std::memory_order_release);
-  }
-
-  bool any_free() const {
-    for (const auto& word : words_)
-      if (word.load(std::memory_order_relaxed)) return true;
-    return false;
-  }
-
- private:
-  std::vector<std::atomic<std::uint64_t>> words_;
+  std::atomic<std::uint64_t> first_{0};
+  std::vector<std::atomic<std::uint64_t>> extra_;
 };
 
 }  // namespace tendril::detail

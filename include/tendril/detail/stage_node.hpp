@@ -67,7 +67,10 @@ class StageNode final : public NodeBase, public Inlet<In>, public Runner, public
   // NodeBase
   std::size_t workers() const override { return workers_.size(); }
   Runner& runner() override { return *this; }
-  void bind(Scheduler& scheduler) override { scheduler_ = &scheduler; }
+  void bind(Scheduler& scheduler) override {
+    scheduler_ = &scheduler;
+    for (auto& lane : lanes_) lane->queued_items = &scheduler.queued_items();
+  }
   StageMetrics metrics() const override {
     StageMetrics m{.name = name_, .workers = workers_.size(), .queue_capacity = options_.buffer};
     for (const auto& w : workers_) {
@@ -96,7 +99,7 @@ class StageNode final : public NodeBase, public Inlet<In>, public Runner, public
         if (!lane.queue.empty()) {  // run the oldest, queue this one behind the rest
           lane.queue.push_back(std::move(item));
           item = std::move(lane.queue.front());
-          lane.queue.pop_front();
+          lane.queue.pop_front();  // the count of queued items is unchanged
         }
         item.seq = lane.next_ticket++;
         lock.unlock();
@@ -121,9 +124,7 @@ class StageNode final : public NodeBase, public Inlet<In>, public Runner, public
       std::unique_lock lock(lane.mutex);
       std::uint32_t slot;
       if (lane.queue.empty() || lane.aborted || !lane.slots.try_acquire(slot)) continue;
-      Envelope<In> item = std::move(lane.queue.front());
-      lane.queue.pop_front();
-      lane.size.store(lane.queue.size(), std::memory_order_relaxed);
+      Envelope<In> item = lane.pop();
       if (!fork_) item.seq = lane.next_ticket++;
       const bool wake = lane.room_waiters > 0;
       lock.unlock();
@@ -162,6 +163,14 @@ class StageNode final : public NodeBase, public Inlet<In>, public Runner, public
       queue.push_back(std::move(item));
       size.store(queue.size(), std::memory_order_release);
       high_water = std::max(high_water, queue.size());
+      queued_items->fetch_add(1, std::memory_order_release);
+    }
+    Envelope<In> pop() {  // with mutex held, not empty
+      Envelope<In> item = std::move(queue.front());
+      queue.pop_front();
+      size.store(queue.size(), std::memory_order_relaxed);
+      queued_items->fetch_sub(1, std::memory_order_relaxed);
+      return item;
     }
     // With mutex held: waits a little for room or a free slot; wakes a sleeper first, so that
     // the work this thread would have done is taken by another.
@@ -182,6 +191,7 @@ class StageNode final : public NodeBase, public Inlet<In>, public Runner, public
         aborted = true;
         dropped.swap(queue);
         size.store(0, std::memory_order_release);
+        if (queued_items) queued_items->fetch_sub(dropped.size(), std::memory_order_relaxed);
       }
       room.notify_all();
     }
@@ -192,6 +202,7 @@ class StageNode final : public NodeBase, public Inlet<In>, public Runner, public
     std::condition_variable room;
     std::deque<Envelope<In>> queue;             // guarded by mutex
     std::atomic<std::size_t> size{0};           // queue.size(), for lock-free peeks
+    std::atomic<std::size_t>* queued_items = nullptr;  // the run's count, bound before start
     std::size_t high_water = 0;                 // guarded by mutex
     std::uint64_t next_ticket = 0;              // guarded by mutex: order of slot taking
     std::size_t room_waiters = 0;               // guarded by mutex
@@ -221,12 +232,12 @@ class StageNode final : public NodeBase, public Inlet<In>, public Runner, public
   static constexpr std::chrono::nanoseconds kShortCall{2000};
 
   struct Outcome {
-    Result<Out> value;
+    Carried<Out> value;
     bool failed_here = false;     // false for an upstream error passed through
     std::optional<In> item = {};  // kept for dead_letter
   };
   struct Cohort {  // the branches of one item in fork mode
-    std::vector<std::optional<Result<Out>>> parts = {};
+    std::vector<std::optional<Carried<Out>>> parts = {};
     std::size_t arrived = 0;
     bool failed_here = false;
     std::optional<In> item = {};
@@ -244,7 +255,7 @@ class StageNode final : public NodeBase, public Inlet<In>, public Runner, public
       if (i + 1 == lanes_.size()) {
         lane.push(std::move(item));
       } else if constexpr (std::is_copy_constructible_v<In>) {
-        lane.push(Envelope<In>{item.value, item.seq});
+        lane.push(Envelope<In>{copy(item.value), item.seq});
       }
     }
     upstream.release();
@@ -255,12 +266,12 @@ class StageNode final : public NodeBase, public Inlet<In>, public Runner, public
     Worker& worker = *workers_[index];
     Lease lease(this, index);
     if (simple_ && item.value) {  // the hot path: one attempt, nothing to keep, nothing to order
-      Result<Out> result = invoke(worker, std::move(item.value));
+      Carried<Out> result = invoke(worker, std::move(item.value));
       if (result) {
         ++worker.counters.processed;
         return downstream_.accept(Envelope<Out>{std::move(result)}, lease);
       }
-      return pass_on(worker, lease, item.seq, failure(std::move(result.error()), 1, nullptr));
+      return pass_on(worker, lease, item.seq, failure(std::move(*result.error()), 1, nullptr));
     }
     Outcome outcome = process(worker, std::move(item.value));
     if (!fork_) return pass_on(worker, lease, item.seq, std::move(outcome));
@@ -268,14 +279,14 @@ class StageNode final : public NodeBase, public Inlet<In>, public Runner, public
       pass_on(worker, lease, item.seq, merge(std::move(*cohort)));
   }
 
-  Outcome process(Worker& worker, Result<In>&& input) {
+  Outcome process(Worker& worker, Carried<In>&& input) {
     if (!input && !worker.accepts_errors)  // an upstream error passes through untouched
       return Outcome{std::unexpected(std::move(input.error()))};
     const bool keep_item = static_cast<bool>(options_.dead_letter);
     if (options_.retries == 1 && !keep_item) {  // the common case: one attempt, item moved in
-      Result<Out> result = invoke(worker, std::move(input));
+      Carried<Out> result = invoke(worker, std::move(input));
       if (result) return Outcome{std::move(result)};
-      return failure(std::move(result.error()), 1, nullptr);
+      return failure(std::move(*result.error()), 1, nullptr);
     }
     std::optional<Error> last;
     int attempts = 0;
@@ -286,13 +297,13 @@ class StageNode final : public NodeBase, public Inlet<In>, public Runner, public
       }
       ++attempts;
       const bool last_try = attempts == options_.retries && !keep_item;
-      Result<Out> result = last_try ? invoke(worker, std::move(input)) : invoke(worker, copy(input));
+      Carried<Out> result = last_try ? invoke(worker, std::move(input)) : invoke(worker, copy(input));
       if (result) {
         Outcome ok{std::move(result)};
         if (keep_item && fork_ && input) ok.item.emplace(std::move(*input));
         return ok;
       }
-      last = std::move(result.error());
+      last = std::move(*result.error());
       if (last->kind == ErrorKind::kill_switch) break;
     }
     if (!last) last = Error{.kind = ErrorKind::cancelled, .message = "run stopped before retrying"};
@@ -302,40 +313,41 @@ class StageNode final : public NodeBase, public Inlet<In>, public Runner, public
   Outcome failure(Error&& error, int attempts, In* item) {
     error.stage = name_;
     error.attempts = attempts;
-    Outcome failed{std::unexpected(std::move(error)), true};
+    Outcome failed{carried_error(std::move(error)), true};
     if (item) failed.item.emplace(std::move(*item));
     return failed;
   }
 
-  static Result<In> copy(const Result<In>& input) {
+  static Carried<In> copy(const Carried<In>& input) {
     if constexpr (std::is_copy_constructible_v<In>) {
-      return input;
+      if (input) return Carried<In>(*input);
+      return carried_error(*input.error());
     } else {
       std::terminate();  // unreachable: validate() forbids retries and dead letters then
     }
   }
 
-  static Result<Out> call(Worker& worker, Result<In>&& input) {
+  static Carried<Out> call(Worker& worker, Carried<In>&& input) {
     try {
       return worker.handler(std::move(input), worker.state);
     } catch (const KillSwitch& stop) {
-      return std::unexpected(Error{.kind = ErrorKind::kill_switch, .message = stop.what()});
+      return carried_error(Error{.kind = ErrorKind::kill_switch, .message = stop.what()});
     } catch (const std::exception& e) {
-      return std::unexpected(Error{.kind = ErrorKind::handler, .message = e.what()});
+      return carried_error(Error{.kind = ErrorKind::handler, .message = e.what()});
     } catch (...) {
-      return std::unexpected(Error{.kind = ErrorKind::handler, .message = "unknown exception"});
+      return carried_error(Error{.kind = ErrorKind::handler, .message = "unknown exception"});
     }
   }
 
-  Result<Out> invoke(Worker& worker, Result<In>&& input) {
+  Carried<Out> invoke(Worker& worker, Carried<In>&& input) {
     Scheduler::enter_handler();
     if (--worker.until_sample != 0) {
-      Result<Out> result = call(worker, std::move(input));
+      Carried<Out> result = call(worker, std::move(input));
       Scheduler::leave_handler();
       return result;
     }
     const auto started = Clock::now();
-    Result<Out> result = call(worker, std::move(input));
+    Carried<Out> result = call(worker, std::move(input));
     const auto took = Clock::now() - started;
     Scheduler::leave_handler();
     worker.counters.busy += took * worker.sample_every;
@@ -369,10 +381,10 @@ class StageNode final : public NodeBase, public Inlet<In>, public Runner, public
     try {
       return Outcome{options_.fork_merge(std::move(values))};
     } catch (const std::exception& e) {
-      return Outcome{std::unexpected(Error{.kind = ErrorKind::handler,
-                                           .message = std::string("fork_merge failed: ") + e.what(),
-                                           .stage = name_,
-                                           .attempts = 1}),
+      return Outcome{carried_error(Error{.kind = ErrorKind::handler,
+                                         .message = std::string("fork_merge failed: ") + e.what(),
+                                         .stage = name_,
+                                         .attempts = 1}),
                      true, std::move(cohort.item)};
     }
   }
@@ -394,7 +406,7 @@ class StageNode final : public NodeBase, public Inlet<In>, public Runner, public
       return;  // the run is ending: an item that failed meanwhile was abandoned, not failed
     } else {
       ++worker.counters.failed;
-      const Error& error = outcome.value.error();
+      const Error& error = *outcome.value.error();
       if (options_.dead_letter && outcome.item) {
         try {
           options_.dead_letter(*outcome.item, error);
