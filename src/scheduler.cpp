@@ -1,5 +1,6 @@
 #include "tendril/detail/scheduler.hpp"
 
+#include <algorithm>
 #include <chrono>
 
 #include "tendril/detail/run_context.hpp"
@@ -9,13 +10,25 @@ namespace tendril::detail {
 namespace {
 
 using namespace std::chrono_literals;
-constexpr auto kTick = 200us;                    // the monitor's period
+// The monitor's period: short while waking threads is useful, doubling up to the longest
+// while it is not, so that a busy machine is not interrupted for nothing.
+constexpr std::chrono::microseconds kShortestTick = 100us;
+constexpr std::chrono::microseconds kLongestTick = 2000us;
 constexpr std::uint64_t kHeavyHandlerNs = 1000;  // worth a second core
+constexpr int kSpinsBeforeSleep = 256;           // a few microseconds
+
+void cpu_relax() noexcept {
+#if defined(__x86_64__) || defined(__i386__)
+  __builtin_ia32_pause();
+#endif
+}
 
 }  // namespace
 
 Scheduler::Scheduler(std::size_t threads, RunContext& context)
-    : context_(context), thread_states_(threads) {}
+    : context_(context),
+      thread_states_(threads),
+      cores_(std::max(1u, std::thread::hardware_concurrency())) {}
 
 Scheduler::~Scheduler() {
   stop();
@@ -89,7 +102,15 @@ void Scheduler::thread_main(std::size_t index) {
   }
   for (;;) {
     lock.unlock();
-    while (!stopping_.load(std::memory_order_relaxed) && find_and_run()) {
+    // Work, and when there is none, look again a few hundred times before sleeping: another
+    // thread often holds the source for just a moment.
+    for (int misses = 0; misses < kSpinsBeforeSleep && !stopping_.load(std::memory_order_relaxed);) {
+      if (find_and_run()) {
+        misses = 0;
+      } else {
+        ++misses;
+        cpu_relax();
+      }
     }
     lock.lock();
     if (finished_) return;
@@ -129,7 +150,9 @@ bool Scheduler::wake_is_useful() const {
     heavy = heavy || runner->cost_ns() >= kHeavyHandlerNs;
   }
   if (!runnable) return false;
-  if (heavy) return true;
+  // Heavy handlers are worth another thread only while a core is free for it; a thread stuck
+  // in one handler call (blocked, most likely) is worth one in any case.
+  if (heavy && active_ < cores_) return true;
   const std::uint64_t now = global_tick_.load(std::memory_order_relaxed);
   for (const auto& state : thread_states_) {
     const std::uint64_t since = state.handler_tick.load(std::memory_order_relaxed);
@@ -140,13 +163,17 @@ bool Scheduler::wake_is_useful() const {
 
 void Scheduler::monitor_main() {
   std::unique_lock lock(mutex_);
+  auto tick = kShortestTick;
   while (!finished_ && !stopping_) {
-    monitor_wake_.wait_for(lock, kTick);
+    monitor_wake_.wait_for(lock, tick);
     global_tick_.fetch_add(1, std::memory_order_relaxed);
     if (finished_ || stopping_) break;
     if (sleeping_ > wake_tokens_ && wake_is_useful()) {
       ++wake_tokens_;
       wake_.notify_one();
+      tick = kShortestTick;
+    } else {
+      tick = std::min(tick * 2, kLongestTick);
     }
   }
 }

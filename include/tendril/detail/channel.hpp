@@ -35,6 +35,11 @@ template <class T>
 class Inlet : public InletBase {
  public:
   virtual void accept(Envelope<T>&& item, Lease& upstream) = 0;
+  // Lock-free hint: would accept() take an item now without blocking (a free worker or room
+  // in the queue)? The source pulls only then, so no thread holds an item it cannot place.
+  virtual bool can_accept() const { return true; }
+  // Lock-free hint: is a worker free, so that an item accepted now would start at once?
+  virtual bool has_free_worker() const { return true; }
 };
 
 // The end of a run() pipeline: items are dropped (they were counted by the last stage).

@@ -4,8 +4,8 @@
 // (a stage's worker slot is taken before the previous one is let go, so one-worker stages keep
 // FIFO order), and only queues it when the next stage is busy. Cheap stages therefore run on
 // one core with no handoff; more threads are woken only when there is runnable work and the
-// handlers are heavy (≥ 1 µs on average) or one has been inside a handler for over a tick, or
-// when a thread is about to block. A run has one thread per worker slot plus one for the
+// handlers are heavy (≥ 1 µs on average) and a core is free, or one has been inside a handler
+// for over a tick (0.1-2 ms), or when a thread is about to block. A run has one thread per worker slot plus one for the
 // source, so blocking handlers still get `num_workers`-way concurrency.
 //
 // Threads that find nothing sleep; the last one awake decides whether the run is finished
@@ -112,7 +112,7 @@ class Scheduler {
   void thread_main(std::size_t index);
   void monitor_main();
   bool find_and_run();
-  bool wake_is_useful() const;
+  bool wake_is_useful() const;  // with mutex_ held
   void finish_locked();
 
   RunContext& context_;
@@ -120,6 +120,7 @@ class Scheduler {
   Runner* source_ = nullptr;
   alignas(64) std::atomic<std::size_t> queued_items_{0};
   std::vector<ThreadState> thread_states_;
+  const std::size_t cores_;
   std::vector<std::thread> threads_;
   std::thread monitor_;
   std::function<void()> finished_hook_;

@@ -7,6 +7,7 @@
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <cstdint>
 #include <exception>
 #include <memory>
@@ -58,7 +59,7 @@ class SourceRunner final : public SourceRunnerBase, public SlotOwner {
 
   bool try_run() override {
     if (exhausted_.load(std::memory_order_acquire) || busy_.load(std::memory_order_relaxed) ||
-        busy_.exchange(true, std::memory_order_acquire))
+        !first_.can_accept() || busy_.exchange(true, std::memory_order_acquire))
       return false;
     if (exhausted_.load(std::memory_order_relaxed)) {
       busy_.store(false, std::memory_order_release);
@@ -67,7 +68,7 @@ class SourceRunner final : public SourceRunnerBase, public SlotOwner {
     std::optional<T> item;
     if (!context_.stopped()) {
       try {
-        item = cursor_->next();
+        item = pull();
       } catch (const std::exception& e) {
         context_.source_failed(Error{.kind = ErrorKind::source, .message = e.what()});
       } catch (...) {
@@ -85,15 +86,37 @@ class SourceRunner final : public SourceRunnerBase, public SlotOwner {
     return true;
   }
   void release_slot(std::uint32_t) override { busy_.store(false, std::memory_order_release); }
+  // Worth another thread when the first stage has a free worker (parallel work), or when
+  // pulling is slow enough (an I/O source) that pulling ahead overlaps with the stages.
   bool runnable() const override {
-    return !exhausted_.load(std::memory_order_relaxed) && !busy_.load(std::memory_order_relaxed);
+    return !exhausted_.load(std::memory_order_relaxed) && !busy_.load(std::memory_order_relaxed) &&
+           first_.can_accept() && (first_.has_free_worker() || cost_ns() >= kSlowPullNs);
   }
+  std::uint64_t cost_ns() const override { return cost_ns_.load(std::memory_order_relaxed); }
   bool drained() const override { return exhausted_.load(std::memory_order_acquire); }
   std::uint64_t produced() const override { return produced_; }
 
  private:
+  static constexpr std::uint64_t kSlowPullNs = 1000;
+  static constexpr std::uint32_t kSampleEvery = 16;
+
+  // The next item; one pull in kSampleEvery is timed.
+  std::optional<T> pull() {
+    if (--until_sample_ != 0) return cursor_->next();
+    until_sample_ = kSampleEvery;
+    const auto started = std::chrono::steady_clock::now();
+    std::optional<T> item = cursor_->next();
+    cost_ns_.store(static_cast<std::uint64_t>(std::chrono::nanoseconds(
+                                                  std::chrono::steady_clock::now() - started)
+                                                  .count()),
+                   std::memory_order_relaxed);
+    return item;
+  }
+
   std::unique_ptr<Cursor<T>> cursor_;
   Inlet<T>& first_;
+  std::uint32_t until_sample_ = 1;  // touched by the source's slot holder only
+  std::atomic<std::uint64_t> cost_ns_{0};
   RunContext& context_;
   std::atomic<bool> busy_{false};
   std::atomic<bool> exhausted_{false};

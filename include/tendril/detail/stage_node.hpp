@@ -116,6 +116,20 @@ class StageNode final : public NodeBase, public Inlet<In>, public Runner, public
     }
   }
 
+  bool can_accept() const override {
+    for (const auto& lane : lanes_) {
+      const bool room = lane->size.load(std::memory_order_relaxed) < lane->capacity;
+      if (!room && (fork_ || !lane->slots.any_free())) return false;
+    }
+    return true;
+  }
+
+  bool has_free_worker() const override {
+    for (const auto& lane : lanes_)
+      if (!lane->slots.any_free()) return false;
+    return true;
+  }
+
   // Runner: a thread looking for work.
   bool try_run() override {
     for (std::size_t i = 0; i < lanes_.size(); ++i) {
@@ -146,11 +160,12 @@ class StageNode final : public NodeBase, public Inlet<In>, public Runner, public
   }
   std::uint64_t cost_ns() const override { return cost_ns_.load(std::memory_order_relaxed); }
 
-  // SlotOwner: `slot` is the worker's index.
+  // SlotOwner: `slot` is the worker's index. Waiters for room are not woken here: the thread
+  // that let the slot go looks at this stage's queue next and pops it, which wakes them, and
+  // a wake-up here would sit on the critical path of every item.
   void release_slot(std::uint32_t worker) override {
-    Lane& lane = fork_ ? *lanes_[worker] : *lanes_.front();
-    lane.slots.release(fork_ ? 0 : worker);
-    if (lane.room_waiters_hint.load(std::memory_order_relaxed)) lane.room.notify_all();
+    if (fork_) return lanes_[worker]->slots.release(0);
+    lanes_.front()->slots.release(worker);
   }
 
  private:
@@ -176,13 +191,12 @@ class StageNode final : public NodeBase, public Inlet<In>, public Runner, public
     // the work this thread would have done is taken by another.
     void wait_for_room(std::unique_lock<std::mutex>& lock, Scheduler& scheduler) {
       ++room_waiters;
-      room_waiters_hint.store(true, std::memory_order_relaxed);
       lock.unlock();
       scheduler.before_blocking();
       lock.lock();
       if (!aborted && queue.size() >= capacity && !slots.any_free())
         room.wait_for(lock, std::chrono::milliseconds(1));
-      if (--room_waiters == 0) room_waiters_hint.store(false, std::memory_order_relaxed);
+      --room_waiters;
     }
     void abort() {
       std::deque<Envelope<In>> dropped;
@@ -206,7 +220,6 @@ class StageNode final : public NodeBase, public Inlet<In>, public Runner, public
     std::size_t high_water = 0;                 // guarded by mutex
     std::uint64_t next_ticket = 0;              // guarded by mutex: order of slot taking
     std::size_t room_waiters = 0;               // guarded by mutex
-    std::atomic<bool> room_waiters_hint{false};
     bool aborted = false;                       // guarded by mutex
   };
 
