@@ -93,6 +93,7 @@ class StageNode final : public NodeBase, public Inlet<In>, public Runner, public
       return run(slot, std::move(item));
     }
     std::unique_lock lock(lane.mutex);
+    unsigned waits = 0;
     for (;;) {
       if (lane.aborted) return;
       if (lane.slots.try_acquire(slot)) {
@@ -112,7 +113,7 @@ class StageNode final : public NodeBase, public Inlet<In>, public Runner, public
         upstream.release();
         return;
       }
-      lane.wait_for_room(lock, *scheduler_);
+      lane.wait_for_room(lock, *scheduler_, waits);
     }
   }
 
@@ -187,13 +188,16 @@ class StageNode final : public NodeBase, public Inlet<In>, public Runner, public
       queued_items->fetch_sub(1, std::memory_order_relaxed);
       return item;
     }
-    // With mutex held: waits a little for room or a free slot; wakes a sleeper first, so that
-    // the work this thread would have done is taken by another.
-    void wait_for_room(std::unique_lock<std::mutex>& lock, Scheduler& scheduler) {
+    // With mutex held: waits up to 1 ms for room or a free slot. On the first wait of an
+    // episode, and every 16th after, it wakes a sleeper, so that the work this thread would
+    // have done is taken by another (`waits` counts the episode's waits).
+    void wait_for_room(std::unique_lock<std::mutex>& lock, Scheduler& scheduler, unsigned& waits) {
       ++room_waiters;
-      lock.unlock();
-      scheduler.before_blocking();
-      lock.lock();
+      if (waits++ % 16 == 0) {
+        lock.unlock();
+        scheduler.before_blocking();
+        lock.lock();
+      }
       if (!aborted && queue.size() >= capacity && !slots.any_free())
         room.wait_for(lock, std::chrono::milliseconds(1));
       --room_waiters;
@@ -263,7 +267,9 @@ class StageNode final : public NodeBase, public Inlet<In>, public Runner, public
     for (std::size_t i = 0; i < lanes_.size(); ++i) {
       Lane& lane = *lanes_[i];
       std::unique_lock lock(lane.mutex);
-      while (!lane.aborted && lane.queue.size() >= lane.capacity) lane.wait_for_room(lock, *scheduler_);
+      unsigned waits = 0;
+      while (!lane.aborted && lane.queue.size() >= lane.capacity)
+        lane.wait_for_room(lock, *scheduler_, waits);
       if (lane.aborted) return;
       if (i + 1 == lanes_.size()) {
         lane.push(std::move(item));
