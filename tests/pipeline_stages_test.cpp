@@ -303,3 +303,25 @@ TEST(WorkerStateInPools, EachWorkerKnowsItsIndexAndStage) {
   for (auto& s : seen) EXPECT_TRUE(s == "who#0" || s == "who#1") << s;
   EXPECT_EQ(seen.size(), 50u);
 }
+
+TEST(WorkPool, BlockingHandlersStillRunNumWorkersAtOnce) {
+  tendril::testing::Watchdog watchdog(30s, "blocking concurrency");
+  // Each handler blocks until four are inside at once (or gives up after 5 s); a scheduler that
+  // kept cheap-looking work on one thread would never get there.
+  std::atomic<int> inside{0}, peak{0};
+  auto blocking = td::work_pool({.buffer = 8, .num_workers = 4}, [&](int x, td::WorkerState&) {
+    const int now = ++inside;
+    int seen = peak.load();
+    while (now > seen && !peak.compare_exchange_weak(seen, now)) {
+    }
+    const auto deadline = std::chrono::steady_clock::now() + 5s;
+    while (peak.load() < 4 && std::chrono::steady_clock::now() < deadline)
+      std::this_thread::sleep_for(100us);
+    --inside;
+    return x;
+  });
+  auto result = (td::Pipeline(iota_vector(16)) >> blocking).run();
+  ASSERT_TRUE(result);
+  EXPECT_EQ(peak, 4);
+  EXPECT_EQ(result->processed, 16u);
+}
