@@ -7,8 +7,6 @@
 // 1. A 3-stage pipeline with trivial bodies, ns per item: Tendril (one worker per stage),
 //    tbb::parallel_pipeline and a TBB flow graph throttled by a limiter_node, TBB at 1 and 2
 //    threads. 2. A CPU-bound stage at 1 and 2 workers. Each figure is the best of 3 runs.
-#include <tendril/tendril.hpp>
-
 #include <oneapi/tbb/flow_graph.h>
 #include <oneapi/tbb/global_control.h>
 #include <oneapi/tbb/parallel_pipeline.h>
@@ -24,6 +22,7 @@
 #include <functional>
 #include <ranges>
 #include <string>
+#include <tendril/tendril.hpp>
 #include <thread>
 #include <vector>
 
@@ -70,19 +69,18 @@ void tbb_pipeline_trivial(long items, int threads) {
   tbb::task_arena arena(threads);
   arena.execute([&] {
     long next = 0, local = 0;
-    tbb::parallel_pipeline(
-        static_cast<std::size_t>(4 * threads),
-        tbb::make_filter<void, long>(tbb::filter_mode::serial_in_order,
-                                     [&](tbb::flow_control& fc) -> long {
-                                       if (next == items) fc.stop();
-                                       return next++;
-                                     }) &
-            tbb::make_filter<long, long>(tbb::filter_mode::serial_in_order,
-                                         [](long x) { return x + 1; }) &
-            tbb::make_filter<long, long>(tbb::filter_mode::serial_in_order,
-                                         [](long x) { return x * 2; }) &
-            tbb::make_filter<long, void>(tbb::filter_mode::serial_in_order,
-                                         [&](long x) { local += x; }));
+    tbb::parallel_pipeline(static_cast<std::size_t>(4 * threads),
+                           tbb::make_filter<void, long>(tbb::filter_mode::serial_in_order,
+                                                        [&](tbb::flow_control& fc) -> long {
+                                                          if (next == items) fc.stop();
+                                                          return next++;
+                                                        }) &
+                               tbb::make_filter<long, long>(tbb::filter_mode::serial_in_order,
+                                                            [](long x) { return x + 1; }) &
+                               tbb::make_filter<long, long>(tbb::filter_mode::serial_in_order,
+                                                            [](long x) { return x * 2; }) &
+                               tbb::make_filter<long, void>(tbb::filter_mode::serial_in_order,
+                                                            [&](long x) { local += x; }));
     sink += local;
   });
 }
@@ -133,16 +131,16 @@ void tbb_cpu_bound(long items, int threads) {
   tbb::task_arena arena(threads);
   arena.execute([&] {
     long next = 0, local = 0;
-    tbb::parallel_pipeline(
-        static_cast<std::size_t>(4 * threads),
-        tbb::make_filter<void, long>(tbb::filter_mode::serial_in_order,
-                                     [&](tbb::flow_control& fc) -> long {
-                                       if (next == items) fc.stop();
-                                       return next++;
-                                     }) &
-            tbb::make_filter<long, long>(tbb::filter_mode::parallel, [](long x) { return burn(x); }) &
-            tbb::make_filter<long, void>(tbb::filter_mode::serial_out_of_order,
-                                         [&](long x) { local += x; }));
+    tbb::parallel_pipeline(static_cast<std::size_t>(4 * threads),
+                           tbb::make_filter<void, long>(tbb::filter_mode::serial_in_order,
+                                                        [&](tbb::flow_control& fc) -> long {
+                                                          if (next == items) fc.stop();
+                                                          return next++;
+                                                        }) &
+                               tbb::make_filter<long, long>(tbb::filter_mode::parallel,
+                                                            [](long x) { return burn(x); }) &
+                               tbb::make_filter<long, void>(tbb::filter_mode::serial_out_of_order,
+                                                            [&](long x) { local += x; }));
     sink += local;
   });
 }
@@ -184,12 +182,14 @@ int main(int argc, char** argv) {
   }
   std::printf("  %-48s %10s %14s %14s\n", "engine", "ns/item", "vs tbb pipe", "vs tbb graph");
   for (const auto& r : rows)
-    std::printf("  %-48s %10.1f %13.2fx %13.2fx\n", r.engine.c_str(), r.ns, tbb_pipeline_best / r.ns,
-                tbb_graph_best / r.ns);
+    std::printf("  %-48s %10.1f %13.2fx %13.2fx\n", r.engine.c_str(), r.ns,
+                tbb_pipeline_best / r.ns, tbb_graph_best / r.ns);
   std::printf("  (ratios above 1 mean faster than TBB's best thread count)\n\n");
 
   const long cpu_items = std::max(1000L, items / 100);
-  std::printf("2. one CPU-bound stage (20,000 xorshift rounds per item), %ld items (items per second)\n", cpu_items);
+  std::printf(
+      "2. one CPU-bound stage (20,000 xorshift rounds per item), %ld items (items per second)\n",
+      cpu_items);
   const double t1 = best_ns_per_item(cpu_items, [&] { tendril_cpu_bound(cpu_items, 1); });
   const double t2 = best_ns_per_item(cpu_items, [&] { tendril_cpu_bound(cpu_items, 2); });
   const double b1 = best_ns_per_item(cpu_items, [&] { tbb_cpu_bound(cpu_items, 1); });
@@ -200,10 +200,12 @@ int main(int argc, char** argv) {
     sink += local;
   });
   std::printf("  %-34s %12.0f /s\n", "tendril, 1 worker", 1e9 / t1);
-  std::printf("  %-34s %12.0f /s   (%.2fx the 1-worker rate)\n", "tendril, 2 workers", 1e9 / t2, t1 / t2);
+  std::printf("  %-34s %12.0f /s   (%.2fx the 1-worker rate)\n", "tendril, 2 workers", 1e9 / t2,
+              t1 / t2);
   std::printf("  %-34s %12.0f /s\n", "tbb parallel filter, 1 thread", 1e9 / b1);
   std::printf("  %-34s %12.0f /s   (%.2fx)\n", "tbb parallel filter, 2 threads", 1e9 / b2, b1 / b2);
-  std::printf("  %-34s %12.0f /s   (no engine: the ceiling for one core)\n", "plain loop", 1e9 / plain);
+  std::printf("  %-34s %12.0f /s   (no engine: the ceiling for one core)\n", "plain loop",
+              1e9 / plain);
   std::printf("\nchecksum %ld\n", sink.load());
   return 0;
 }

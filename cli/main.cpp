@@ -1,6 +1,5 @@
 // tendril — the command-line face of Tendril.
 #include <CLI/CLI.hpp>
-
 #include <filesystem>
 #include <thread>
 

@@ -1,14 +1,14 @@
 #include "scan.hpp"
 
+#include <fmt/format.h>
+
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <cstdio>
 #include <mutex>
-#include <thread>
-
-#include <fmt/format.h>
 #include <tendril/tendril.hpp>
+#include <thread>
 
 #include "sha256.hpp"
 #include "signals.hpp"
@@ -40,9 +40,12 @@ void print_digest(const FileDigest& digest) {
   }
   std::string escaped;
   for (char c : digest.path) {
-    if (c == '\\') escaped += "\\\\";
-    else if (c == '\n') escaped += "\\n";
-    else escaped += c;
+    if (c == '\\')
+      escaped += "\\\\";
+    else if (c == '\n')
+      escaped += "\\n";
+    else
+      escaped += c;
   }
   std::fprintf(stdout, "\\%s  %s\n", digest.hex.c_str(), escaped.c_str());
 }
@@ -104,18 +107,21 @@ int run_scan(const ScanOptions& options) {
   FileWalk walk(options.root, report);
   auto source = [&]() -> std::optional<std::string> {
     auto path = walk.next();
-    if (path) ++counters.found;
-    else counters.walk_done = true;
+    if (path)
+      ++counters.found;
+    else
+      counters.walk_done = true;
     return path;
   };
   auto hash = work_pool(
       {.buffer = 4 * options.workers,
        .num_workers = options.workers,
-       .dead_letter = [&](const std::string& path, const Error& error) { report(path, error.message); },
+       .dead_letter = [&](const std::string& path,
+                          const Error& error) { report(path, error.message); },
        .name = "sha256"},
       [](std::string path, WorkerState& state) {
-        return state.get_or_create("hasher", [] { return std::make_unique<FileHasher>(); })->hash(
-            path, state.stop_token());
+        return state.get_or_create("hasher", [] { return std::make_unique<FileHasher>(); })
+            ->hash(path, state.stop_token());
       });
   auto pipe = Pipeline(source) >> hash;
 
@@ -139,8 +145,8 @@ int run_scan(const ScanOptions& options) {
 
   const double seconds = std::chrono::duration<double>(Clock::now() - started).count();
   const bool interrupted = !result && result.error().kind == ErrorKind::cancelled;
-  const std::string outcome = interrupted ? "interrupted"
-                              : !result   ? result.error().describe()
+  const std::string outcome = interrupted       ? "interrupted"
+                              : !result         ? result.error().describe()
                               : counters.errors ? "completed with errors"
                                                 : "completed";
   terminal.message(key_value_table({
@@ -149,7 +155,8 @@ int run_scan(const ScanOptions& options) {
       {"files hashed", std::to_string(counters.hashed.load())},
       {"bytes", human_bytes(double(counters.bytes.load()))},
       {"elapsed", fmt::format("{:.3f} s", seconds)},
-      {"throughput", fmt::format("{:.1f} MB/s", seconds > 0 ? counters.bytes / seconds / 1e6 : 0.0)},
+      {"throughput",
+       fmt::format("{:.1f} MB/s", seconds > 0 ? counters.bytes / seconds / 1e6 : 0.0)},
       {"errors", std::to_string(counters.errors.load())},
       {"workers", std::to_string(options.workers)},
   }));

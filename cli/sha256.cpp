@@ -57,7 +57,8 @@ Result<FileDigest> FileHasher::hash(const std::string& path, std::stop_token sto
   if (!S_ISREG(info.st_mode)) return Err(std::string("cannot hash ") + file_kind(info.st_mode));
   ::posix_fadvise(file.fd, 0, 0, POSIX_FADV_SEQUENTIAL);
 
-  if (EVP_DigestInit_ex(context_, EVP_sha256(), nullptr) != 1) return Err("OpenSSL: digest init failed");
+  if (EVP_DigestInit_ex(context_, EVP_sha256(), nullptr) != 1)
+    return Err("OpenSSL: digest init failed");
   std::uint64_t total = 0;
   for (;;) {
     if (stop.stop_requested()) return Err("cancelled");
@@ -72,7 +73,8 @@ Result<FileDigest> FileHasher::hash(const std::string& path, std::stop_token sto
   }
   unsigned char digest[EVP_MAX_MD_SIZE];
   unsigned length = 0;
-  if (EVP_DigestFinal_ex(context_, digest, &length) != 1) return Err("OpenSSL: digest final failed");
+  if (EVP_DigestFinal_ex(context_, digest, &length) != 1)
+    return Err("OpenSSL: digest final failed");
   return FileDigest{path, to_hex(digest, length), total};
 }
 

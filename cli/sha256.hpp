@@ -8,9 +8,8 @@
 #include <memory>
 #include <stop_token>
 #include <string>
-#include <vector>
-
 #include <tendril/error.hpp>
+#include <vector>
 
 struct evp_md_ctx_st;
 

@@ -1,11 +1,10 @@
 #include "terminal.hpp"
 
+#include <fmt/format.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cstdio>
-
-#include <fmt/format.h>
 
 namespace tendril::cli {
 
@@ -43,8 +42,8 @@ std::string key_value_table(const std::vector<std::pair<std::string, std::string
     key_width = std::max(key_width, key.size());
     value_width = std::max(value_width, value.size());
   }
-  const std::string rule = fmt::format("+-{}-+-{}-+\n", std::string(key_width, '-'),
-                                       std::string(value_width, '-'));
+  const std::string rule =
+      fmt::format("+-{}-+-{}-+\n", std::string(key_width, '-'), std::string(value_width, '-'));
   std::string out = rule;
   for (const auto& [key, value] : rows)
     out += fmt::format("| {:<{}} | {:>{}} |\n", key, key_width, value, value_width);

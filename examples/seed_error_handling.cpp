@@ -1,10 +1,9 @@
 // The seed README's error handling: a handler that raises on some items is retried (3 attempts);
 // items that still fail are dropped and counted, and the pipeline as a whole succeeds.
-#include <tendril/tendril.hpp>
-
 #include <cstdio>
 #include <ranges>
 #include <stdexcept>
+#include <tendril/tendril.hpp>
 
 namespace td = tendril;
 

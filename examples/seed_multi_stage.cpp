@@ -1,12 +1,11 @@
 // The seed README's "Multi-Stage Data Pipeline": ingest with two workers, analyse with a
 // fork/merge mix pool (each item goes to both analysers and their results are merged), store
 // with retries and a per-worker database connection.
-#include <tendril/tendril.hpp>
-
 #include <cstdio>
 #include <map>
 #include <mutex>
 #include <string>
+#include <tendril/tendril.hpp>
 #include <vector>
 
 namespace td = tendril;
@@ -14,8 +13,12 @@ namespace td = tendril;
 using Record = std::map<std::string, std::string>;
 
 // Stand-ins for the seed's load_data, analyze_sentiment, extract_keywords and database.
-Record load_data(const std::string& source) { return {{"source", source}, {"text", "good " + source}}; }
-std::string analyze_sentiment(const Record& r) { return r.at("text").starts_with("good") ? "positive" : "negative"; }
+Record load_data(const std::string& source) {
+  return {{"source", source}, {"text", "good " + source}};
+}
+std::string analyze_sentiment(const Record& r) {
+  return r.at("text").starts_with("good") ? "positive" : "negative";
+}
 std::string extract_keywords(const Record& r) { return r.at("source"); }
 
 struct Database {
@@ -33,15 +36,17 @@ struct Database {
 };
 
 int main() {
-  auto ingest = td::work_pool({.buffer = 50, .num_workers = 2},
-                              [](std::string source, td::WorkerState&) { return load_data(source); });
+  auto ingest =
+      td::work_pool({.buffer = 50, .num_workers = 2},
+                    [](std::string source, td::WorkerState&) { return load_data(source); });
 
   auto analyze = td::mix_pool(
-      {.fork_merge = [](std::vector<Record> results) {
-         Record merged = results[0];
-         merged.insert(results[1].begin(), results[1].end());  // {**results[0], **results[1]}
-         return merged;
-       }},
+      {.fork_merge =
+           [](std::vector<Record> results) {
+             Record merged = results[0];
+             merged.insert(results[1].begin(), results[1].end());  // {**results[0], **results[1]}
+             return merged;
+           }},
       [](Record item, td::WorkerState&) {
         item["sentiment"] = analyze_sentiment(item);
         return item;
@@ -52,7 +57,8 @@ int main() {
       });
 
   auto store = td::work_pool({.buffer = 10, .retries = 2}, [](Record item, td::WorkerState& state) {
-    auto& db = state.get_or_create("db", [] { return std::make_unique<Database>(); });  // once per worker
+    auto& db =
+        state.get_or_create("db", [] { return std::make_unique<Database>(); });  // once per worker
     db->store(item);
     return item;
   });

@@ -1,9 +1,8 @@
 // The seed README's two nesting forms: a pipeline appended with >> (its own source is replaced
 // by the parent's), and a pipeline used as the source of another.
-#include <tendril/tendril.hpp>
-
 #include <algorithm>
 #include <cstdio>
+#include <tendril/tendril.hpp>
 #include <vector>
 
 namespace td = tendril;

@@ -4,11 +4,16 @@ namespace tendril {
 
 const char* to_string(ErrorKind kind) noexcept {
   switch (kind) {
-    case ErrorKind::handler: return "handler";
-    case ErrorKind::source: return "source";
-    case ErrorKind::cancelled: return "cancelled";
-    case ErrorKind::kill_switch: return "kill_switch";
-    case ErrorKind::usage: return "usage";
+    case ErrorKind::handler:
+      return "handler";
+    case ErrorKind::source:
+      return "source";
+    case ErrorKind::cancelled:
+      return "cancelled";
+    case ErrorKind::kill_switch:
+      return "kill_switch";
+    case ErrorKind::usage:
+      return "usage";
   }
   return "unknown";
 }
@@ -20,12 +25,18 @@ std::string Error::describe() const {
       out = stage.empty() ? "handler failed" : "stage '" + stage + "' failed";
       if (attempts > 1) out += " after " + std::to_string(attempts) + " attempts";
       break;
-    case ErrorKind::source: out = "source failed"; break;
-    case ErrorKind::cancelled: out = "cancelled"; break;
+    case ErrorKind::source:
+      out = "source failed";
+      break;
+    case ErrorKind::cancelled:
+      out = "cancelled";
+      break;
     case ErrorKind::kill_switch:
       out = stage.empty() ? "kill switch" : "kill switch in stage '" + stage + "'";
       break;
-    case ErrorKind::usage: out = "usage error"; break;
+    case ErrorKind::usage:
+      out = "usage error";
+      break;
   }
   if (!message.empty()) out += ": " + message;
   return out;

@@ -14,18 +14,17 @@ std::string Metrics::table() const {
                 "workers", "processed", "failed", "retried", "busy ms", "queue max");
   out += line;
   for (const auto& s : stages) {
-    std::snprintf(line, sizeof line, "%-*s %7zu %10llu %8llu %8llu %10.1f %5zu/%-3zu\n",
-                  int(name_width), s.name.c_str(), s.workers,
-                  static_cast<unsigned long long>(s.processed),
-                  static_cast<unsigned long long>(s.failed),
-                  static_cast<unsigned long long>(s.retried), double(s.busy.count()) / 1e6,
-                  s.queue_high_water, s.queue_capacity);
+    std::snprintf(
+        line, sizeof line, "%-*s %7zu %10llu %8llu %8llu %10.1f %5zu/%-3zu\n", int(name_width),
+        s.name.c_str(), s.workers, static_cast<unsigned long long>(s.processed),
+        static_cast<unsigned long long>(s.failed), static_cast<unsigned long long>(s.retried),
+        double(s.busy.count()) / 1e6, s.queue_high_water, s.queue_capacity);
     out += line;
   }
   std::snprintf(line, sizeof line, "total: %llu produced, %llu processed, %llu failed in %.3f s\n",
                 static_cast<unsigned long long>(produced),
-                static_cast<unsigned long long>(processed),
-                static_cast<unsigned long long>(failed), double(duration.count()) / 1e9);
+                static_cast<unsigned long long>(processed), static_cast<unsigned long long>(failed),
+                double(duration.count()) / 1e9);
   out += line;
   return out;
 }

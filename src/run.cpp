@@ -10,8 +10,8 @@ RunCore::RunCore(std::shared_ptr<SourceBase> source, const StageChain& stages, I
   InletBase* downstream = &sink;
   std::size_t threads = 1;  // the source's
   for (std::size_t k = stages.size(); k-- > 0;) {
-    std::string name = stages[k]->name().empty() ? "stage" + std::to_string(k + 1)
-                                                 : stages[k]->name();
+    std::string name =
+        stages[k]->name().empty() ? "stage" + std::to_string(k + 1) : stages[k]->name();
     auto built = stages[k]->instantiate(std::move(name), *downstream, context_);
     threads += built.node->workers();
     downstream = built.inlet;
@@ -86,9 +86,10 @@ std::optional<Metrics> RunRegistry::last() const {
 
 Error consumed_source_error() {
   return Error{.kind = ErrorKind::usage,
-               .message = "the pipeline's source is single-pass (an input-only range or a "
-                          "generator) and an earlier run already consumed it; build a new "
-                          "Pipeline, or use a container or forward range to run again"};
+               .message =
+                   "the pipeline's source is single-pass (an input-only range or a "
+                   "generator) and an earlier run already consumed it; build a new "
+                   "Pipeline, or use a container or forward range to run again"};
 }
 
 }  // namespace tendril::detail

@@ -60,9 +60,7 @@ void Scheduler::wait() {
 
 void Scheduler::stop() {
   stopping_.store(true);
-  {
-    std::lock_guard lock(mutex_);
-  }
+  { std::lock_guard lock(mutex_); }
   wake_.notify_all();
   monitor_wake_.notify_all();
 }
@@ -104,7 +102,8 @@ void Scheduler::thread_main(std::size_t index) {
     lock.unlock();
     // Work, and when there is none, look again a few hundred times before sleeping: another
     // thread often holds the source for just a moment.
-    for (int misses = 0; misses < kSpinsBeforeSleep && !stopping_.load(std::memory_order_relaxed);) {
+    for (int misses = 0;
+         misses < kSpinsBeforeSleep && !stopping_.load(std::memory_order_relaxed);) {
       if (find_and_run()) {
         misses = 0;
       } else {

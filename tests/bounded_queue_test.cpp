@@ -1,9 +1,8 @@
-#include <tendril/bounded_queue.hpp>
-
 #include <gtest/gtest.h>
 
 #include <atomic>
 #include <numeric>
+#include <tendril/bounded_queue.hpp>
 #include <thread>
 #include <vector>
 

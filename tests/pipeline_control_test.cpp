@@ -1,6 +1,4 @@
 // Backpressure, run outcomes, cancellation, early exit and metrics (issue points 4, 10, 11).
-#include <tendril/tendril.hpp>
-
 #include <gtest/gtest.h>
 
 #include <atomic>
@@ -9,6 +7,7 @@
 #include <latch>
 #include <ranges>
 #include <string>
+#include <tendril/tendril.hpp>
 #include <thread>
 #include <vector>
 
@@ -48,7 +47,8 @@ long stress_items() {
 TEST(Backpressure, AFastSourceIntoASlowStageHoldsNoMoreThanTheBuffersAllow) {
   tendril::testing::Watchdog watchdog(60s, "backpressure");
   FlightRecorder flight;
-  auto fast = td::work_pool({.buffer = 2, .num_workers = 2}, [](long x, td::WorkerState&) { return x; });
+  auto fast =
+      td::work_pool({.buffer = 2, .num_workers = 2}, [](long x, td::WorkerState&) { return x; });
   auto slow = td::work_pool({.buffer = 3}, [&](long x, td::WorkerState&) {
     std::this_thread::sleep_for(200us);
     ++flight.finished;
@@ -67,7 +67,8 @@ TEST(Backpressure, AMillionItemsThroughBufferEightStagesStayBounded) {
   tendril::testing::Watchdog watchdog(240s, "million items");
   FlightRecorder flight;
   const long n = stress_items();
-  auto a = td::work_pool({.buffer = 8, .num_workers = 2}, [](long x, td::WorkerState&) { return x * 3; });
+  auto a = td::work_pool({.buffer = 8, .num_workers = 2},
+                         [](long x, td::WorkerState&) { return x * 3; });
   auto b = td::work_pool({.buffer = 8}, [](long x, td::WorkerState&) { return x % 1000; });
   auto c = td::work_pool({.buffer = 8}, [&](long x, td::WorkerState&) {
     ++flight.finished;
@@ -103,7 +104,8 @@ TEST(RunOutcome, CancelFromAnotherThreadEndsAnEndlessRun) {
   std::latch ten_done(10);
   std::atomic<int> seen{0};
   FlightRecorder flight;
-  auto pipe = td::Pipeline(flight.source(0)) >> td::work_pool({.num_workers = 2}, [&](long x, td::WorkerState&) {
+  auto pipe = td::Pipeline(flight.source(0)) >>
+              td::work_pool({.num_workers = 2}, [&](long x, td::WorkerState&) {
                 if (++seen <= 10) ten_done.count_down();
                 return x;
               });
@@ -178,7 +180,7 @@ TEST(Metrics, CountProcessedFailedRetriedBusyTimeAndQueueHighWater) {
   EXPECT_EQ(s.processed, 16u);
   EXPECT_EQ(s.failed, 4u);
   EXPECT_EQ(s.retried, 4u);
-  EXPECT_GE(s.busy, 24ms);  // 24 handler calls of at least 1 ms each
+  EXPECT_GE(s.busy, 24ms);            // 24 handler calls of at least 1 ms each
   EXPECT_LE(s.queue_high_water, 4u);  // the Backpressure tests fill queues on purpose
   EXPECT_EQ(result->produced, 20u);
   EXPECT_GE(result->duration, 12ms);
@@ -186,7 +188,8 @@ TEST(Metrics, CountProcessedFailedRetriedBusyTimeAndQueueHighWater) {
 }
 
 TEST(Iter, StreamsResultsAsTheyCome) {
-  auto pipe = td::Pipeline(std::views::iota(0, 100)) >> td::work_pool([](int x, td::WorkerState&) { return x * x; });
+  auto pipe = td::Pipeline(std::views::iota(0, 100)) >>
+              td::work_pool([](int x, td::WorkerState&) { return x * x; });
   long sum = 0;
   auto items = pipe.iter(4);
   for (int v : items) sum += v;
@@ -230,7 +233,8 @@ TEST(Iter, LeavingTheLoopEarlyCancelsUpstreamAndJoinsEveryThread) {
 }
 
 TEST(Iter, ResultAfterAnEarlyStopSaysTheIterationWasCancelled) {
-  auto pipe = td::Pipeline(std::views::iota(0, 1000)) >> td::work_pool([](int x, td::WorkerState&) { return x; });
+  auto pipe = td::Pipeline(std::views::iota(0, 1000)) >>
+              td::work_pool([](int x, td::WorkerState&) { return x; });
   auto items = pipe.iter();
   auto it = items.begin();
   EXPECT_EQ(*it, 0);

@@ -1,6 +1,4 @@
 // Sources, composition, nesting and re-running (issue points 1, 2, 12, 13).
-#include <tendril/tendril.hpp>
-
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -8,6 +6,7 @@
 #include <ranges>
 #include <sstream>
 #include <string>
+#include <tendril/tendril.hpp>
 #include <vector>
 
 namespace td = tendril;
@@ -40,7 +39,8 @@ TEST(PipelineSources, AnRvalueContainerIsMovedIn) {
 }
 
 TEST(PipelineSources, AViewFeedsEveryItem) {
-  auto pipe = td::Pipeline(std::views::iota(0, 5) | std::views::transform([](int x) { return x * 10; }));
+  auto pipe =
+      td::Pipeline(std::views::iota(0, 5) | std::views::transform([](int x) { return x * 10; }));
   auto result = pipe.run();
   ASSERT_TRUE(result);
   EXPECT_EQ(result->produced, 5u);

@@ -1,6 +1,4 @@
 // Pools, retries, error policies, order, fork/merge and worker state (issue points 3, 5-9).
-#include <tendril/tendril.hpp>
-
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -10,6 +8,7 @@
 #include <random>
 #include <ranges>
 #include <string>
+#include <tendril/tendril.hpp>
 #include <thread>
 #include <vector>
 
@@ -49,8 +48,8 @@ TEST(StageOptions, BadOptionsAreErrorsNamingTheOption) {
 
 TEST(WorkPool, ManyWorkersProcessEveryItemOnce) {
   auto data = iota_vector(1000);
-  auto pipe = td::Pipeline(data) >>
-              td::work_pool({.buffer = 4, .num_workers = 4}, [](int x, td::WorkerState&) { return x; });
+  auto pipe = td::Pipeline(data) >> td::work_pool({.buffer = 4, .num_workers = 4},
+                                                  [](int x, td::WorkerState&) { return x; });
   auto out = collect(pipe);
   std::sort(out.begin(), out.end());
   EXPECT_EQ(out, data);
@@ -58,11 +57,17 @@ TEST(WorkPool, ManyWorkersProcessEveryItemOnce) {
 
 TEST(MixPool, WithoutMergeEachItemGoesToExactlyOneHandler) {
   auto data = iota_vector(300);
-  auto pipe = td::Pipeline(data) >>
-              td::mix_pool({.buffer = 2},
-                           [](int x, td::WorkerState&) { return std::pair{x, 'a'}; },
-                           [](int x, td::WorkerState&) { return std::pair{x, 'b'}; },
-                           [](int x, td::WorkerState&) { return std::pair{x, 'c'}; });
+  auto pipe = td::Pipeline(data) >> td::mix_pool(
+                                        {.buffer = 2},
+                                        [](int x, td::WorkerState&) {
+                                          return std::pair{x, 'a'};
+                                        },
+                                        [](int x, td::WorkerState&) {
+                                          return std::pair{x, 'b'};
+                                        },
+                                        [](int x, td::WorkerState&) {
+                                          return std::pair{x, 'c'};
+                                        });
   auto out = collect(pipe);
   ASSERT_EQ(out.size(), 300u);
   std::vector<int> items;
@@ -156,18 +161,18 @@ TEST(ErrorPolicy, PassSendsErrorsDownstreamAsValues) {
 TEST(ErrorPolicy, DeadLetterReceivesEachFailedItemWithItsError) {
   std::mutex mutex;
   std::vector<std::pair<int, std::string>> dead;
-  auto stage = td::work_pool(
-      {.retries = 2,
-       .num_workers = 3,
-       .dead_letter = [&](const int& item, const td::Error& error) {
-         std::lock_guard lock(mutex);
-         dead.emplace_back(item, error.describe());
-       },
-       .name = "odd"},
-      [](int x, td::WorkerState&) -> int {
-        if (x % 2) throw std::runtime_error("odd " + std::to_string(x));
-        return x;
-      });
+  auto stage = td::work_pool({.retries = 2,
+                              .num_workers = 3,
+                              .dead_letter =
+                                  [&](const int& item, const td::Error& error) {
+                                    std::lock_guard lock(mutex);
+                                    dead.emplace_back(item, error.describe());
+                                  },
+                              .name = "odd"},
+                             [](int x, td::WorkerState&) -> int {
+                               if (x % 2) throw std::runtime_error("odd " + std::to_string(x));
+                               return x;
+                             });
   auto result = (td::Pipeline(iota_vector(6)) >> stage).run();
   ASSERT_TRUE(result);
   std::sort(dead.begin(), dead.end());
@@ -178,7 +183,8 @@ TEST(ErrorPolicy, DeadLetterReceivesEachFailedItemWithItsError) {
 
 TEST(Order, OneWorkerKeepsFifoOrder) {
   auto data = iota_vector(2000);
-  auto pipe = td::Pipeline(data) >> td::work_pool({.buffer = 3}, [](int x, td::WorkerState&) { return x; }) >>
+  auto pipe = td::Pipeline(data) >>
+              td::work_pool({.buffer = 3}, [](int x, td::WorkerState&) { return x; }) >>
               td::work_pool([](int x, td::WorkerState&) { return x; });
   EXPECT_EQ(collect(pipe), data);
 }
@@ -188,12 +194,13 @@ TEST(Order, OrderedKeepsInputOrderAcrossWorkersEvenWithDrops) {
   std::mt19937 rng(20261122);  // seeded: the same jitter every run
   std::vector<int> delays_us(400);
   for (auto& d : delays_us) d = std::uniform_int_distribution(0, 300)(rng);
-  auto jitter = td::work_pool({.buffer = 4, .num_workers = 4, .ordered = true},
-                              [&](int x, td::WorkerState&) -> td::Result<int> {
-                                std::this_thread::sleep_for(std::chrono::microseconds(delays_us[x]));
-                                if (x % 10 == 9) return td::Err("dropped");
-                                return x;
-                              });
+  auto jitter =
+      td::work_pool({.buffer = 4, .num_workers = 4, .ordered = true},
+                    [&](int x, td::WorkerState&) -> td::Result<int> {
+                      std::this_thread::sleep_for(std::chrono::microseconds(delays_us[x]));
+                      if (x % 10 == 9) return td::Err("dropped");
+                      return x;
+                    });
   auto pipe = td::Pipeline(iota_vector(400)) >> jitter;
   std::vector<int> expected;
   for (int i = 0; i < 400; ++i)
@@ -204,9 +211,9 @@ TEST(Order, OrderedKeepsInputOrderAcrossWorkersEvenWithDrops) {
 TEST(ForkMerge, TheSeedExampleGivesNineAndFourteen) {
   // [1,2] through +1, fork(x2, x3) merged by sum, then -1 gives [9,14].
   auto add = td::work_pool([](int x, td::WorkerState&) { return x + 1; });
-  auto fork = td::mix_pool({.fork_merge = [](std::vector<int> all) { return all[0] + all[1]; }},
-                           [](int x, td::WorkerState&) { return x * 2; },
-                           [](int x, td::WorkerState&) { return x * 3; });
+  auto fork = td::mix_pool(
+      {.fork_merge = [](std::vector<int> all) { return all[0] + all[1]; }},
+      [](int x, td::WorkerState&) { return x * 2; }, [](int x, td::WorkerState&) { return x * 3; });
   auto sub = td::work_pool([](int x, td::WorkerState&) { return x - 1; });
   auto pipe = td::Pipeline(std::vector{1, 2}) >> add >> fork >> sub;
   auto out = collect(pipe);
@@ -215,10 +222,10 @@ TEST(ForkMerge, TheSeedExampleGivesNineAndFourteen) {
 }
 
 TEST(ForkMerge, AWorkPoolWithMergeRunsTheHandlerOncePerWorkerPerItem) {
-  auto fork = td::work_pool({.num_workers = 3, .fork_merge = [](std::vector<int> all) {
-                               return all[0] + all[1] + all[2];
-                             }},
-                            [](int x, td::WorkerState&) { return x; });
+  auto fork =
+      td::work_pool({.num_workers = 3,
+                     .fork_merge = [](std::vector<int> all) { return all[0] + all[1] + all[2]; }},
+                    [](int x, td::WorkerState&) { return x; });
   auto pipe = td::Pipeline(std::vector{1, 5}) >> fork;
   auto out = collect(pipe);
   std::sort(out.begin(), out.end());
@@ -262,10 +269,12 @@ TEST(ForkMerge, BranchesAreMatchedByItemAndOneFailedBranchFailsThatItemOnly) {
 }
 
 TEST(ForkMerge, AThrowingMergeFailsThatItemOnly) {
-  auto fork = td::work_pool({.num_workers = 2, .fork_merge = [](std::vector<int> all) {
-                               if (all[0] == 3) throw std::runtime_error("cannot merge 3");
-                               return all[0];
-                             }},
+  auto fork = td::work_pool({.num_workers = 2,
+                             .fork_merge =
+                                 [](std::vector<int> all) {
+                                   if (all[0] == 3) throw std::runtime_error("cannot merge 3");
+                                   return all[0];
+                                 }},
                             [](int x, td::WorkerState&) { return x; });
   auto result = (td::Pipeline(iota_vector(6)) >> fork).run();
   ASSERT_TRUE(result);
@@ -292,13 +301,12 @@ TEST(WorkerStateInPools, ThreeWorkersOverNineItemsCountOneOneOneTwoTwoTwoThreeTh
 TEST(WorkerStateInPools, EachWorkerKnowsItsIndexAndStage) {
   std::mutex mutex;
   std::vector<std::string> seen;
-  auto who = td::work_pool({.buffer = 8, .num_workers = 2, .name = "who"},
-                           [&](int x, td::WorkerState& state) {
-                             std::lock_guard lock(mutex);
-                             seen.push_back(state.stage_name() + "#" +
-                                            std::to_string(state.worker_index()));
-                             return x;
-                           });
+  auto who = td::work_pool(
+      {.buffer = 8, .num_workers = 2, .name = "who"}, [&](int x, td::WorkerState& state) {
+        std::lock_guard lock(mutex);
+        seen.push_back(state.stage_name() + "#" + std::to_string(state.worker_index()));
+        return x;
+      });
   ASSERT_TRUE((td::Pipeline(iota_vector(50)) >> who).run());
   for (auto& s : seen) EXPECT_TRUE(s == "who#0" || s == "who#1") << s;
   EXPECT_EQ(seen.size(), 50u);

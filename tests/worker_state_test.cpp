@@ -1,8 +1,7 @@
-#include <tendril/worker_state.hpp>
-
 #include <gtest/gtest.h>
 
 #include <memory>
+#include <tendril/worker_state.hpp>
 
 using tendril::WorkerState;
 

@@ -126,11 +126,11 @@ class BoundedQueue {
   mutable std::mutex mutex_;
   std::condition_variable not_empty_;
   std::condition_variable not_full_;
-  std::deque<T> items_;             // guarded by mutex_
-  std::size_t high_water_ = 0;      // guarded by mutex_
-  std::uint64_t popped_ = 0;        // guarded by mutex_
-  bool closed_ = false;             // guarded by mutex_
-  bool aborted_ = false;            // guarded by mutex_
+  std::deque<T> items_;         // guarded by mutex_
+  std::size_t high_water_ = 0;  // guarded by mutex_
+  std::uint64_t popped_ = 0;    // guarded by mutex_
+  bool closed_ = false;         // guarded by mutex_
+  bool aborted_ = false;        // guarded by mutex_
 };
 
 }  // namespace tendril

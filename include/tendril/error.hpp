@@ -29,7 +29,7 @@ struct Error {
   ErrorKind kind = ErrorKind::handler;
   std::string message = {};
   std::string stage = {};  // the stage where it arose; empty for pipeline-level errors
-  int attempts = 0;   // how many attempts were made before giving up (handler errors)
+  int attempts = 0;        // how many attempts were made before giving up (handler errors)
 
   // One line for people: "stage 'parse' failed after 3 attempts: bad digit".
   std::string describe() const;

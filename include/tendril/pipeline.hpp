@@ -61,7 +61,7 @@ concept generator_callable = std::invocable<F&> && requires(F& f) {
 
 template <class R>
 concept range_source = std::ranges::input_range<R> && std::ranges::viewable_range<R> &&
-                       !is_pipeline<std::remove_cvref_t<R>>;
+    !is_pipeline<std::remove_cvref_t<R>>;
 
 // Keeps a run registered with its pipeline's registry for as long as it is under way.
 class Registration {
@@ -154,8 +154,8 @@ class Iteration {
   explicit Iteration(Error error) : outcome_(std::unexpected(std::move(error))) {}
   Iteration(std::shared_ptr<detail::SourceBase> source, const detail::StageChain& stages,
             std::size_t max_buffer, std::shared_ptr<detail::RunRegistry> registry)
-      : state_(std::make_unique<State>(std::move(source), stages, max_buffer,
-                                       std::move(registry))) {
+      : state_(
+            std::make_unique<State>(std::move(source), stages, max_buffer, std::move(registry))) {
     state_->core.start();
   }
 
@@ -198,13 +198,13 @@ class Pipeline {
   // From any input range or view (a container, std::views::iota, an istream_view...). An lvalue
   // is referenced, so keep it alive while the pipeline runs; an rvalue is moved in.
   template <detail::range_source R>
-    requires std::same_as<std::ranges::range_value_t<R>, T>
+  requires std::same_as<std::ranges::range_value_t<R>, T>
   explicit Pipeline(R&& range)
       : source_(std::make_shared<detail::RangeSource<R>>(std::forward<R>(range))) {}
 
   // From a generator-like callable returning std::optional<T>; nullopt ends the items.
   template <detail::generator_callable F>
-    requires std::same_as<typename std::invoke_result_t<F&>::value_type, T>
+  requires std::same_as<typename std::invoke_result_t<F&>::value_type, T>
   explicit Pipeline(F next)
       : source_(std::make_shared<detail::GeneratorSource<F, T>>(std::move(next))) {}
 

@@ -63,7 +63,7 @@ template <class In, class Out>
 struct StageSpec {
   PoolOptions<In, Out> options;
   std::vector<ErasedHandler<In, Out>> handlers;  // worker i runs handlers[i % size]
-  std::vector<bool> accepts_errors;               // per handler
+  std::vector<bool> accepts_errors;              // per handler
   bool fork() const { return static_cast<bool>(options.fork_merge); }
 };
 
@@ -131,8 +131,8 @@ auto work_pool(F handler) {
 // A stage with one worker per handler: each item goes to one of them, or, with fork_merge, to
 // all of them, and their results are merged in the order the handlers are given.
 template <class F, class... Fs>
-auto mix_pool(MixOptions<detail::handler_input_t<F>, detail::handler_output_t<F>> options,
-              F first, Fs... rest) {
+auto mix_pool(MixOptions<detail::handler_input_t<F>, detail::handler_output_t<F>> options, F first,
+              Fs... rest) {
   using In = detail::handler_input_t<F>;
   using Out = detail::handler_output_t<F>;
   static_assert((std::is_same_v<detail::handler_input_t<Fs>, In> && ...),

@@ -1,8 +1,7 @@
 // Compiled by the test suite, never linked: a stage that takes std::string after a pipeline of
 // int must not compile, and the error must name both types.
-#include <tendril/tendril.hpp>
-
 #include <string>
+#include <tendril/tendril.hpp>
 #include <vector>
 
 int main() {

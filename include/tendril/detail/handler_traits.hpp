@@ -51,7 +51,9 @@ template <class R, class C, class... A>
 struct callable_signature<R (C::*)(A...) const noexcept> : signature<R, A...> {};
 
 template <class F>
-concept has_plain_call_operator = requires { &F::operator(); };
+concept has_plain_call_operator = requires {
+  &F::operator();
+};
 
 template <class F>
 struct handler_signature_of {
@@ -61,7 +63,7 @@ struct handler_signature_of {
   using type = callable_signature<decltype(&F::operator())>;
 };
 template <class F>
-  requires std::is_pointer_v<F>
+requires std::is_pointer_v<F>
 struct handler_signature_of<F> {
   using type = callable_signature<F>;
 };

@@ -67,9 +67,9 @@ class Reorderer {
   std::mutex mutex_;
   std::condition_variable room_;
   std::map<std::uint64_t, std::optional<Envelope<Out>>> waiting_;  // guarded by mutex_
-  std::uint64_t next_ = 0;                                          // guarded by mutex_
-  bool emitting_ = false;                                           // guarded by mutex_
-  bool aborted_ = false;                                            // guarded by mutex_
+  std::uint64_t next_ = 0;                                         // guarded by mutex_
+  bool emitting_ = false;                                          // guarded by mutex_
+  bool aborted_ = false;                                           // guarded by mutex_
 };
 
 }  // namespace tendril::detail

@@ -93,8 +93,8 @@ class RunRegistry {
 
  private:
   mutable std::mutex mutex_;
-  std::vector<RunContext*> active_;   // guarded by mutex_
-  std::optional<Metrics> last_;       // guarded by mutex_
+  std::vector<RunContext*> active_;  // guarded by mutex_
+  std::optional<Metrics> last_;      // guarded by mutex_
 };
 
 Error consumed_source_error();

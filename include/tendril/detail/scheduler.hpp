@@ -5,8 +5,8 @@
 // FIFO order), and only queues it when the next stage is busy. Cheap stages therefore run on
 // one core with no handoff; more threads are woken only when there is runnable work and the
 // handlers are heavy (≥ 1 µs on average) and a core is free, or one has been inside a handler
-// for over a tick (0.1-2 ms), or when a thread is about to block. A run has one thread per worker slot plus one for the
-// source, so blocking handlers still get `num_workers`-way concurrency.
+// for over a tick (0.1-2 ms), or when a thread is about to block. A run has one thread per worker
+// slot plus one for the source, so blocking handlers still get `num_workers`-way concurrency.
 //
 // Threads that find nothing sleep; the last one awake decides whether the run is finished
 // (source exhausted, every queue empty). Thread-safe: every member may be called from the
@@ -53,7 +53,9 @@ class Lease {
  public:
   Lease() = default;
   Lease(SlotOwner* owner, std::uint32_t slot) : owner_(owner), slot_(slot) {}
-  Lease(Lease&& other) noexcept : owner_(other.owner_), slot_(other.slot_) { other.owner_ = nullptr; }
+  Lease(Lease&& other) noexcept : owner_(other.owner_), slot_(other.slot_) {
+    other.owner_ = nullptr;
+  }
   Lease& operator=(Lease&&) = delete;
   ~Lease() { release(); }
   void release() {
@@ -128,10 +130,10 @@ class Scheduler {
   std::mutex mutex_;
   std::condition_variable wake_;          // sleepers wait here
   std::condition_variable monitor_wake_;  // the monitor waits here, so it never eats a wake-up
-  std::size_t active_ = 0;       // guarded by mutex_: threads not asleep
-  std::size_t sleeping_ = 0;     // guarded by mutex_
-  std::size_t wake_tokens_ = 0;  // guarded by mutex_
-  bool finished_ = false;        // guarded by mutex_
+  std::size_t active_ = 0;                // guarded by mutex_: threads not asleep
+  std::size_t sleeping_ = 0;              // guarded by mutex_
+  std::size_t wake_tokens_ = 0;           // guarded by mutex_
+  bool finished_ = false;                 // guarded by mutex_
   std::atomic<bool> stopping_{false};
 };
 

@@ -18,7 +18,8 @@ class SlotPool {
   // The first 64 slots live in one word held inline (the common case costs one CAS); more
   // slots spill into further words.
   explicit SlotPool(std::size_t count) : extra_(count > 64 ? (count - 1) / 64 : 0) {
-    for (std::size_t i = 0; i < count; ++i) word(i / 64).fetch_or(bit(i), std::memory_order_relaxed);
+    for (std::size_t i = 0; i < count; ++i)
+      word(i / 64).fetch_or(bit(i), std::memory_order_relaxed);
   }
 
   bool try_acquire(std::uint32_t& slot) {
@@ -28,7 +29,9 @@ class SlotPool {
     return false;
   }
 
-  void release(std::uint32_t slot) { word(slot / 64).fetch_or(bit(slot), std::memory_order_release); }
+  void release(std::uint32_t slot) {
+    word(slot / 64).fetch_or(bit(slot), std::memory_order_release);
+  }
 
   bool any_free() const {
     if (first_.load(std::memory_order_relaxed)) return true;
@@ -39,7 +42,9 @@ class SlotPool {
 
  private:
   static std::uint64_t bit(std::size_t slot) { return std::uint64_t{1} << (slot % 64); }
-  std::atomic<std::uint64_t>& word(std::size_t index) { return index == 0 ? first_ : extra_[index - 1]; }
+  std::atomic<std::uint64_t>& word(std::size_t index) {
+    return index == 0 ? first_ : extra_[index - 1];
+  }
 
   static bool take(std::atomic<std::uint64_t>& word, std::size_t index, std::uint32_t& slot) {
     std::uint64_t free = word.load(std::memory_order_relaxed);

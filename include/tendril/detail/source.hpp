@@ -106,10 +106,10 @@ class SourceRunner final : public SourceRunnerBase, public SlotOwner {
     until_sample_ = kSampleEvery;
     const auto started = std::chrono::steady_clock::now();
     std::optional<T> item = cursor_->next();
-    cost_ns_.store(static_cast<std::uint64_t>(std::chrono::nanoseconds(
-                                                  std::chrono::steady_clock::now() - started)
-                                                  .count()),
-                   std::memory_order_relaxed);
+    cost_ns_.store(
+        static_cast<std::uint64_t>(
+            std::chrono::nanoseconds(std::chrono::steady_clock::now() - started).count()),
+        std::memory_order_relaxed);
     return item;
   }
 
@@ -151,7 +151,8 @@ class RangeSource final
  private:
   class RangeCursor final : public Cursor<T> {
    public:
-    explicit RangeCursor(View& view) : it_(std::ranges::begin(view)), end_(std::ranges::end(view)) {}
+    explicit RangeCursor(View& view)
+        : it_(std::ranges::begin(view)), end_(std::ranges::end(view)) {}
     std::optional<T> next() override {
       if (it_ == end_) return std::nullopt;
       std::optional<T> item(std::in_place, *it_);

@@ -79,7 +79,8 @@ class StageNode final : public NodeBase, public Inlet<In>, public Runner, public
       m.retried += w->counters.retried;
       m.busy += w->counters.busy;
     }
-    for (const auto& lane : lanes_) m.queue_high_water = std::max(m.queue_high_water, lane->high_water);
+    for (const auto& lane : lanes_)
+      m.queue_high_water = std::max(m.queue_high_water, lane->high_water);
     return m;
   }
 
@@ -88,7 +89,8 @@ class StageNode final : public NodeBase, public Inlet<In>, public Runner, public
     if (fork_) return dispatch(std::move(item), upstream);
     Lane& lane = *lanes_.front();
     std::uint32_t slot;
-    if (!ordered_ && lane.size.load(std::memory_order_acquire) == 0 && lane.slots.try_acquire(slot)) {
+    if (!ordered_ && lane.size.load(std::memory_order_acquire) == 0 &&
+        lane.slots.try_acquire(slot)) {
       upstream.release();  // the item is ours now: the upstream worker may take its next one
       return run(slot, std::move(item));
     }
@@ -218,13 +220,13 @@ class StageNode final : public NodeBase, public Inlet<In>, public Runner, public
     SlotPool slots;
     std::mutex mutex;
     std::condition_variable room;
-    std::deque<Envelope<In>> queue;             // guarded by mutex
-    std::atomic<std::size_t> size{0};           // queue.size(), for lock-free peeks
+    std::deque<Envelope<In>> queue;                    // guarded by mutex
+    std::atomic<std::size_t> size{0};                  // queue.size(), for lock-free peeks
     std::atomic<std::size_t>* queued_items = nullptr;  // the run's count, bound before start
-    std::size_t high_water = 0;                 // guarded by mutex
-    std::uint64_t next_ticket = 0;              // guarded by mutex: order of slot taking
-    std::size_t room_waiters = 0;               // guarded by mutex
-    bool aborted = false;                       // guarded by mutex
+    std::size_t high_water = 0;                        // guarded by mutex
+    std::uint64_t next_ticket = 0;                     // guarded by mutex: order of slot taking
+    std::size_t room_waiters = 0;                      // guarded by mutex
+    bool aborted = false;                              // guarded by mutex
   };
 
   struct Counters {  // touched only by the thread holding the worker's slot
@@ -316,7 +318,8 @@ class StageNode final : public NodeBase, public Inlet<In>, public Runner, public
       }
       ++attempts;
       const bool last_try = attempts == options_.retries && !keep_item;
-      Carried<Out> result = last_try ? invoke(worker, std::move(input)) : invoke(worker, copy(input));
+      Carried<Out> result =
+          last_try ? invoke(worker, std::move(input)) : invoke(worker, copy(input));
       if (result) {
         Outcome ok{std::move(result)};
         if (keep_item && fork_ && input) ok.item.emplace(std::move(*input));
@@ -457,8 +460,8 @@ class StageNode final : public NodeBase, public Inlet<In>, public Runner, public
   std::vector<std::unique_ptr<Lane>> lanes_;
   std::vector<std::unique_ptr<Worker>> workers_;
   std::atomic<std::uint64_t> cost_ns_{0};
-  std::mutex dispatch_mutex_;                          // fork mode: numbers and copies items
-  std::uint64_t next_seq_ = 0;                         // guarded by dispatch_mutex_
+  std::mutex dispatch_mutex_;   // fork mode: numbers and copies items
+  std::uint64_t next_seq_ = 0;  // guarded by dispatch_mutex_
   std::mutex cohorts_mutex_;
   std::unordered_map<std::uint64_t, Cohort> cohorts_;  // guarded by cohorts_mutex_
   Reorderer<Out> reorderer_;
