@@ -65,16 +65,21 @@ void tendril_trivial(long items, std::size_t buffer) {
   sink += local;
 }
 
+// TBB's first filter: 0, 1, ..., items - 1, in order.
+auto counting_filter(long& next, long items) {
+  return tbb::make_filter<void, long>(tbb::filter_mode::serial_in_order,
+                                      [&next, items](tbb::flow_control& fc) -> long {
+                                        if (next == items) fc.stop();
+                                        return next++;
+                                      });
+}
+
 void tbb_pipeline_trivial(long items, int threads) {
   tbb::task_arena arena(threads);
   arena.execute([&] {
     long next = 0, local = 0;
     tbb::parallel_pipeline(static_cast<std::size_t>(4 * threads),
-                           tbb::make_filter<void, long>(tbb::filter_mode::serial_in_order,
-                                                        [&](tbb::flow_control& fc) -> long {
-                                                          if (next == items) fc.stop();
-                                                          return next++;
-                                                        }) &
+                           counting_filter(next, items) &
                                tbb::make_filter<long, long>(tbb::filter_mode::serial_in_order,
                                                             [](long x) { return x + 1; }) &
                                tbb::make_filter<long, long>(tbb::filter_mode::serial_in_order,
@@ -132,11 +137,7 @@ void tbb_cpu_bound(long items, int threads) {
   arena.execute([&] {
     long next = 0, local = 0;
     tbb::parallel_pipeline(static_cast<std::size_t>(4 * threads),
-                           tbb::make_filter<void, long>(tbb::filter_mode::serial_in_order,
-                                                        [&](tbb::flow_control& fc) -> long {
-                                                          if (next == items) fc.stop();
-                                                          return next++;
-                                                        }) &
+                           counting_filter(next, items) &
                                tbb::make_filter<long, long>(tbb::filter_mode::parallel,
                                                             [](long x) { return burn(x); }) &
                                tbb::make_filter<long, void>(tbb::filter_mode::serial_out_of_order,

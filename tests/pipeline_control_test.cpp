@@ -37,6 +37,18 @@ struct FlightRecorder {
   }
 };
 
+// Runs `pipe` on this thread and cancels it from another once `started` opens.
+template <class P>
+td::Result<td::Metrics> run_cancelling_once(P& pipe, std::latch& started) {
+  std::thread canceller([&] {
+    started.wait();
+    pipe.cancel();
+  });
+  auto result = pipe.run();
+  canceller.join();
+  return result;
+}
+
 long stress_items() {
   const char* env = std::getenv("TENDRIL_STRESS_ITEMS");
   return env ? std::atol(env) : 1'000'000;
@@ -130,12 +142,7 @@ TEST(RunOutcome, CancelReachesAHandlerThatWaitsOnItsStopToken) {
     return x;
   });
   auto pipe = td::Pipeline(std::vector{1, 2, 3}) >> hang;
-  std::thread canceller([&] {
-    started.wait();
-    pipe.cancel();
-  });
-  auto result = pipe.run();
-  canceller.join();
+  auto result = run_cancelling_once(pipe, started);
   ASSERT_FALSE(result);
   EXPECT_EQ(result.error().kind, td::ErrorKind::cancelled);
 }
@@ -254,12 +261,7 @@ TEST(RunOutcome, AnItemThatFailsBecauseOfTheCancelIsNeitherCountedNorDeadLettere
                                return td::Err("gave up: cancelled");
                              });
   auto pipe = td::Pipeline(std::vector{1, 2}) >> stage;
-  std::thread canceller([&] {
-    started.wait();
-    pipe.cancel();
-  });
-  auto result = pipe.run();
-  canceller.join();
+  auto result = run_cancelling_once(pipe, started);
   ASSERT_FALSE(result);
   EXPECT_EQ(dead, 0);
   EXPECT_EQ(pipe.last_metrics()->failed, 0u);
