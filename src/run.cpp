@@ -13,7 +13,7 @@ RunCore::RunCore(std::shared_ptr<SourceBase> source, const StageChain& stages, I
     std::string name =
         stages[k]->name().empty() ? "stage" + std::to_string(k + 1) : stages[k]->name();
     auto built = stages[k]->instantiate(std::move(name), *downstream, context_);
-    threads += built.node->workers();
+    threads += built.node->threads();
     downstream = built.inlet;
     nodes_[k] = std::move(built.node);
   }
@@ -31,17 +31,20 @@ RunCore::~RunCore() {
   if (!finished_) {
     context_.fail(Error{.kind = ErrorKind::cancelled, .message = "run abandoned"});
     scheduler_->wait();
+    if (EventLoop* loop = context_.loop()) loop->finish();
   }
 }
 
 void RunCore::start() {
   start_ = std::chrono::system_clock::now();
   started_ = std::chrono::steady_clock::now();
+  if (EventLoop* loop = context_.loop()) loop->start();
   scheduler_->start();
 }
 
 Result<Metrics> RunCore::finish(std::optional<Metrics>& metrics_out) {
   scheduler_->wait();
+  if (EventLoop* loop = context_.loop()) loop->finish();
   finished_ = true;
   Metrics m;
   m.start = start_;

@@ -118,7 +118,9 @@ void Scheduler::thread_main(std::size_t index) {
       return;
     }
     if (active_ == 1) {
-      // The last thread awake: nobody else can add work, so what it sees is final.
+      // The last thread awake: no other thread can add work, so if everything is drained the
+      // run is over. Work it could not take yet (a racing release) means look again; work
+      // under way elsewhere (coroutines on the event loop) means sleep until it reports.
       bool drained = source_->drained();
       for (Runner* runner : runners_) drained = drained && runner->drained();
       if (drained) {
@@ -126,7 +128,9 @@ void Scheduler::thread_main(std::size_t index) {
         finish_locked();
         return;
       }
-      continue;  // work it could not take yet (a racing release): look again
+      bool runnable = source_->runnable();
+      for (Runner* runner : runners_) runnable = runnable || runner->runnable();
+      if (runnable) continue;
     }
     --active_;
     ++sleeping_;

@@ -58,12 +58,35 @@ struct MixOptions {
 
 namespace detail {
 
+class NodeBase;
+class InletBase;
+class RunContext;
+
+// A stage as built for one run, and where its input goes.
+struct BuiltNode {
+  std::unique_ptr<NodeBase> node;
+  InletBase* inlet;
+};
+
+// Builds a coroutine stage for one run (made by <tendril/task.hpp>).
+template <class In, class Out>
+using AsyncNodeFactory =
+    std::function<BuiltNode(const PoolOptions<In, Out>&, std::string, InletBase&, RunContext&)>;
+
+// Defined by <tendril/task.hpp>; an "incomplete type" error naming it means a coroutine
+// handler was given to work_pool without including <tendril/task.hpp>.
+template <class F>
+struct coroutine_handlers_need_tendril_task_hpp;
+template <class In, class Out, class F>
+AsyncNodeFactory<In, Out> async_node_factory(F handler);
+
 // Everything a run needs to build a stage's workers. Immutable once made.
 template <class In, class Out>
 struct StageSpec {
   PoolOptions<In, Out> options;
   std::vector<ErasedHandler<In, Out>> handlers;  // worker i runs handlers[i % size]
   std::vector<bool> accepts_errors;              // per handler
+  AsyncNodeFactory<In, Out> async_node;          // set instead for a coroutine stage
   bool fork() const { return static_cast<bool>(options.fork_merge); }
 };
 
@@ -116,9 +139,18 @@ auto work_pool(PoolOptions<detail::handler_input_t<F>, detail::handler_output_t<
   using Out = detail::handler_output_t<F>;
   detail::validate(options);
   auto spec = std::make_shared<detail::StageSpec<In, Out>>();
+  if constexpr (detail::handler_traits<F>::is_async) {
+    static_assert(sizeof(detail::coroutine_handlers_need_tendril_task_hpp<F>) > 0);
+    if (options.fork_merge)
+      detail::throw_invalid_stage("fork_merge is not supported for coroutine handlers yet");
+    if (options.ordered)
+      detail::throw_invalid_stage("ordered is not supported for coroutine handlers yet");
+    spec->async_node = detail::async_node_factory<In, Out>(std::move(handler));
+  } else {
+    spec->handlers.push_back(detail::erase_handler(std::move(handler)));
+    spec->accepts_errors.push_back(detail::handler_traits<F>::accepts_errors);
+  }
   spec->options = std::move(options);
-  spec->handlers.push_back(detail::erase_handler(std::move(handler)));
-  spec->accepts_errors.push_back(detail::handler_traits<F>::accepts_errors);
   return Stage<In, Out>(std::move(spec));
 }
 
@@ -139,6 +171,9 @@ auto mix_pool(MixOptions<detail::handler_input_t<F>, detail::handler_output_t<F>
                 "every handler of a mix_pool must take the same item type");
   static_assert((std::is_same_v<detail::handler_output_t<Fs>, Out> && ...),
                 "every handler of a mix_pool must return the same item type");
+  static_assert(!detail::handler_traits<F>::is_async &&
+                    (!detail::handler_traits<Fs>::is_async && ...),
+                "mix_pool takes plain handlers; use work_pool for a coroutine handler");
   PoolOptions<In, Out> pool{.buffer = options.buffer,
                             .retries = options.retries,
                             .num_workers = 1 + sizeof...(Fs),

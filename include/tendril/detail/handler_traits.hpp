@@ -15,7 +15,26 @@
 #include "tendril/error.hpp"
 #include "tendril/worker_state.hpp"
 
+// Declared here so that handler types can be recognised as coroutines without pulling Asio
+// into every translation unit; <tendril/task.hpp> includes the real thing.
+namespace asio {
+template <typename T, typename Executor>
+class awaitable;
+}  // namespace asio
+
 namespace tendril::detail {
+
+// A coroutine handler returns asio::awaitable<R> (tendril::Task<R>); R is what it yields.
+template <class T>
+struct async_traits {
+  static constexpr bool is_async = false;
+  using value_type = T;
+};
+template <class T, class Executor>
+struct async_traits<asio::awaitable<T, Executor>> {
+  static constexpr bool is_async = true;
+  using value_type = T;
+};
 
 template <class T>
 struct result_traits {
@@ -75,9 +94,11 @@ struct handler_traits {
                 "a Tendril handler takes (item) or (item, tendril::WorkerState&)");
   static constexpr bool takes_state = sig::arity == 2;
   using raw_input = std::remove_cvref_t<std::tuple_element_t<0, typename sig::args>>;
-  using raw_output = typename sig::result;
+  static constexpr bool is_async = async_traits<typename sig::result>::is_async;
+  using raw_output = typename async_traits<typename sig::result>::value_type;
   static_assert(!std::is_void_v<raw_output>,
-                "a Tendril handler must return the item it passes on (or a Result)");
+                "a Tendril handler must return the item it passes on (or a Result, or a Task of "
+                "either)");
   static constexpr bool accepts_errors = result_traits<raw_input>::is_result;
   static constexpr bool returns_result = result_traits<raw_output>::is_result;
   using input = typename result_traits<raw_input>::value_type;

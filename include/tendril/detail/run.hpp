@@ -26,10 +26,7 @@ namespace tendril::detail {
 // A stage description with its item types erased, so that a pipeline can hold a chain of them.
 class StageSpecBase {
  public:
-  struct Built {
-    std::unique_ptr<NodeBase> node;
-    InletBase* inlet;
-  };
+  using Built = BuiltNode;
   virtual ~StageSpecBase() = default;
   virtual std::type_index input_type() const = 0;
   virtual std::type_index output_type() const = 0;
@@ -46,6 +43,8 @@ class ErasedStage final : public StageSpecBase {
   std::type_index output_type() const override { return typeid(Out); }
   const std::string& name() const override { return spec_->options.name; }
   Built instantiate(std::string name, InletBase& downstream, RunContext& context) const override {
+    if (spec_->async_node)
+      return spec_->async_node(spec_->options, std::move(name), downstream, context);
     auto node = std::make_unique<StageNode<In, Out>>(spec_, std::move(name),
                                                      static_cast<Inlet<Out>&>(downstream), context);
     InletBase* inlet = static_cast<Inlet<In>*>(node.get());

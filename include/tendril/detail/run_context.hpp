@@ -6,6 +6,7 @@
 #pragma once
 
 #include <functional>
+#include <memory>
 #include <mutex>
 #include <optional>
 #include <stop_token>
@@ -15,8 +16,24 @@
 
 namespace tendril::detail {
 
+// A run's event loop, made on first use by a coroutine stage while the run is built.
+class EventLoop {
+ public:
+  virtual ~EventLoop() = default;
+  virtual void start() = 0;   // with the run
+  virtual void finish() = 0;  // after the run's threads ended: waits for every coroutine
+};
+
 class RunContext {
  public:
+  // While the run is built (not thread-safe): the run's event loop, made on first call.
+  template <class Loop>
+  Loop& event_loop() {
+    if (!loop_) loop_ = std::make_unique<Loop>();
+    return static_cast<Loop&>(*loop_);
+  }
+  EventLoop* loop() const noexcept { return loop_.get(); }
+
   // Before the run starts and before anyone can reach fail() (not thread-safe): something to
   // call when the run is aborted.
   void on_abort(std::function<void()> hook) { abort_hooks_.push_back(std::move(hook)); }
@@ -38,6 +55,7 @@ class RunContext {
   std::optional<Error> fatal_;         // guarded by mutex_
   std::optional<Error> source_error_;  // guarded by mutex_
   std::vector<std::function<void()>> abort_hooks_;
+  std::unique_ptr<EventLoop> loop_;
 };
 
 }  // namespace tendril::detail

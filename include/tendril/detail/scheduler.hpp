@@ -36,7 +36,7 @@ class Runner {
   virtual bool try_run() = 0;
   // Lock-free hint: is there work a free thread could take now?
   virtual bool runnable() const = 0;
-  // True when nothing is queued here (checked only while no thread is active).
+  // True when nothing is queued or under way here (checked while no other thread is active).
   virtual bool drained() const = 0;
   // Recent nanoseconds per handler call (0 when unknown).
   virtual std::uint64_t cost_ns() const { return 0; }
@@ -87,6 +87,9 @@ class Scheduler {
   // A thread is about to block (on a full queue, a reorder window): wake a sleeper so that
   // work the blocked thread would have done is not left waiting.
   void before_blocking();
+  // Work arrived from outside the run's threads (a coroutine finished on the event loop):
+  // wake a sleeper to take it.
+  void notify_work() { before_blocking(); }
   // Wakes every thread so that they see the run was stopped.
   void stop();
 

@@ -33,6 +33,25 @@
 
 namespace tendril::detail {
 
+// What a stage does with an item that failed every attempt, once the caller has counted it:
+// hands it to the dead letter (when there is one and the item was kept) and applies the error
+// policy. Returns true when the error is to travel downstream as a value.
+template <class In, class Out>
+bool settle_failure(const PoolOptions<In, Out>& options, RunContext& context, const Error& error,
+                    const In* item) {
+  if (options.dead_letter && item) {
+    try {
+      options.dead_letter(*item, error);
+    } catch (...) {  // a failing dead-letter sink must not take the stage down
+    }
+  }
+  if (error.kind == ErrorKind::kill_switch || options.on_error == OnError::fail_fast) {
+    context.fail(error);
+    return false;
+  }
+  return options.on_error == OnError::pass;
+}
+
 template <class In, class Out>
 class StageNode final : public NodeBase, public Inlet<In>, public Runner, public SlotOwner {
  public:
@@ -428,18 +447,9 @@ class StageNode final : public NodeBase, public Inlet<In>, public Runner, public
       return;  // the run is ending: an item that failed meanwhile was abandoned, not failed
     } else {
       ++worker.counters.failed;
-      const Error& error = *outcome.value.error();
-      if (options_.dead_letter && outcome.item) {
-        try {
-          options_.dead_letter(*outcome.item, error);
-        } catch (...) {  // a failing dead-letter sink must not take the stage down
-        }
-      }
-      if (error.kind == ErrorKind::kill_switch || options_.on_error == OnError::fail_fast) {
-        context_.fail(error);
-      } else if (options_.on_error == OnError::pass) {
+      if (settle_failure(options_, context_, *outcome.value.error(),
+                         outcome.item ? &*outcome.item : nullptr))
         out.emplace(Envelope<Out>{std::move(outcome.value)});
-      }
     }
     if (ordered_) {
       reorderer_.deliver(seq, std::move(out), downstream_, *scheduler_);

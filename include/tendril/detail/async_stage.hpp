@@ -1,0 +1,391 @@
+// tendril/detail/async_stage.hpp — a stage whose handler is a coroutine (Task<Out>).
+//
+// Its workers are coroutine frames, not threads: `num_workers` bounds how many items are in
+// flight at once, and each worker keeps its own WorkerState across the items it handles. A run
+// with such a stage has one event-loop thread (Asio's io_context) on which the coroutines run
+// and wait; their results are handed back to the run's scheduler threads, which count them,
+// apply the error policy and carry them downstream. Cancelling the run emits a terminal
+// cancellation to every coroutine in flight, so pending timers and sockets end at once.
+//
+// Thread-safety: accept/try_run run on scheduler threads; coroutines, retries and cancellation
+// on the event-loop thread; the two meet only under `waiting_mutex_` / `done_mutex_` and in
+// atomics.
+#pragma once
+
+#include <asio/awaitable.hpp>
+#include <asio/bind_cancellation_slot.hpp>
+#include <asio/cancellation_signal.hpp>
+#include <asio/co_spawn.hpp>
+#include <asio/executor_work_guard.hpp>
+#include <asio/io_context.hpp>
+#include <asio/post.hpp>
+
+#include <atomic>
+#include <chrono>
+#include <deque>
+#include <exception>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "tendril/detail/channel.hpp"
+#include "tendril/detail/run_context.hpp"
+#include "tendril/detail/scheduler.hpp"
+#include "tendril/detail/slot_pool.hpp"
+#include "tendril/detail/stage_node.hpp"
+#include "tendril/stage.hpp"
+
+namespace tendril::detail {
+
+// The run's event loop: one io_context and the thread that runs it.
+class AsioLoop final : public EventLoop {
+ public:
+  AsioLoop() : work_(asio::make_work_guard(io_)) {}
+  ~AsioLoop() override { finish(); }
+  void start() override {
+    thread_ = std::thread([this] { io_.run(); });
+  }
+  void finish() override {
+    work_.reset();
+    if (thread_.joinable()) thread_.join();
+  }
+  asio::io_context& io() noexcept { return io_; }
+
+ private:
+  asio::io_context io_{1};
+  asio::executor_work_guard<asio::io_context::executor_type> work_;
+  std::thread thread_;
+};
+
+// A coroutine handler in the one shape the stage calls. It never throws: exceptions become
+// errors inside it. The optional is always engaged (Asio wants a default-constructible result).
+template <class In, class Out>
+using AsyncHandler =
+    std::function<asio::awaitable<std::optional<Carried<Out>>>(Carried<In>, WorkerState&)>;
+
+template <class F>
+auto erase_async_handler(F fn) {
+  using traits = handler_traits<F>;
+  using In = typename traits::input;
+  using Out = typename traits::output;
+  return AsyncHandler<In, Out>(
+      [fn = std::move(fn)](Carried<In> input,
+                           WorkerState& state) mutable -> asio::awaitable<std::optional<Carried<Out>>> {
+        try {
+          auto call = [&](auto&& arg) {
+            if constexpr (traits::takes_state) {
+              return std::invoke(fn, std::forward<decltype(arg)>(arg), state);
+            } else {
+              return std::invoke(fn, std::forward<decltype(arg)>(arg));
+            }
+          };
+          auto attempt = [&] {
+            if constexpr (traits::accepts_errors) {
+              return call(to_result(std::move(input)));
+            } else {
+              return call(std::move(*input));
+            }
+          }();
+          auto output = co_await std::move(attempt);
+          if constexpr (traits::returns_result) {
+            co_return to_carried<Out>(std::move(output));
+          } else {
+            co_return Carried<Out>(std::move(output));
+          }
+        } catch (const KillSwitch& stop) {
+          co_return carried_error(Error{.kind = ErrorKind::kill_switch, .message = stop.what()});
+        } catch (const std::exception& e) {
+          co_return carried_error(Error{.kind = ErrorKind::handler, .message = e.what()});
+        } catch (...) {
+          co_return carried_error(Error{.kind = ErrorKind::handler, .message = "unknown exception"});
+        }
+      });
+}
+
+template <class In, class Out>
+class AsyncStageNode final : public NodeBase, public Inlet<In>, public Runner, public SlotOwner {
+ public:
+  AsyncStageNode(const PoolOptions<In, Out>& options, const AsyncHandler<In, Out>& handler,
+                 bool accepts_errors, std::string name, Inlet<Out>& downstream,
+                 RunContext& context)
+      : options_(options),
+        name_(std::move(name)),
+        keep_item_(options.retries > 1 || static_cast<bool>(options.dead_letter)),
+        downstream_(downstream),
+        context_(context),
+        loop_(context.event_loop<AsioLoop>()),
+        slots_(options.num_workers) {
+    for (std::size_t i = 0; i < options_.num_workers; ++i)
+      workers_.push_back(std::make_unique<Worker>(WorkerState(name_, i, context_.stop_token()),
+                                                  handler, accepts_errors));
+    context_.on_abort([this] { abort(); });
+  }
+
+  // NodeBase
+  std::size_t workers() const override { return workers_.size(); }
+  std::size_t threads() const override { return 0; }  // frames, not threads
+  Runner& runner() override { return *this; }
+  void bind(Scheduler& scheduler) override {
+    scheduler_ = &scheduler;
+    queued_items_ = &scheduler.queued_items();
+  }
+  StageMetrics metrics() const override {
+    StageMetrics m{.name = name_,
+                   .workers = workers_.size(),
+                   .queue_capacity = options_.buffer,
+                   .queue_high_water = high_water_};
+    for (const auto& w : workers_) {
+      m.processed += w->processed;
+      m.failed += w->failed;
+      m.retried += w->retried;
+      m.busy += w->busy;
+    }
+    return m;
+  }
+
+  // Inlet
+  bool can_accept() const override {
+    return slots_.any_free() || waiting_size_.load(std::memory_order_relaxed) < options_.buffer;
+  }
+  bool has_free_worker() const override { return slots_.any_free(); }
+  void accept(Envelope<In>&& item, Lease& upstream) override {
+    std::uint32_t worker;
+    if (waiting_size_.load(std::memory_order_acquire) == 0 && slots_.try_acquire(worker)) {
+      upstream.release();
+      return start(worker, std::move(item.value));
+    }
+    std::unique_lock lock(waiting_mutex_);
+    for (unsigned waits = 0;; ++waits) {
+      if (aborted_) return;
+      if (slots_.try_acquire(worker)) {
+        if (!waiting_.empty()) {  // start the oldest, queue this one behind the rest
+          waiting_.push_back(std::move(item));
+          item = std::move(waiting_.front());
+          waiting_.pop_front();
+        }
+        lock.unlock();
+        upstream.release();
+        return start(worker, std::move(item.value));
+      }
+      if (waiting_.size() < options_.buffer) {
+        waiting_.push_back(std::move(item));
+        waiting_size_.store(waiting_.size(), std::memory_order_release);
+        high_water_ = std::max(high_water_, waiting_.size());
+        queued_items_->fetch_add(1, std::memory_order_release);
+        lock.unlock();
+        upstream.release();
+        return;
+      }
+      ++room_waiters_;
+      if (waits % 16 == 0) {
+        lock.unlock();
+        scheduler_->before_blocking();
+        lock.lock();
+      }
+      if (!aborted_ && waiting_.size() >= options_.buffer && !slots_.any_free())
+        room_.wait_for(lock, std::chrono::milliseconds(1));
+      --room_waiters_;
+    }
+  }
+
+  // Runner: results of finished coroutines first, then items waiting for a worker.
+  bool try_run() override {
+    if (done_size_.load(std::memory_order_acquire) > 0) {
+      std::unique_lock lock(done_mutex_);
+      if (!done_.empty()) {
+        Done done = std::move(done_.front());
+        done_.pop_front();
+        done_size_.fetch_sub(1, std::memory_order_relaxed);
+        queued_items_->fetch_sub(1, std::memory_order_relaxed);
+        lock.unlock();
+        pass_on(done.worker, std::move(done.value));
+        return true;
+      }
+    }
+    if (waiting_size_.load(std::memory_order_relaxed) > 0 && slots_.any_free()) {
+      std::unique_lock lock(waiting_mutex_);
+      std::uint32_t worker;
+      if (waiting_.empty() || aborted_ || !slots_.try_acquire(worker)) return false;
+      Envelope<In> item = std::move(waiting_.front());
+      waiting_.pop_front();
+      waiting_size_.store(waiting_.size(), std::memory_order_relaxed);
+      queued_items_->fetch_sub(1, std::memory_order_relaxed);
+      const bool wake = room_waiters_ > 0;
+      lock.unlock();
+      if (wake) room_.notify_all();
+      start(worker, std::move(item.value));
+      return true;
+    }
+    return false;
+  }
+  bool runnable() const override {
+    return done_size_.load(std::memory_order_relaxed) > 0 ||
+           (waiting_size_.load(std::memory_order_relaxed) > 0 && slots_.any_free());
+  }
+  bool drained() const override {
+    // In flight first: a coroutine reports its result before it stops counting as in flight.
+    return in_flight_.load() == 0 && done_size_.load() == 0 && waiting_size_.load() == 0;
+  }
+
+  // SlotOwner
+  void release_slot(std::uint32_t worker) override { slots_.release(worker); }
+
+ private:
+  using Clock = std::chrono::steady_clock;
+
+  struct Worker {
+    Worker(WorkerState s, AsyncHandler<In, Out> h, bool errors)
+        : state(std::move(s)), handler(std::move(h)), accepts_errors(errors) {}
+    WorkerState state;
+    AsyncHandler<In, Out> handler;
+    bool accepts_errors;
+    asio::cancellation_signal cancel;  // event-loop thread only
+    std::optional<In> item;            // kept for retries and the dead letter
+    int attempts = 0;
+    Clock::time_point started;
+    // Counters: processed and failed by the scheduler thread holding the worker, retried and
+    // busy by the event-loop thread; read after the run.
+    std::uint64_t processed = 0, failed = 0, retried = 0;
+    std::chrono::nanoseconds busy{0};
+  };
+  struct Done {
+    std::uint32_t worker;
+    Carried<Out> value;
+  };
+
+  // On a scheduler thread, worker slot held: begin the item's first attempt.
+  void start(std::uint32_t index, Carried<In>&& input) {
+    Worker& worker = *workers_[index];
+    if (!input && !worker.accepts_errors)  // an upstream error passes through untouched
+      return forward(index, std::move(input));
+    worker.attempts = 0;
+    worker.item.reset();
+    if constexpr (std::is_copy_constructible_v<In>) {
+      if (keep_item_ && input) worker.item.emplace(*input);
+    }
+    in_flight_.fetch_add(1);
+    // Spawned on the event loop, where everything that touches its cancellation signal runs.
+    asio::post(loop_.io(), [this, index, input = std::move(input)]() mutable {
+      spawn(index, std::move(input));
+    });
+  }
+
+  // On the event loop: one attempt.
+  void spawn(std::uint32_t index, Carried<In>&& input) {
+    Worker& worker = *workers_[index];
+    worker.started = Clock::now();
+    asio::co_spawn(loop_.io(), worker.handler(std::move(input), worker.state),
+                   asio::bind_cancellation_slot(
+                       worker.cancel.slot(),
+                       [this, index](std::exception_ptr error, std::optional<Carried<Out>> result) {
+                         finished(index, error, std::move(result));
+                       }));
+  }
+
+  // On the event loop: an attempt ended. Retry it, or hand the result to the scheduler.
+  void finished(std::uint32_t index, std::exception_ptr error, std::optional<Carried<Out>> result) {
+    Worker& worker = *workers_[index];
+    worker.busy += Clock::now() - worker.started;
+    ++worker.attempts;
+    Carried<Out> value = error || !result
+                             ? carried_error(Error{.kind = ErrorKind::handler,
+                                                   .message = "coroutine ended without a result"})
+                             : std::move(*result);
+    if (!value) {
+      Error& failure = *value.error();
+      if (failure.kind != ErrorKind::kill_switch && worker.attempts < options_.retries &&
+          !context_.stopped() && worker.item) {
+        ++worker.retried;
+        if constexpr (std::is_copy_constructible_v<In>) return spawn(index, Carried<In>(*worker.item));
+      }
+      failure.stage = name_;
+      failure.attempts = worker.attempts;
+    }
+    {
+      std::lock_guard lock(done_mutex_);
+      done_.push_back(Done{index, std::move(value)});
+      done_size_.fetch_add(1);
+    }
+    queued_items_->fetch_add(1, std::memory_order_release);
+    in_flight_.fetch_sub(1);
+    scheduler_->notify_work();
+  }
+
+  // On a scheduler thread, worker slot held: count the result and send it on.
+  void pass_on(std::uint32_t index, Carried<Out>&& value) {
+    Worker& worker = *workers_[index];
+    Lease lease(this, index);
+    if (value) {
+      ++worker.processed;
+      return downstream_.accept(Envelope<Out>{std::move(value)}, lease);
+    }
+    if (context_.stopped()) return;  // abandoned by the cancel, not failed
+    ++worker.failed;
+    if (settle_failure(options_, context_, *value.error(), worker.item ? &*worker.item : nullptr))
+      downstream_.accept(Envelope<Out>{std::move(value)}, lease);
+  }
+
+  void forward(std::uint32_t index, Carried<In>&& error) {
+    Lease lease(this, index);
+    downstream_.accept(Envelope<Out>{std::unexpected(std::move(error.error()))}, lease);
+  }
+
+  void abort() {
+    std::deque<Envelope<In>> dropped;
+    {
+      std::lock_guard lock(waiting_mutex_);
+      aborted_ = true;
+      dropped.swap(waiting_);
+      waiting_size_.store(0);
+    }
+    room_.notify_all();
+    asio::post(loop_.io(), [this] {
+      for (auto& worker : workers_) worker->cancel.emit(asio::cancellation_type::terminal);
+    });
+  }
+
+  const PoolOptions<In, Out>& options_;
+  const std::string name_;
+  const bool keep_item_;
+  Inlet<Out>& downstream_;
+  RunContext& context_;
+  AsioLoop& loop_;
+  Scheduler* scheduler_ = nullptr;
+  std::atomic<std::size_t>* queued_items_ = nullptr;
+  SlotPool slots_;
+  std::vector<std::unique_ptr<Worker>> workers_;
+  std::atomic<std::size_t> in_flight_{0};
+
+  std::mutex waiting_mutex_;
+  std::condition_variable room_;
+  std::deque<Envelope<In>> waiting_;         // guarded by waiting_mutex_: items without a worker
+  std::atomic<std::size_t> waiting_size_{0};
+  std::size_t high_water_ = 0;               // guarded by waiting_mutex_
+  std::size_t room_waiters_ = 0;             // guarded by waiting_mutex_
+  bool aborted_ = false;                     // guarded by waiting_mutex_
+
+  std::mutex done_mutex_;
+  std::deque<Done> done_;                    // guarded by done_mutex_: finished coroutines
+  std::atomic<std::size_t> done_size_{0};
+};
+
+template <class F>
+struct coroutine_handlers_need_tendril_task_hpp : std::true_type {};
+
+template <class In, class Out, class F>
+AsyncNodeFactory<In, Out> async_node_factory(F handler) {
+  return [handler = erase_async_handler(std::move(handler))](
+             const PoolOptions<In, Out>& options, std::string name, InletBase& downstream,
+             RunContext& context) {
+    auto node = std::make_unique<AsyncStageNode<In, Out>>(
+        options, handler, handler_traits<F>::accepts_errors, std::move(name),
+        static_cast<Inlet<Out>&>(downstream), context);
+    InletBase* inlet = static_cast<Inlet<In>*>(node.get());
+    return BuiltNode{std::move(node), inlet};
+  };
+}
+
+}  // namespace tendril::detail
