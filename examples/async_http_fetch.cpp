@@ -19,7 +19,8 @@ int main() {
   auto fetch = td::work_pool(
       {.buffer = 16, .retries = 2, .num_workers = 8},
       [&](int n, td::WorkerState& state) -> td::Task<std::string> {
-        auto& client = state.get_or_create("client", [] { return std::unique_ptr<mini_http::Client>(); });
+        auto& client =
+            state.get_or_create("client", [] { return std::unique_ptr<mini_http::Client>(); });
         if (!client) {  // one connection per worker, opened on its first item
           client = std::make_unique<mini_http::Client>(co_await asio::this_coro::executor);
           co_await client->connect(server.port());

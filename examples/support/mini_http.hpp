@@ -65,9 +65,9 @@ class Server {
           status = path.rfind("/fail/", 0) == 0 ? "500 Internal Server Error" : "404 Not Found";
           body = status;
         }
-        std::string response = "HTTP/1.1 " + status + "\r\nContent-Length: " +
-                               std::to_string(body.size()) + "\r\nConnection: keep-alive\r\n\r\n" +
-                               body;
+        std::string response = "HTTP/1.1 " + status +
+                               "\r\nContent-Length: " + std::to_string(body.size()) +
+                               "\r\nConnection: keep-alive\r\n\r\n" + body;
         co_await asio::async_write(socket, asio::buffer(response), asio::use_awaitable);
       }
     } catch (const std::exception&) {  // the client closed the connection

@@ -71,46 +71,44 @@ auto erase_async_handler(F fn) {
   using traits = handler_traits<F>;
   using In = typename traits::input;
   using Out = typename traits::output;
-  return AsyncHandler<In, Out>(
-      [fn = std::move(fn)](Carried<In> input,
-                           WorkerState& state) mutable -> asio::awaitable<std::optional<Carried<Out>>> {
-        try {
-          auto call = [&](auto&& arg) {
-            if constexpr (traits::takes_state) {
-              return std::invoke(fn, std::forward<decltype(arg)>(arg), state);
-            } else {
-              return std::invoke(fn, std::forward<decltype(arg)>(arg));
-            }
-          };
-          auto attempt = [&] {
-            if constexpr (traits::accepts_errors) {
-              return call(to_result(std::move(input)));
-            } else {
-              return call(std::move(*input));
-            }
-          }();
-          auto output = co_await std::move(attempt);
-          if constexpr (traits::returns_result) {
-            co_return to_carried<Out>(std::move(output));
-          } else {
-            co_return Carried<Out>(std::move(output));
-          }
-        } catch (const KillSwitch& stop) {
-          co_return carried_error(Error{.kind = ErrorKind::kill_switch, .message = stop.what()});
-        } catch (const std::exception& e) {
-          co_return carried_error(Error{.kind = ErrorKind::handler, .message = e.what()});
-        } catch (...) {
-          co_return carried_error(Error{.kind = ErrorKind::handler, .message = "unknown exception"});
+  return AsyncHandler<In, Out>([fn = std::move(fn)](Carried<In> input, WorkerState& state) mutable
+                               -> asio::awaitable<std::optional<Carried<Out>>> {
+    try {
+      auto call = [&](auto&& arg) {
+        if constexpr (traits::takes_state) {
+          return std::invoke(fn, std::forward<decltype(arg)>(arg), state);
+        } else {
+          return std::invoke(fn, std::forward<decltype(arg)>(arg));
         }
-      });
+      };
+      auto attempt = [&] {
+        if constexpr (traits::accepts_errors) {
+          return call(to_result(std::move(input)));
+        } else {
+          return call(std::move(*input));
+        }
+      }();
+      auto output = co_await std::move(attempt);
+      if constexpr (traits::returns_result) {
+        co_return to_carried<Out>(std::move(output));
+      } else {
+        co_return Carried<Out>(std::move(output));
+      }
+    } catch (const KillSwitch& stop) {
+      co_return carried_error(Error{.kind = ErrorKind::kill_switch, .message = stop.what()});
+    } catch (const std::exception& e) {
+      co_return carried_error(Error{.kind = ErrorKind::handler, .message = e.what()});
+    } catch (...) {
+      co_return carried_error(Error{.kind = ErrorKind::handler, .message = "unknown exception"});
+    }
+  });
 }
 
 template <class In, class Out>
 class AsyncStageNode final : public NodeBase, public Inlet<In>, public Runner, public SlotOwner {
  public:
   AsyncStageNode(const PoolOptions<In, Out>& options, const AsyncHandler<In, Out>& handler,
-                 bool accepts_errors, std::string name, Inlet<Out>& downstream,
-                 RunContext& context)
+                 bool accepts_errors, std::string name, Inlet<Out>& downstream, RunContext& context)
       : options_(options),
         name_(std::move(name)),
         keep_item_(options.retries > 1 || static_cast<bool>(options.dead_letter)),
@@ -299,7 +297,8 @@ class AsyncStageNode final : public NodeBase, public Inlet<In>, public Runner, p
       if (failure.kind != ErrorKind::kill_switch && worker.attempts < options_.retries &&
           !context_.stopped() && worker.item) {
         ++worker.retried;
-        if constexpr (std::is_copy_constructible_v<In>) return spawn(index, Carried<In>(*worker.item));
+        if constexpr (std::is_copy_constructible_v<In>)
+          return spawn(index, Carried<In>(*worker.item));
       }
       failure.stage = name_;
       failure.attempts = worker.attempts;
@@ -361,14 +360,14 @@ class AsyncStageNode final : public NodeBase, public Inlet<In>, public Runner, p
 
   std::mutex waiting_mutex_;
   std::condition_variable room_;
-  std::deque<Envelope<In>> waiting_;         // guarded by waiting_mutex_: items without a worker
+  std::deque<Envelope<In>> waiting_;  // guarded by waiting_mutex_: items without a worker
   std::atomic<std::size_t> waiting_size_{0};
-  std::size_t high_water_ = 0;               // guarded by waiting_mutex_
-  std::size_t room_waiters_ = 0;             // guarded by waiting_mutex_
-  bool aborted_ = false;                     // guarded by waiting_mutex_
+  std::size_t high_water_ = 0;    // guarded by waiting_mutex_
+  std::size_t room_waiters_ = 0;  // guarded by waiting_mutex_
+  bool aborted_ = false;          // guarded by waiting_mutex_
 
   std::mutex done_mutex_;
-  std::deque<Done> done_;                    // guarded by done_mutex_: finished coroutines
+  std::deque<Done> done_;  // guarded by done_mutex_: finished coroutines
   std::atomic<std::size_t> done_size_{0};
 };
 
