@@ -48,6 +48,18 @@ std::string Error::describe() const {
 
 namespace tendril::detail {
 
+Error error_from(std::exception_ptr exception) {
+  try {
+    std::rethrow_exception(exception);
+  } catch (const KillSwitch& stop) {
+    return Error{.kind = ErrorKind::kill_switch, .message = stop.what()};
+  } catch (const std::exception& e) {
+    return Error{.kind = ErrorKind::handler, .message = e.what()};
+  } catch (...) {
+    return Error{.kind = ErrorKind::handler, .message = "unknown exception"};
+  }
+}
+
 void throw_invalid_stage(const std::string& what) {
   throw std::invalid_argument("tendril stage: " + what);
 }

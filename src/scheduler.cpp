@@ -146,22 +146,24 @@ void Scheduler::thread_main(std::size_t index) {
   }
 }
 
-bool Scheduler::wake_is_useful() const {
+std::size_t Scheduler::threads_worth_waking() const {
   bool runnable = source_->runnable(), heavy = false;
   for (Runner* runner : runners_) {
     runnable = runnable || runner->runnable();
     heavy = heavy || runner->cost_ns() >= kHeavyHandlerNs;
   }
-  if (!runnable) return false;
-  // Heavy handlers are worth another thread only while a core is free for it; a thread stuck
-  // in one handler call (blocked, most likely) is worth one in any case.
-  if (heavy && active_ < cores_) return true;
+  if (!runnable) return 0;
+  // Each thread stuck in one handler call for over a tick (blocked, most likely) is worth a
+  // replacement, so blocking stages ramp up exponentially; heavy handlers are worth one more
+  // thread while a core is free for it.
   const std::uint64_t now = global_tick_.load(std::memory_order_relaxed);
+  std::size_t stuck = 0;
   for (const auto& state : thread_states_) {
     const std::uint64_t since = state.handler_tick.load(std::memory_order_relaxed);
-    if (since != kIdle && since + 2 <= now) return true;  // inside one handler for over a tick
+    if (since != kIdle && since + 2 <= now) ++stuck;
   }
-  return false;
+  if (stuck) return stuck;
+  return heavy && active_ < cores_ ? 1 : 0;
 }
 
 void Scheduler::monitor_main() {
@@ -171,9 +173,10 @@ void Scheduler::monitor_main() {
     monitor_wake_.wait_for(lock, tick);
     global_tick_.fetch_add(1, std::memory_order_relaxed);
     if (finished_ || stopping_) break;
-    if (sleeping_ > wake_tokens_ && wake_is_useful()) {
-      ++wake_tokens_;
-      wake_.notify_one();
+    const std::size_t asleep = sleeping_ - std::min(sleeping_, wake_tokens_);
+    if (const std::size_t wanted = asleep ? std::min(asleep, threads_worth_waking()) : 0) {
+      wake_tokens_ += wanted;
+      for (std::size_t i = 0; i < wanted; ++i) wake_.notify_one();
       tick = kShortestTick;
     } else {
       tick = std::min(tick * 2, kLongestTick);

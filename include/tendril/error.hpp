@@ -6,6 +6,7 @@
 // read from several threads, no hidden state.
 #pragma once
 
+#include <exception>
 #include <expected>
 #include <stdexcept>
 #include <string>
@@ -53,6 +54,11 @@ class KillSwitch : public std::runtime_error {
  public:
   using std::runtime_error::runtime_error;
 };
+
+namespace detail {
+// An exception, as an error: KillSwitch as kill_switch, anything else as a handler error.
+Error error_from(std::exception_ptr exception);
+}  // namespace detail
 
 // The seed's helpers, for readers coming from it.
 template <class T>

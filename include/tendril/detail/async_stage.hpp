@@ -4,21 +4,19 @@
 // flight at once, and each worker keeps its own WorkerState across the items it handles. A run
 // with such a stage has one event-loop thread (Asio's io_context) on which the coroutines run
 // and wait; their results are handed back to the run's scheduler threads, which count them,
-// apply the error policy and carry them downstream. Cancelling the run emits a terminal
-// cancellation to every coroutine in flight, so pending timers and sockets end at once.
+// apply the error policy and carry them downstream. Cancelling the run stops its event loop and
+// destroys every suspended coroutine: their timers and sockets close with them at once (the
+// code after their pending co_await does not run; their destructors do).
 //
-// Thread-safety: accept/try_run run on scheduler threads; coroutines, retries and cancellation
-// on the event-loop thread; the two meet only under `waiting_mutex_` / `done_mutex_` and in
-// atomics.
+// Thread-safety: accept/try_run run on scheduler threads and spawn coroutines onto the loop;
+// coroutines and retries run on the event-loop thread; the two meet only under
+// `waiting_mutex_` / `done_mutex_`, in atomics, and in Asio's own queue.
 #pragma once
 
 #include <asio/awaitable.hpp>
-#include <asio/bind_cancellation_slot.hpp>
-#include <asio/cancellation_signal.hpp>
 #include <asio/co_spawn.hpp>
 #include <asio/executor_work_guard.hpp>
 #include <asio/io_context.hpp>
-#include <asio/post.hpp>
 
 #include <atomic>
 #include <chrono>
@@ -41,6 +39,10 @@
 namespace tendril::detail {
 
 // The run's event loop: one io_context and the thread that runs it.
+//
+// Teardown order matters: coroutines a stop left suspended are destroyed in finish(), while
+// the stages they point into still exist; the io_context itself goes with the run context,
+// after the stages, so that sockets kept in a WorkerState close against a live context.
 class AsioLoop final : public EventLoop {
  public:
   AsioLoop() : work_(asio::make_work_guard(io_)) {}
@@ -48,64 +50,100 @@ class AsioLoop final : public EventLoop {
   void start() override {
     thread_ = std::thread([this] { io_.run(); });
   }
+  // Ends the loop at once; suspended coroutines are destroyed by finish().
+  void stop() { io_.stop(); }
   void finish() override {
     work_.reset();
     if (thread_.joinable()) thread_.join();
+    io_.destroy_pending_work();
   }
   asio::io_context& io() noexcept { return io_; }
 
  private:
-  asio::io_context io_{1};
+  // An io_context whose pending work (suspended coroutines among it) can be destroyed
+  // without destroying the context.
+  struct Context : asio::io_context {
+    Context() : asio::io_context(1) {}
+    void destroy_pending_work() { shutdown(); }
+  };
+  Context io_;
   asio::executor_work_guard<asio::io_context::executor_type> work_;
   std::thread thread_;
 };
 
-// A coroutine handler in the one shape the stage calls. It never throws: exceptions become
-// errors inside it. The optional is always engaged (Asio wants a default-constructible result).
+// Where a coroutine stage hears that an attempt ended (on the event-loop thread).
+template <class Out>
+class AsyncDone {
+ public:
+  virtual ~AsyncDone() = default;
+  virtual void finished(std::uint32_t worker, Carried<Out>&& value) = 0;
+};
+
+// A coroutine handler in the one shape the stage calls: it spawns one attempt on the loop and
+// reports its result to `done`. The user's coroutine is spawned as it is when its result type
+// can be default-constructed (what Asio needs), else inside a thin wrapper.
 template <class In, class Out>
-using AsyncHandler =
-    std::function<asio::awaitable<std::optional<Carried<Out>>>(Carried<In>, WorkerState&)>;
+using AsyncHandler = std::function<void(asio::io_context&, Carried<In>&&, WorkerState&,
+                                        AsyncDone<Out>*, std::uint32_t)>;
 
 template <class F>
 auto erase_async_handler(F fn) {
   using traits = handler_traits<F>;
   using In = typename traits::input;
   using Out = typename traits::output;
-  return AsyncHandler<In, Out>([fn = std::move(fn)](Carried<In> input, WorkerState& state) mutable
-                               -> asio::awaitable<std::optional<Carried<Out>>> {
-    try {
-      auto call = [&](auto&& arg) {
-        if constexpr (traits::takes_state) {
-          return std::invoke(fn, std::forward<decltype(arg)>(arg), state);
-        } else {
-          return std::invoke(fn, std::forward<decltype(arg)>(arg));
-        }
-      };
-      auto attempt = [&] {
-        if constexpr (traits::accepts_errors) {
-          return call(to_result(std::move(input)));
-        } else {
-          return call(std::move(*input));
-        }
-      }();
-      auto output = co_await std::move(attempt);
-      if constexpr (traits::returns_result) {
-        co_return to_carried<Out>(std::move(output));
-      } else {
-        co_return Carried<Out>(std::move(output));
-      }
-    } catch (const KillSwitch& stop) {
-      co_return carried_error(Error{.kind = ErrorKind::kill_switch, .message = stop.what()});
-    } catch (const std::exception& e) {
-      co_return carried_error(Error{.kind = ErrorKind::handler, .message = e.what()});
-    } catch (...) {
-      co_return carried_error(Error{.kind = ErrorKind::handler, .message = "unknown exception"});
+  using Raw = typename traits::raw_output;
+  auto convert = [](Raw&& raw) -> Carried<Out> {
+    if constexpr (traits::returns_result) {
+      return to_carried<Out>(std::move(raw));
+    } else {
+      return Carried<Out>(std::move(raw));
     }
-  });
+  };
+  return AsyncHandler<In, Out>(
+      [fn = std::move(fn), convert](asio::io_context& io, Carried<In>&& input, WorkerState& state,
+                                    AsyncDone<Out>* done, std::uint32_t worker) mutable {
+        auto call = [&](auto&& arg) {
+          if constexpr (traits::takes_state) {
+            return std::invoke(fn, std::forward<decltype(arg)>(arg), state);
+          } else {
+            return std::invoke(fn, std::forward<decltype(arg)>(arg));
+          }
+        };
+        try {
+          auto task = [&] {
+            if constexpr (traits::accepts_errors) {
+              return call(to_result(std::move(input)));
+            } else {
+              return call(std::move(*input));
+            }
+          }();
+          if constexpr (std::is_default_constructible_v<Raw>) {
+            asio::co_spawn(io, std::move(task), [=](std::exception_ptr error, Raw raw) {
+              done->finished(worker,
+                             error ? carried_error(error_from(error)) : convert(std::move(raw)));
+            });
+          } else {
+            auto wrapped = [](asio::awaitable<Raw> inner) -> asio::awaitable<std::optional<Raw>> {
+              co_return co_await std::move(inner);
+            };
+            asio::co_spawn(io, wrapped(std::move(task)),
+                           [=](std::exception_ptr error, std::optional<Raw> raw) {
+                             done->finished(worker, error ? carried_error(error_from(error))
+                                                          : convert(std::move(*raw)));
+                           });
+          }
+        } catch (...) {  // making the coroutine threw before it could start
+          done->finished(worker, carried_error(error_from(std::current_exception())));
+        }
+      });
 }
 
 template <class In, class Out>
-class AsyncStageNode final : public NodeBase, public Inlet<In>, public Runner, public SlotOwner {
+class AsyncStageNode final : public NodeBase,
+                             public Inlet<In>,
+                             public Runner,
+                             public SlotOwner,
+                             public AsyncDone<Out> {
  public:
   AsyncStageNode(const PoolOptions<In, Out>& options, const AsyncHandler<In, Out>& handler,
                  bool accepts_errors, std::string name, Inlet<Out>& downstream, RunContext& context)
@@ -240,8 +278,7 @@ class AsyncStageNode final : public NodeBase, public Inlet<In>, public Runner, p
     WorkerState state;
     AsyncHandler<In, Out> handler;
     bool accepts_errors;
-    asio::cancellation_signal cancel;  // event-loop thread only
-    std::optional<In> item;            // kept for retries and the dead letter
+    std::optional<In> item;  // kept for retries and the dead letter
     int attempts = 0;
     Clock::time_point started;
     // Counters: processed and failed by the scheduler thread holding the worker, retried and
@@ -265,33 +302,21 @@ class AsyncStageNode final : public NodeBase, public Inlet<In>, public Runner, p
       if (keep_item_ && input) worker.item.emplace(*input);
     }
     in_flight_.fetch_add(1);
-    // Spawned on the event loop, where everything that touches its cancellation signal runs.
-    asio::post(loop_.io(), [this, index, input = std::move(input)]() mutable {
-      spawn(index, std::move(input));
-    });
+    spawn(index, std::move(input));
   }
 
-  // On the event loop: one attempt.
+  // One attempt, spawned onto the event loop (from any thread).
   void spawn(std::uint32_t index, Carried<In>&& input) {
     Worker& worker = *workers_[index];
     worker.started = Clock::now();
-    asio::co_spawn(loop_.io(), worker.handler(std::move(input), worker.state),
-                   asio::bind_cancellation_slot(
-                       worker.cancel.slot(),
-                       [this, index](std::exception_ptr error, std::optional<Carried<Out>> result) {
-                         finished(index, error, std::move(result));
-                       }));
+    worker.handler(loop_.io(), std::move(input), worker.state, this, index);
   }
 
   // On the event loop: an attempt ended. Retry it, or hand the result to the scheduler.
-  void finished(std::uint32_t index, std::exception_ptr error, std::optional<Carried<Out>> result) {
+  void finished(std::uint32_t index, Carried<Out>&& value) override {
     Worker& worker = *workers_[index];
     worker.busy += Clock::now() - worker.started;
     ++worker.attempts;
-    Carried<Out> value = error || !result
-                             ? carried_error(Error{.kind = ErrorKind::handler,
-                                                   .message = "coroutine ended without a result"})
-                             : std::move(*result);
     if (!value) {
       Error& failure = *value.error();
       if (failure.kind != ErrorKind::kill_switch && worker.attempts < options_.retries &&
@@ -341,9 +366,7 @@ class AsyncStageNode final : public NodeBase, public Inlet<In>, public Runner, p
       waiting_size_.store(0);
     }
     room_.notify_all();
-    asio::post(loop_.io(), [this] {
-      for (auto& worker : workers_) worker->cancel.emit(asio::cancellation_type::terminal);
-    });
+    loop_.stop();
   }
 
   const PoolOptions<In, Out>& options_;

@@ -117,7 +117,7 @@ class Scheduler {
   void thread_main(std::size_t index);
   void monitor_main();
   bool find_and_run();
-  bool wake_is_useful() const;  // with mutex_ held
+  std::size_t threads_worth_waking() const;  // with mutex_ held
   void finish_locked();
 
   RunContext& context_;

@@ -1,0 +1,138 @@
+// Coroutine workers against thread workers on I/O-shaped work, in the same run.
+//
+//   async_bench [items]
+//
+// Every item waits 10 ms (a timer for coroutines, a sleep for threads). Coroutines: one stage
+// with `items` workers, so every item is in flight at once. Threads: the same with 1,000 and
+// with `items` thread workers. Reports wall time and the memory each in-flight item costs: the
+// most the process ever had resident, minus what it had before the run, divided by the most
+// items in flight at once; each figure from a fresh child process.
+#include <tendril/task.hpp>
+
+#include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <fstream>
+#include <ranges>
+#include <string>
+#include <system_error>
+#include <thread>
+
+#include <sys/wait.h>
+#include <unistd.h>
+
+namespace td = tendril;
+using namespace std::chrono_literals;
+using Clock = std::chrono::steady_clock;
+
+namespace {
+
+// A line of /proc/self/status, in KiB: "VmRSS" now, "VmHWM" the most ever resident.
+long status_kib(const char* field) {
+  std::ifstream status("/proc/self/status");
+  for (std::string line; std::getline(status, line);)
+    if (line.rfind(field, 0) == 0) return std::stol(line.substr(line.find(':') + 1));
+  return 0;
+}
+
+// Counts the items inside the handler and remembers the most at once.
+struct PeakProbe {
+  std::atomic<long> inside{0};
+  std::atomic<long> peak{0};
+  void enter() {
+    const long now = ++inside;
+    for (long seen = peak.load(); now > seen && !peak.compare_exchange_weak(seen, now);) {
+    }
+  }
+  void leave() { --inside; }
+};
+
+struct Figures {
+  double ms;
+  double bytes_per_item;
+  bool ok;
+};
+
+Figures coroutines(long items) {
+  PeakProbe probe;
+  const long before = status_kib("VmRSS");
+  auto wait = td::work_pool(
+      {.buffer = static_cast<std::size_t>(items), .num_workers = static_cast<std::size_t>(items)},
+      [&](long x, td::WorkerState&) -> td::Task<long> {
+        probe.enter();
+        co_await td::sleep_for(10ms);
+        probe.leave();
+        co_return x;
+      });
+  const auto start = Clock::now();
+  auto result = (td::Pipeline(std::views::iota(0L, items)) >> wait).run();
+  const double ms = std::chrono::duration<double, std::milli>(Clock::now() - start).count();
+  return {ms, (status_kib("VmHWM") - before) * 1024.0 / double(probe.peak),
+          result && result->processed == static_cast<std::uint64_t>(items)};
+}
+
+Figures threads(long items, long workers) {
+  PeakProbe probe;
+  const long before = status_kib("VmRSS");
+  auto wait = td::work_pool({.buffer = static_cast<std::size_t>(workers),
+                             .num_workers = static_cast<std::size_t>(workers)},
+                            [&](long x, td::WorkerState&) {
+                              probe.enter();
+                              std::this_thread::sleep_for(10ms);
+                              probe.leave();
+                              return x;
+                            });
+  const auto start = Clock::now();
+  auto result = (td::Pipeline(std::views::iota(0L, items)) >> wait).run();
+  const double ms = std::chrono::duration<double, std::milli>(Clock::now() - start).count();
+  return {ms, (status_kib("VmHWM") - before) * 1024.0 / double(probe.peak),
+          result && result->processed == static_cast<std::uint64_t>(items)};
+}
+
+// Runs `measure` in a fresh child process, so that no earlier run's memory is counted or reused.
+template <class F>
+Figures in_child(F measure) {
+  int pipe_fds[2];
+  if (::pipe(pipe_fds) != 0) std::abort();
+  const pid_t child = ::fork();
+  if (child == 0) {
+    Figures f = measure();
+    if (::write(pipe_fds[1], &f, sizeof f) != static_cast<ssize_t>(sizeof f)) std::_Exit(2);
+    std::_Exit(0);
+  }
+  Figures f{0, 0, false};
+  if (::read(pipe_fds[0], &f, sizeof f) != static_cast<ssize_t>(sizeof f)) f.ok = false;
+  ::waitpid(child, nullptr, 0);
+  ::close(pipe_fds[0]);
+  ::close(pipe_fds[1]);
+  return f;
+}
+
+void print(const char* what, const Figures& f) {
+  std::printf("  %-40s %9.1f ms %10.0f B %s\n", what, f.ms, f.bytes_per_item,
+              f.ok ? "" : "(FAILED: not every item was processed)");
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  const long items = argc > 1 ? std::atol(argv[1]) : 10'000;
+  std::printf("%ld items, each waiting 10 ms; coroutines best of 3\n", items);
+  std::printf("  %-40s %12s %12s\n", "workers", "wall time", "per item");
+  Figures best{1e300, 0, true};
+  for (int i = 0; i < 3; ++i) {
+    Figures f = in_child([&] { return coroutines(items); });
+    if (f.ms < best.ms) best = f;
+  }
+  print(("coroutines, " + std::to_string(items) + " in flight").c_str(), best);
+  print("threads, 1,000 workers", in_child([&] { return threads(items, 1000); }));
+  print(("threads, " + std::to_string(items) + " workers").c_str(), in_child([&] {
+          try {
+            return threads(items, items);
+          } catch (const std::system_error&) {
+            return Figures{0, 0, false};  // could not start that many threads
+          }
+        }));
+  return best.ok ? 0 : 1;
+}
