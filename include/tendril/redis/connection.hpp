@@ -1,0 +1,65 @@
+// tendril/redis/connection.hpp — one connection to Redis, over hiredis 0.14, owned (RAII).
+//
+// Synchronous: each call sends and waits for its reply, within the endpoint's timeout.
+// pipeline() sends many commands in one round trip. Errors are values and say whether a retry
+// can help: `retryable` when the connection failed (refused, reset, timed out); not when Redis
+// refused the request (a wrong password, an unknown command). Not thread-safe: one connection
+// per thread. Movable.
+#pragma once
+
+#include <expected>
+#include <string>
+#include <vector>
+
+#include "tendril/redis/endpoint.hpp"
+
+struct redisContext;
+
+namespace tendril::redis {
+
+struct Reply {
+  enum class Type { nil, string, status, integer, array, error };
+  Type type = Type::nil;
+  std::string text = {};  // string, status and error replies
+  long long integer = 0;
+  std::vector<Reply> elements = {};
+};
+
+struct RedisError {
+  std::string message;
+  bool retryable = false;  // true: the connection failed; a retry (after reconnecting) may work
+};
+
+template <class T>
+using RedisResult = std::expected<T, RedisError>;
+
+class Connection {
+ public:
+  // Connects, sets the timeouts, logs in (AUTH, only when a password is set) and selects the
+  // database.
+  static RedisResult<Connection> open(const Endpoint& endpoint);
+
+  Connection(Connection&& other) noexcept;
+  Connection& operator=(Connection&& other) noexcept;
+  Connection(const Connection&) = delete;
+  Connection& operator=(const Connection&) = delete;
+  ~Connection();
+
+  // One command; an error reply becomes a (non-retryable) RedisError naming the command.
+  RedisResult<Reply> command(const std::vector<std::string>& args);
+  // Many commands in one round trip; error replies stay in the result as Type::error.
+  RedisResult<std::vector<Reply>> pipeline(const std::vector<std::vector<std::string>>& commands);
+  // True while the connection has not failed.
+  bool healthy() const noexcept;
+  const Endpoint& endpoint() const noexcept { return endpoint_; }
+
+ private:
+  explicit Connection(Endpoint endpoint, redisContext* context);
+  RedisResult<void> log_in();
+  RedisError connection_error(const std::string& doing) const;
+
+  Endpoint endpoint_;
+  redisContext* context_ = nullptr;
+};
+
+}  // namespace tendril::redis

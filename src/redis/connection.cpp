@@ -1,0 +1,149 @@
+#include "tendril/redis/connection.hpp"
+
+#include <hiredis.h>
+#include <sys/time.h>
+
+#include <utility>
+
+namespace tendril::redis {
+namespace {
+
+timeval to_timeval(std::chrono::milliseconds timeout) {
+  return timeval{static_cast<time_t>(timeout.count() / 1000),
+                 static_cast<suseconds_t>((timeout.count() % 1000) * 1000)};
+}
+
+Reply convert(const redisReply* reply) {
+  Reply out;
+  switch (reply->type) {
+    case REDIS_REPLY_STRING:
+      out.type = Reply::Type::string;
+      out.text.assign(reply->str, reply->len);
+      break;
+    case REDIS_REPLY_STATUS:
+      out.type = Reply::Type::status;
+      out.text.assign(reply->str, reply->len);
+      break;
+    case REDIS_REPLY_ERROR:
+      out.type = Reply::Type::error;
+      out.text.assign(reply->str, reply->len);
+      break;
+    case REDIS_REPLY_INTEGER:
+      out.type = Reply::Type::integer;
+      out.integer = reply->integer;
+      break;
+    case REDIS_REPLY_ARRAY:
+      out.type = Reply::Type::array;
+      for (size_t i = 0; i < reply->elements; ++i)
+        out.elements.push_back(convert(reply->element[i]));
+      break;
+    default:
+      out.type = Reply::Type::nil;
+  }
+  return out;
+}
+
+struct ReplyOwner {
+  redisReply* reply;
+  ~ReplyOwner() {
+    if (reply) freeReplyObject(reply);
+  }
+};
+
+void append(redisContext* context, const std::vector<std::string>& args) {
+  std::vector<const char*> argv;
+  std::vector<size_t> lengths;
+  for (const auto& arg : args) {
+    argv.push_back(arg.data());
+    lengths.push_back(arg.size());
+  }
+  redisAppendCommandArgv(context, static_cast<int>(argv.size()), argv.data(), lengths.data());
+}
+
+}  // namespace
+
+RedisResult<Connection> Connection::open(const Endpoint& endpoint) {
+  const timeval timeout = to_timeval(endpoint.timeout);
+  redisContext* context = redisConnectWithTimeout(endpoint.host.c_str(), endpoint.port, timeout);
+  if (!context) return std::unexpected(RedisError{"cannot allocate a Redis context", false});
+  Connection connection(endpoint, context);
+  if (context->err) return std::unexpected(connection.connection_error("connecting to"));
+  if (redisSetTimeout(context, timeout) != REDIS_OK)
+    return std::unexpected(connection.connection_error("setting the timeout of"));
+  if (auto logged_in = connection.log_in(); !logged_in) return std::unexpected(logged_in.error());
+  return connection;
+}
+
+Connection::Connection(Endpoint endpoint, redisContext* context)
+    : endpoint_(std::move(endpoint)), context_(context) {}
+
+Connection::Connection(Connection&& other) noexcept
+    : endpoint_(std::move(other.endpoint_)), context_(std::exchange(other.context_, nullptr)) {}
+
+Connection& Connection::operator=(Connection&& other) noexcept {
+  if (this != &other) {
+    if (context_) redisFree(context_);
+    endpoint_ = std::move(other.endpoint_);
+    context_ = std::exchange(other.context_, nullptr);
+  }
+  return *this;
+}
+
+Connection::~Connection() {
+  if (context_) redisFree(context_);
+}
+
+bool Connection::healthy() const noexcept { return context_ && !context_->err; }
+
+RedisError Connection::connection_error(const std::string& doing) const {
+  const std::string cause = context_ && context_->err ? context_->errstr : "no connection";
+  return RedisError{doing + " " + endpoint_.describe() + " failed: " + cause, true};
+}
+
+RedisResult<void> Connection::log_in() {
+  if (!endpoint_.password.empty()) {
+    std::vector<std::string> auth{"AUTH"};
+    if (endpoint_.username != "default") auth.push_back(endpoint_.username);
+    auth.push_back(endpoint_.password);
+    auto reply = command(auth);
+    if (!reply)
+      return std::unexpected(RedisError{"logging in to " + endpoint_.describe() + " as '" +
+                                            endpoint_.username +
+                                            "' failed: " + reply.error().message,
+                                        reply.error().retryable});
+  }
+  if (endpoint_.db != 0) {
+    auto reply = command({"SELECT", std::to_string(endpoint_.db)});
+    if (!reply) return std::unexpected(reply.error());
+  }
+  return {};
+}
+
+RedisResult<Reply> Connection::command(const std::vector<std::string>& args) {
+  auto replies = pipeline({args});
+  if (!replies) return std::unexpected(replies.error());
+  Reply& reply = replies->front();
+  if (reply.type == Reply::Type::error) {
+    const std::string name = args.empty() ? "(empty)" : args.front();
+    return std::unexpected(RedisError{"Redis refused " + name + ": " + reply.text, false});
+  }
+  return std::move(reply);
+}
+
+RedisResult<std::vector<Reply>> Connection::pipeline(
+    const std::vector<std::vector<std::string>>& commands) {
+  if (!healthy()) return std::unexpected(connection_error("talking to"));
+  for (const auto& args : commands) append(context_, args);
+  std::vector<Reply> replies;
+  replies.reserve(commands.size());
+  for (std::size_t i = 0; i < commands.size(); ++i) {
+    void* raw = nullptr;
+    if (redisGetReply(context_, &raw) != REDIS_OK)
+      return std::unexpected(connection_error("talking to"));
+    ReplyOwner owner{static_cast<redisReply*>(raw)};
+    replies.push_back(convert(owner.reply));
+  }
+  return replies;
+}
+
+}  // namespace tendril::redis

@@ -1,0 +1,174 @@
+// The Redis layer against a real redis-server: endpoints from URLs and the environment, and
+// connections that log in, pipeline, and say whether a retry can help.
+#include <tendril/redis/connection.hpp>
+#include <tendril/redis/endpoint.hpp>
+
+#include <gtest/gtest.h>
+
+#include <cstdlib>
+
+#include "support/redis_server.hpp"
+
+namespace rd = tendril::redis;
+using tendril::testing::RedisServer;
+
+namespace {
+
+rd::Endpoint local(int port, std::string password = {}) {
+  rd::Endpoint endpoint;
+  endpoint.host = "127.0.0.1";
+  endpoint.port = port;
+  endpoint.password = std::move(password);
+  return endpoint;
+}
+
+// Sets PREFECT_REDIS_MESSAGING_* for one test and clears them afterwards.
+struct Environment {
+  ~Environment() {
+    for (const char* name : {"URL", "HOST", "PORT", "DB", "USERNAME", "PASSWORD", "SSL"})
+      ::unsetenv((std::string("PREFECT_REDIS_MESSAGING_") + name).c_str());
+  }
+  void set(const std::string& name, const std::string& value) {
+    ::setenv(("PREFECT_REDIS_MESSAGING_" + name).c_str(), value.c_str(), 1);
+  }
+};
+
+}  // namespace
+
+TEST(RedisEndpoint, ParsesAFullUrl) {
+  auto endpoint = rd::Endpoint::parse_url("redis://alice:s3cret@cache.local:6380/2");
+  ASSERT_TRUE(endpoint) << endpoint.error().message;
+  EXPECT_EQ(endpoint->username, "alice");
+  EXPECT_EQ(endpoint->password, "s3cret");
+  EXPECT_EQ(endpoint->host, "cache.local");
+  EXPECT_EQ(endpoint->port, 6380);
+  EXPECT_EQ(endpoint->db, 2);
+  EXPECT_EQ(endpoint->describe(), "redis://alice@cache.local:6380/2") << "no password in logs";
+}
+
+TEST(RedisEndpoint, BadUrlsAreErrorsNamingThePart) {
+  EXPECT_NE(rd::Endpoint::parse_url("http://x").error().message.find("must start with redis://"),
+            std::string::npos);
+  EXPECT_NE(rd::Endpoint::parse_url("redis://x:abc").error().message.find("port 'abc'"),
+            std::string::npos);
+  EXPECT_NE(rd::Endpoint::parse_url("rediss://x").error().message.find("TLS"), std::string::npos);
+}
+
+TEST(RedisEndpoint, NothingConfiguredMeansNoRedis) {
+  Environment env;
+  auto endpoint = rd::Endpoint::from_environment();
+  ASSERT_TRUE(endpoint);
+  EXPECT_FALSE(endpoint->has_value());
+}
+
+TEST(RedisEndpoint, ReadsThePartsFromTheEnvironment) {
+  Environment env;
+  env.set("HOST", "redis.internal");
+  env.set("PORT", "6390");
+  env.set("DB", "3");
+  env.set("PASSWORD", "pw");
+  auto endpoint = rd::Endpoint::from_environment();
+  ASSERT_TRUE(endpoint && *endpoint);
+  EXPECT_EQ((*endpoint)->host, "redis.internal");
+  EXPECT_EQ((*endpoint)->port, 6390);
+  EXPECT_EQ((*endpoint)->db, 3);
+  EXPECT_EQ((*endpoint)->username, "default");
+  EXPECT_EQ((*endpoint)->password, "pw");
+}
+
+TEST(RedisEndpoint, TheUrlWinsOverTheParts) {
+  Environment env;
+  env.set("HOST", "ignored");
+  env.set("URL", "redis://other:7000");
+  auto endpoint = rd::Endpoint::from_environment();
+  ASSERT_TRUE(endpoint && *endpoint);
+  EXPECT_EQ((*endpoint)->host, "other");
+  EXPECT_EQ((*endpoint)->port, 7000);
+}
+
+TEST(RedisEndpoint, APortThatIsNotANumberIsAnErrorNamingTheVariable) {
+  Environment env;
+  env.set("HOST", "localhost");
+  env.set("PORT", "abc");
+  auto endpoint = rd::Endpoint::from_environment();
+  ASSERT_FALSE(endpoint);
+  EXPECT_EQ(endpoint.error().message,
+            "PREFECT_REDIS_MESSAGING_PORT=abc is not a port number (1-65535)");
+}
+
+TEST(RedisEndpoint, SslIsAClearErrorInThisBuild) {
+  Environment env;
+  env.set("HOST", "localhost");
+  env.set("SSL", "true");
+  auto endpoint = rd::Endpoint::from_environment();
+  ASSERT_FALSE(endpoint);
+  EXPECT_NE(endpoint.error().message.find("SSL=true: TLS is not supported"), std::string::npos);
+}
+
+TEST(RedisConnection, TalksToARealServerAndPipelines) {
+  RedisServer server;
+  auto connection = rd::Connection::open(local(server.port()));
+  ASSERT_TRUE(connection) << connection.error().message;
+  auto pong = connection->command({"PING"});
+  ASSERT_TRUE(pong);
+  EXPECT_EQ(pong->text, "PONG");
+  const std::string binary("v\0w", 3);  // values are byte strings, NULs and all
+  auto replies = connection->pipeline(
+      {{"SET", "k", binary}, {"GET", "k"}, {"INCRBY", "n", "5"}, {"NOSUCHCOMMAND"}});
+  ASSERT_TRUE(replies);
+  ASSERT_EQ(replies->size(), 4u);
+  EXPECT_EQ((*replies)[1].text, binary);
+  EXPECT_EQ((*replies)[2].integer, 5);
+  EXPECT_EQ((*replies)[3].type, rd::Reply::Type::error) << "error replies stay in a pipeline";
+  auto refused = connection->command({"NOSUCHCOMMAND"});
+  ASSERT_FALSE(refused);
+  EXPECT_FALSE(refused.error().retryable);
+  EXPECT_NE(refused.error().message.find("Redis refused NOSUCHCOMMAND"), std::string::npos);
+}
+
+TEST(RedisConnection, LogsInWithAPasswordAndSelectsTheDatabase) {
+  RedisServer server("s3cret");
+  auto endpoint = local(server.port(), "s3cret");
+  endpoint.db = 4;
+  auto connection = rd::Connection::open(endpoint);
+  ASSERT_TRUE(connection) << connection.error().message;
+  ASSERT_TRUE(connection->command({"SET", "here", "1"}));
+  auto other = rd::Connection::open(local(server.port(), "s3cret"));
+  ASSERT_TRUE(other);
+  EXPECT_EQ(other->command({"EXISTS", "here"})->integer, 0) << "the key lives in database 4";
+}
+
+TEST(RedisConnection, AWrongPasswordIsANonRetryableErrorNamingTheLogin) {
+  RedisServer server("right");
+  auto connection = rd::Connection::open(local(server.port(), "wrong"));
+  ASSERT_FALSE(connection);
+  EXPECT_FALSE(connection.error().retryable);
+  EXPECT_NE(connection.error().message.find("logging in to redis://default@127.0.0.1"),
+            std::string::npos)
+      << connection.error().message;
+  EXPECT_NE(connection.error().message.find("WRONGPASS"), std::string::npos);
+}
+
+TEST(RedisConnection, AnUnreachableServerIsARetryableErrorNamingIt) {
+  RedisServer server;
+  const int port = server.port();
+  server.kill();
+  auto connection = rd::Connection::open(local(port));
+  ASSERT_FALSE(connection);
+  EXPECT_TRUE(connection.error().retryable);
+  EXPECT_NE(connection.error().message.find("connecting to redis://default@127.0.0.1:" +
+                                            std::to_string(port)),
+            std::string::npos)
+      << connection.error().message;
+}
+
+TEST(RedisConnection, AServerKilledMidConnectionIsARetryableError) {
+  RedisServer server;
+  auto connection = rd::Connection::open(local(server.port()));
+  ASSERT_TRUE(connection);
+  server.kill();
+  auto reply = connection->command({"PING"});
+  ASSERT_FALSE(reply);
+  EXPECT_TRUE(reply.error().retryable);
+  EXPECT_FALSE(connection->healthy());
+}

@@ -1,0 +1,120 @@
+// tests/support/redis_server.hpp — a real redis-server for one test, on a free loopback port.
+//
+// Starts `redis-server` (from PATH) in a temporary directory with no persistence, waits until
+// it answers, and stops it when destroyed. A missing redis-server is a test failure (the
+// constructor throws), never a skip. kill() and restart() let tests take it away mid-run.
+#pragma once
+
+#include <netinet/in.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdlib>
+#include <filesystem>
+#include <stdexcept>
+#include <string>
+#include <thread>
+#include <vector>
+
+namespace tendril::testing {
+
+class RedisServer {
+ public:
+  explicit RedisServer(std::string password = {}) : password_(std::move(password)) {
+    char pattern[] = "/tmp/tendril-redis-XXXXXX";
+    if (!::mkdtemp(pattern)) throw std::runtime_error("cannot make a temporary directory");
+    dir_ = pattern;
+    port_ = free_port();
+    start();
+  }
+  ~RedisServer() {
+    kill();
+    std::error_code ignored;
+    std::filesystem::remove_all(dir_, ignored);
+  }
+  RedisServer(const RedisServer&) = delete;
+  RedisServer& operator=(const RedisServer&) = delete;
+
+  int port() const { return port_; }
+  const std::string& password() const { return password_; }
+
+  // SIGKILL, as a crash would.
+  void kill() {
+    if (pid_ <= 0) return;
+    ::kill(pid_, SIGKILL);
+    ::waitpid(pid_, nullptr, 0);
+    pid_ = -1;
+  }
+  // Starts again on the same port, empty.
+  void restart() {
+    kill();
+    start();
+  }
+
+ private:
+  static int free_port() {
+    const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in address{};
+    address.sin_family = AF_INET;
+    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    address.sin_port = 0;
+    socklen_t length = sizeof address;
+    if (fd < 0 || ::bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof address) != 0 ||
+        ::getsockname(fd, reinterpret_cast<sockaddr*>(&address), &length) != 0)
+      throw std::runtime_error("cannot find a free loopback port");
+    ::close(fd);
+    return ntohs(address.sin_port);
+  }
+
+  static bool accepts(int port) {
+    const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in address{};
+    address.sin_family = AF_INET;
+    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    address.sin_port = htons(static_cast<uint16_t>(port));
+    const bool ok = ::connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof address) == 0;
+    ::close(fd);
+    return ok;
+  }
+
+  void start() {
+    std::vector<std::string> args{
+        "redis-server", "--port",    std::to_string(port_), "--bind", "127.0.0.1",
+        "--save",       "",          "--appendonly",        "no",     "--dir",
+        dir_,           "--logfile", dir_ + "/redis.log"};
+    if (!password_.empty()) {
+      args.push_back("--requirepass");
+      args.push_back(password_);
+    }
+    pid_ = ::fork();
+    if (pid_ == 0) {
+      std::vector<char*> argv;
+      for (auto& arg : args) argv.push_back(arg.data());
+      argv.push_back(nullptr);
+      ::execvp("redis-server", argv.data());
+      std::_Exit(127);
+    }
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+    while (!accepts(port_)) {
+      int status = 0;
+      if (::waitpid(pid_, &status, WNOHANG) == pid_) {
+        pid_ = -1;
+        throw std::runtime_error(
+            "redis-server did not start (is it installed? scripts/setup.sh installs it)");
+      }
+      if (std::chrono::steady_clock::now() > deadline)
+        throw std::runtime_error("redis-server did not accept connections within 10 s");
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    }
+  }
+
+  std::string password_;
+  std::string dir_;
+  int port_ = 0;
+  pid_t pid_ = -1;
+};
+
+}  // namespace tendril::testing
