@@ -147,3 +147,16 @@ RedisResult<std::vector<Reply>> Connection::pipeline(
 }
 
 }  // namespace tendril::redis
+
+namespace tendril::redis {
+
+RedisResult<Reply> Connection::receive() {
+  if (!healthy()) return std::unexpected(connection_error("talking to"));
+  void* raw = nullptr;
+  if (redisGetReply(context_, &raw) != REDIS_OK)
+    return std::unexpected(connection_error("waiting for a message from"));
+  ReplyOwner owner{static_cast<redisReply*>(raw)};
+  return convert(owner.reply);
+}
+
+}  // namespace tendril::redis

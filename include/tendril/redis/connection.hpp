@@ -49,6 +49,8 @@ class Connection {
   RedisResult<Reply> command(const std::vector<std::string>& args);
   // Many commands in one round trip; error replies stay in the result as Type::error.
   RedisResult<std::vector<Reply>> pipeline(const std::vector<std::vector<std::string>>& commands);
+  // The next reply Redis pushes without a command (pub/sub messages), within the timeout.
+  RedisResult<Reply> receive();
   // True while the connection has not failed.
   bool healthy() const noexcept;
   const Endpoint& endpoint() const noexcept { return endpoint_; }

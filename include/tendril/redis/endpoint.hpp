@@ -35,6 +35,8 @@ struct Endpoint {
 
   // redis://user@host:port/db, without the password: safe for logs.
   std::string describe() const;
+
+  bool operator==(const Endpoint&) const = default;
 };
 
 }  // namespace tendril::redis

@@ -1,0 +1,80 @@
+// tendril/state/publisher.hpp — publish tool states from any thread; one Redis write per flush.
+//
+// publish() never blocks and never throws: it puts the state in a lock-free ring and returns.
+// A background worker wakes every `flush_interval`, or as soon as `batch_size` states are
+// queued, and drains everything queued into one Redis command (split only above
+// `max_command_bytes`): in stream mode `XADD <topic> * data {"schema":"PythonTool","data":[...]}
+// attributes {"event_type":"tool","count":N,"timestamp":...}`, in pub/sub mode
+// `PUBLISH <topic> [...]`. With no Redis configured, states go to a default sink as JSON lines.
+//
+// Nothing is lost on the way: when Redis is down the states are kept and sent again with
+// backoff; only beyond `max_queued` are the oldest dropped, and counted. shutdown() (also run by
+// the destructor, and at exit for the shared publisher) sends what is left. All members are
+// thread-safe.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "tendril/redis/endpoint.hpp"
+#include "tendril/state/tool_state.hpp"
+
+namespace tendril::state {
+
+enum class PublishMode { stream, pubsub };
+
+struct PublisherOptions {
+  std::string topic = "progress";  // stream key, or pub/sub channel
+  std::chrono::milliseconds flush_interval{1000};
+  std::size_t batch_size = 20;
+  std::size_t max_queued = 100'000;         // states kept while Redis is away
+  std::size_t max_command_bytes = 1 << 20;  // a flush is split above this
+  PublishMode mode = PublishMode::stream;
+  // Where Redis is; unset: from PREFECT_REDIS_MESSAGING_*; no Redis there: the default sink.
+  std::optional<redis::Endpoint> endpoint = std::nullopt;
+  bool use_environment = true;  // false: no Redis unless `endpoint` is set
+  std::string sink_path = {};   // default sink: JSON lines appended to this file, or stderr
+
+  bool operator==(const PublisherOptions&) const = default;
+};
+
+struct PublisherStats {
+  std::uint64_t published = 0;  // accepted by publish()
+  std::uint64_t sent = 0;       // delivered to Redis or the default sink
+  std::uint64_t batches = 0;    // Redis commands (or sink writes) that delivered them
+  std::uint64_t dropped = 0;    // lost: ring full, beyond max_queued, or undeliverable at shutdown
+  std::uint64_t retries = 0;    // failed deliveries that were tried again
+  std::size_t depth = 0;        // waiting now
+  std::string last_error;       // the last configuration or delivery problem, if any
+  std::string destination;      // redis://user@host:port/db, or the default sink
+};
+
+class ToolStatePublisher {
+ public:
+  explicit ToolStatePublisher(PublisherOptions options = {});
+  ~ToolStatePublisher();
+  ToolStatePublisher(const ToolStatePublisher&) = delete;
+  ToolStatePublisher& operator=(const ToolStatePublisher&) = delete;
+
+  // Never blocks, never throws. Thread-safe.
+  void publish(ToolState state) noexcept;
+  // Sends everything queued (retrying within `timeout`), then stops; later publishes are
+  // dropped and counted. Returns true when nothing was left unsent. Thread-safe, idempotent.
+  bool shutdown(std::chrono::milliseconds timeout = std::chrono::seconds(10));
+  PublisherStats stats() const;
+  const PublisherOptions& options() const noexcept;
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+// The process's shared publisher, made on first call. A later call with other options is an
+// error (std::logic_error), not silently ignored. Flushed at process exit.
+ToolStatePublisher& get_tool_state_publisher(
+    std::optional<PublisherOptions> options = std::nullopt);
+
+}  // namespace tendril::state

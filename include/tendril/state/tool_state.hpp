@@ -1,0 +1,45 @@
+// tendril/state/tool_state.hpp — the progress record of a tool run, in the real package's format.
+//
+// Plain values, safe to copy between threads. to_json() writes the fields in the original
+// package's order (consumers read them by name; the order only keeps payloads comparable).
+#pragma once
+
+#include <functional>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+namespace tendril::state {
+
+using Json = nlohmann::ordered_json;
+
+// Now, in UTC, as ISO-8601 with microseconds: "2026-11-22T10:25:28.123456+00:00".
+std::string utc_timestamp();
+
+struct ToolState {
+  std::string type = "ToolState";
+  std::string flow_run_id = default_flow_run_id();  // PREFECT__FLOW_RUN_ID, or ""
+  std::string state = "INFO";
+  std::string tool_name = {};
+  std::string step_name = {};
+  std::string message = {};
+  long long total_files = 0;
+  long long processed_files = 0;
+  std::string current_file_name = {};
+  Json steps = Json::array();
+  std::string timestamp = utc_timestamp();
+  Json extra = Json::object();  // free-form fields, written after the standard ones
+
+  // A copy with `change` applied and a new timestamp (the seed's build(**changes)).
+  ToolState updated(const std::function<void(ToolState&)>& change) const;
+
+  Json to_json() const;
+  // Reads what to_json() wrote; unknown fields land in `extra`. Throws nlohmann::json errors
+  // naming the field when a standard field has the wrong type.
+  static ToolState from_json(const Json& json);
+
+  static std::string default_flow_run_id();
+};
+
+}  // namespace tendril::state

@@ -1,0 +1,248 @@
+#include "tendril/state/publisher.hpp"
+
+#include <algorithm>
+#include <atomic>
+#include <condition_variable>
+#include <cstdio>
+#include <deque>
+#include <mutex>
+#include <stdexcept>
+#include <thread>
+
+#include "ring.hpp"
+#include "tendril/redis/connection.hpp"
+
+namespace tendril::state {
+
+using Clock = std::chrono::steady_clock;
+using namespace std::chrono_literals;
+
+struct ToolStatePublisher::Impl {
+  explicit Impl(PublisherOptions opts) : options(std::move(opts)), ring(1 << 16) {
+    if (options.endpoint) {
+      endpoint = options.endpoint;
+    } else if (options.use_environment) {
+      auto configured = redis::Endpoint::from_environment();
+      if (!configured) {
+        warn(configured.error().message + "; tool states go to the default sink");
+      } else {
+        endpoint = *configured;
+      }
+    }
+    if (!endpoint && !options.sink_path.empty()) {
+      sink = std::fopen(options.sink_path.c_str(), "a");
+      if (!sink) warn("cannot open the default sink '" + options.sink_path + "'; using stderr");
+    }
+    worker = std::thread([this] { run(); });
+  }
+
+  ~Impl() {
+    if (sink) std::fclose(sink);
+  }
+
+  void warn(const std::string& message) {
+    {
+      std::lock_guard lock(error_mutex);
+      if (last_error == message) return;  // say each problem once
+      last_error = message;
+    }
+    std::fprintf(stderr, "tendril: tool-state publisher: %s\n", message.c_str());
+  }
+
+  // The worker: sleep until a batch is queued, the interval passed, or shutdown; then send.
+  void run() {
+    std::unique_lock lock(mutex);
+    for (;;) {
+      wake.wait_for(lock, options.flush_interval, [&] {
+        return stopping || pending.load(std::memory_order_relaxed) >= options.batch_size;
+      });
+      const bool stop = stopping;
+      const auto deadline = stop_deadline;
+      lock.unlock();
+      drain();
+      if (!backlog.empty() && Clock::now() >= retry_at) deliver();
+      lock.lock();
+      if (stop && pending.load() == 0 && (backlog.empty() || Clock::now() >= deadline)) break;
+      if (stop &&
+          !backlog.empty()) {  // shutting down with Redis away: keep trying until the deadline
+        lock.unlock();
+        std::this_thread::sleep_for(std::min<Clock::duration>(
+            50ms, std::max<Clock::duration>(0ms, retry_at - Clock::now())));
+        lock.lock();
+      }
+    }
+    if (!backlog.empty()) {
+      dropped += backlog.size();
+      warn("shutdown: " + std::to_string(backlog.size()) + " tool states could not be sent");
+      backlog.clear();
+    }
+  }
+
+  // Ring to backlog; beyond max_queued the oldest go.
+  void drain() {
+    ToolState state;
+    while (ring.try_pop(state)) {
+      pending.fetch_sub(1, std::memory_order_relaxed);
+      backlog.push_back(std::move(state));
+      if (backlog.size() > options.max_queued) {
+        backlog.pop_front();
+        ++dropped;
+      }
+    }
+    depth.store(backlog.size(), std::memory_order_relaxed);
+  }
+
+  // Everything in the backlog, in as few commands as the byte limit allows.
+  void deliver() {
+    if (!endpoint) return write_sink();
+    if (!connection) {
+      auto opened = redis::Connection::open(*endpoint);
+      if (!opened) return failed(opened.error().message);
+      connection.emplace(std::move(*opened));
+    }
+    while (!backlog.empty()) {
+      std::size_t count = 0, bytes = 0;
+      Json data = Json::array();
+      while (count < backlog.size()) {
+        Json item = backlog[count].to_json();
+        const std::size_t size = item.dump().size();
+        if (count > 0 && bytes + size > options.max_command_bytes) break;
+        bytes += size;
+        data.push_back(std::move(item));
+        ++count;
+      }
+      std::vector<std::string> command;
+      if (options.mode == PublishMode::stream) {
+        const Json payload{{"schema", "PythonTool"}, {"data", std::move(data)}};
+        const Json attributes{
+            {"event_type", "tool"}, {"count", count}, {"timestamp", utc_timestamp()}};
+        command = {"XADD",       options.topic,    "*", "data", payload.dump(),
+                   "attributes", attributes.dump()};
+      } else {
+        command = {"PUBLISH", options.topic, data.dump()};
+      }
+      auto reply = connection->command(command);
+      if (!reply) {
+        if (reply.error().retryable) connection.reset();
+        return failed(reply.error().message);
+      }
+      backlog.erase(backlog.begin(), backlog.begin() + static_cast<long>(count));
+      sent += count;
+      ++batches;
+      backoff = 0ms;
+    }
+    depth.store(0, std::memory_order_relaxed);
+  }
+
+  void failed(const std::string& message) {
+    ++retries;
+    backoff = std::clamp<std::chrono::milliseconds>(backoff * 2, 50ms, 5s);
+    retry_at = Clock::now() + backoff;
+    warn(message + " (" + std::to_string(backlog.size()) + " tool states kept; retrying)");
+  }
+
+  void write_sink() {
+    FILE* out = sink ? sink : stderr;
+    for (const auto& state : backlog) std::fprintf(out, "%s\n", state.to_json().dump().c_str());
+    std::fflush(out);
+    sent += backlog.size();
+    ++batches;
+    backlog.clear();
+    depth.store(0, std::memory_order_relaxed);
+  }
+
+  const PublisherOptions options;
+  std::optional<redis::Endpoint> endpoint;
+  FILE* sink = nullptr;
+  Ring<ToolState> ring;
+  std::atomic<std::size_t> pending{0};  // in the ring
+  std::atomic<std::size_t> depth{0};    // in the backlog
+  std::atomic<std::uint64_t> published{0}, sent{0}, batches{0}, dropped{0}, retries{0};
+  std::atomic<bool> closed{false};
+
+  // The worker's own.
+  std::deque<ToolState> backlog;
+  std::optional<redis::Connection> connection;
+  std::chrono::milliseconds backoff{0};
+  Clock::time_point retry_at{};
+
+  std::mutex mutex;
+  std::condition_variable wake;
+  bool stopping = false;              // guarded by mutex
+  Clock::time_point stop_deadline{};  // guarded by mutex
+  std::thread worker;
+
+  mutable std::mutex error_mutex;
+  std::string last_error;  // guarded by error_mutex
+};
+
+ToolStatePublisher::ToolStatePublisher(PublisherOptions options)
+    : impl_(std::make_unique<Impl>(std::move(options))) {}
+
+ToolStatePublisher::~ToolStatePublisher() { shutdown(); }
+
+void ToolStatePublisher::publish(ToolState state) noexcept {
+  Impl& impl = *impl_;
+  if (impl.closed.load(std::memory_order_relaxed) || !impl.ring.try_push(std::move(state))) {
+    ++impl.dropped;
+    return;
+  }
+  ++impl.published;
+  if (impl.pending.fetch_add(1, std::memory_order_relaxed) + 1 == impl.options.batch_size)
+    impl.wake.notify_one();
+}
+
+bool ToolStatePublisher::shutdown(std::chrono::milliseconds timeout) {
+  Impl& impl = *impl_;
+  if (impl.closed.exchange(true)) {
+    if (impl.worker.joinable()) impl.worker.join();
+    return impl.depth.load() == 0;
+  }
+  {
+    std::lock_guard lock(impl.mutex);
+    impl.stopping = true;
+    impl.stop_deadline = Clock::now() + timeout;
+  }
+  impl.wake.notify_one();
+  if (impl.worker.joinable()) impl.worker.join();
+  return impl.depth.load() == 0 && impl.pending.load() == 0;
+}
+
+PublisherStats ToolStatePublisher::stats() const {
+  const Impl& impl = *impl_;
+  PublisherStats s;
+  s.published = impl.published.load();
+  s.sent = impl.sent.load();
+  s.batches = impl.batches.load();
+  s.dropped = impl.dropped.load();
+  s.retries = impl.retries.load();
+  s.depth = impl.pending.load() + impl.depth.load();
+  {
+    std::lock_guard lock(impl.error_mutex);
+    s.last_error = impl.last_error;
+  }
+  s.destination = impl.endpoint ? impl.endpoint->describe()
+                                : "default sink (" +
+                                      (impl.options.sink_path.empty() ? std::string("stderr")
+                                                                      : impl.options.sink_path) +
+                                      ")";
+  return s;
+}
+
+const PublisherOptions& ToolStatePublisher::options() const noexcept { return impl_->options; }
+
+ToolStatePublisher& get_tool_state_publisher(std::optional<PublisherOptions> options) {
+  static std::mutex mutex;
+  static std::unique_ptr<ToolStatePublisher> shared;  // destroyed, and so flushed, at exit
+  std::lock_guard lock(mutex);
+  if (!shared) {
+    shared = std::make_unique<ToolStatePublisher>(options.value_or(PublisherOptions{}));
+  } else if (options && *options != shared->options()) {
+    throw std::logic_error(
+        "get_tool_state_publisher: the shared publisher already exists with other options; "
+        "pass none after the first call, or make a ToolStatePublisher of your own");
+  }
+  return *shared;
+}
+
+}  // namespace tendril::state

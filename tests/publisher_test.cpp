@@ -1,0 +1,290 @@
+// The tool-state publisher against a real redis-server: the wire format, batching, a consumer
+// group that sees every state once and in order, Redis dying and coming back, the bound, the
+// default sink, configuration errors, and the shared instance.
+#include <tendril/redis/connection.hpp>
+#include <tendril/state/publisher.hpp>
+
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <cstdio>
+#include <fstream>
+#include <map>
+#include <thread>
+#include <vector>
+
+#include "support/redis_server.hpp"
+#include "support/watchdog.hpp"
+
+namespace rd = tendril::redis;
+namespace ts = tendril::state;
+using namespace std::chrono_literals;
+using tendril::testing::RedisServer;
+
+namespace {
+
+rd::Endpoint local(int port, std::string password = {}) {
+  rd::Endpoint endpoint;
+  endpoint.host = "127.0.0.1";
+  endpoint.port = port;
+  endpoint.password = std::move(password);
+  return endpoint;
+}
+
+ts::ToolState numbered(int publisher, int seq) {
+  ts::ToolState state;
+  state.tool_name = "scan";
+  state.state = "RUNNING";
+  state.processed_files = seq;
+  state.extra = {{"publisher", publisher}, {"seq", seq}};
+  return state;
+}
+
+// Every state in the stream, read with a consumer group by an independent client.
+std::vector<ts::Json> read_all(int port, const std::string& stream = "progress",
+                               std::vector<ts::Json>* attributes = nullptr) {
+  auto reader = rd::Connection::open(local(port));
+  EXPECT_TRUE(reader) << reader.error().message;
+  reader->command({"XGROUP", "CREATE", stream, "readers", "0", "MKSTREAM"});
+  std::vector<ts::Json> states;
+  for (;;) {
+    auto reply = reader->command(
+        {"XREADGROUP", "GROUP", "readers", "c1", "COUNT", "1000", "STREAMS", stream, ">"});
+    EXPECT_TRUE(reply);
+    if (!reply || reply->type != rd::Reply::Type::array || reply->elements.empty()) break;
+    const auto& entries = reply->elements[0].elements[1].elements;
+    if (entries.empty()) break;
+    for (const auto& entry : entries) {
+      const auto& fields = entry.elements[1].elements;
+      std::map<std::string, std::string> by_name;
+      for (std::size_t i = 0; i + 1 < fields.size(); i += 2)
+        by_name[fields[i].text] = fields[i + 1].text;
+      const ts::Json data = ts::Json::parse(by_name.at("data"));
+      EXPECT_EQ(data.at("schema"), "PythonTool");
+      if (attributes) attributes->push_back(ts::Json::parse(by_name.at("attributes")));
+      for (const auto& state : data.at("data")) states.push_back(state);
+      reader->command({"XACK", stream, "readers", entry.elements[0].text});
+    }
+  }
+  return states;
+}
+
+long long stream_length(int port) {
+  auto reader = rd::Connection::open(local(port));
+  auto reply = reader ? reader->command({"XLEN", "progress"}) : rd::RedisResult<rd::Reply>{};
+  return reply ? reply->integer : -1;
+}
+
+template <class Predicate>
+bool eventually(Predicate done, std::chrono::milliseconds limit = 10s) {
+  const auto deadline = std::chrono::steady_clock::now() + limit;
+  while (!done()) {
+    if (std::chrono::steady_clock::now() > deadline) return false;
+    std::this_thread::sleep_for(5ms);
+  }
+  return true;
+}
+
+}  // namespace
+
+TEST(ToolState, WritesTheRealPackagesFieldsAndReadsThemBack) {
+  ts::ToolState state;
+  state.tool_name = "scan";
+  state.total_files = 10;
+  state.extra = {{"host", "a"}};
+  const ts::Json json = state.to_json();
+  std::vector<std::string> keys;
+  for (const auto& [key, value] : json.items()) keys.push_back(key);
+  EXPECT_EQ(keys,
+            (std::vector<std::string>{"type", "flow_run_id", "state", "tool_name", "step_name",
+                                      "message", "total_files", "processed_files",
+                                      "current_file_name", "steps", "timestamp", "host"}));
+  EXPECT_EQ(json["type"], "ToolState");
+  EXPECT_EQ(json["state"], "INFO");
+  const ts::ToolState back = ts::ToolState::from_json(json);
+  EXPECT_EQ(back.tool_name, "scan");
+  EXPECT_EQ(back.total_files, 10);
+  EXPECT_EQ(back.extra["host"], "a");
+}
+
+TEST(ToolState, UpdatedStampsANewUtcTimestamp) {
+  ts::ToolState state;
+  state.timestamp = "2000-01-01T00:00:00.000000+00:00";
+  const ts::ToolState next = state.updated([](ts::ToolState& s) { s.processed_files = 3; });
+  EXPECT_EQ(next.processed_files, 3);
+  EXPECT_NE(next.timestamp, state.timestamp);
+  EXPECT_EQ(next.timestamp.size(), 32u);
+  EXPECT_EQ(next.timestamp.substr(26), "+00:00");
+}
+
+TEST(Publisher, OneStreamEntryPerFlushInTheRealWireFormat) {
+  tendril::testing::Watchdog watchdog(30s, "publisher wire format");
+  RedisServer server;
+  ts::ToolStatePublisher publisher(
+      {.flush_interval = 60s, .batch_size = 5, .endpoint = local(server.port())});
+  for (int i = 0; i < 5; ++i) publisher.publish(numbered(0, i));
+  ASSERT_TRUE(eventually([&] { return stream_length(server.port()) == 1; }))
+      << "five states, batch_size five: one XADD without waiting for the interval";
+  std::vector<ts::Json> attributes;
+  const auto states = read_all(server.port(), "progress", &attributes);
+  ASSERT_EQ(states.size(), 5u);
+  EXPECT_EQ(states[4]["seq"], 4);
+  EXPECT_EQ(states[0]["type"], "ToolState");
+  ASSERT_EQ(attributes.size(), 1u);
+  EXPECT_EQ(attributes[0]["event_type"], "tool");
+  EXPECT_EQ(attributes[0]["count"], 5);
+  EXPECT_TRUE(attributes[0]["timestamp"].is_string());
+  EXPECT_EQ(publisher.stats().batches, 1u);
+}
+
+TEST(Publisher, FewerThanABatchAreFlushedOnTheInterval) {
+  tendril::testing::Watchdog watchdog(30s, "interval flush");
+  RedisServer server;
+  ts::ToolStatePublisher publisher(
+      {.flush_interval = 100ms, .batch_size = 100, .endpoint = local(server.port())});
+  for (int i = 0; i < 3; ++i) publisher.publish(numbered(0, i));
+  ASSERT_TRUE(eventually([&] { return stream_length(server.port()) == 1; }));
+  EXPECT_EQ(read_all(server.port()).size(), 3u);
+}
+
+TEST(Publisher, ManyThreadsEveryStateOnceAndInOrderPerPublisher) {
+  tendril::testing::Watchdog watchdog(60s, "publisher threads");
+  RedisServer server;
+  constexpr int kThreads = 4, kEach = 2000;
+  ts::ToolStatePublisher publisher({.flush_interval = 20ms, .endpoint = local(server.port())});
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t)
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < kEach; ++i) publisher.publish(numbered(t, i));
+    });
+  for (auto& thread : threads) thread.join();
+  ASSERT_TRUE(publisher.shutdown());
+  const auto states = read_all(server.port());
+  ASSERT_EQ(states.size(), static_cast<std::size_t>(kThreads * kEach));
+  std::vector<int> next(kThreads, 0);
+  for (const auto& state : states) {
+    const int t = state["publisher"], seq = state["seq"];
+    EXPECT_EQ(seq, next[t]) << "publisher " << t;
+    next[t] = seq + 1;
+  }
+  const auto stats = publisher.stats();
+  EXPECT_EQ(stats.published, static_cast<std::uint64_t>(kThreads * kEach));
+  EXPECT_EQ(stats.sent, stats.published);
+  EXPECT_EQ(stats.dropped, 0u);
+  EXPECT_LT(stats.batches, stats.sent) << "batched, not one command per state";
+}
+
+TEST(Publisher, PubSubModePublishesAJsonArray) {
+  tendril::testing::Watchdog watchdog(30s, "pubsub");
+  RedisServer server;
+  auto subscriber = rd::Connection::open(local(server.port()));
+  ASSERT_TRUE(subscriber);
+  ASSERT_TRUE(subscriber->command({"SUBSCRIBE", "tools"}));
+  ts::ToolStatePublisher publisher({.topic = "tools",
+                                    .flush_interval = 60s,
+                                    .batch_size = 2,
+                                    .mode = ts::PublishMode::pubsub,
+                                    .endpoint = local(server.port())});
+  publisher.publish(numbered(0, 0));
+  publisher.publish(numbered(0, 1));
+  auto message = subscriber->receive();
+  ASSERT_TRUE(message) << message.error().message;
+  ASSERT_EQ(message->elements.size(), 3u);
+  EXPECT_EQ(message->elements[0].text, "message");
+  EXPECT_EQ(message->elements[1].text, "tools");
+  const ts::Json array = ts::Json::parse(message->elements[2].text);
+  ASSERT_TRUE(array.is_array());
+  EXPECT_EQ(array.size(), 2u);
+}
+
+TEST(Publisher, RedisKilledAndRestartedLosesNoStateWithinTheBound) {
+  tendril::testing::Watchdog watchdog(60s, "redis restart");
+  RedisServer server;
+  ts::ToolStatePublisher publisher({.flush_interval = 20ms, .endpoint = local(server.port())});
+  for (int i = 0; i < 100; ++i) publisher.publish(numbered(0, i));
+  ASSERT_TRUE(eventually([&] { return publisher.stats().sent == 100; }));
+  const auto before = read_all(server.port());  // read them now: the restart empties Redis
+  server.kill();
+  for (int i = 100; i < 300; ++i) publisher.publish(numbered(0, i));
+  ASSERT_TRUE(eventually([&] { return publisher.stats().retries > 0; }));
+  server.restart();
+  ASSERT_TRUE(publisher.shutdown(20s));
+  const auto after = read_all(server.port());
+  EXPECT_EQ(before.size() + after.size(), 300u);
+  ASSERT_FALSE(after.empty());
+  EXPECT_EQ(after.front()["seq"], 100);
+  EXPECT_EQ(after.back()["seq"], 299);
+  EXPECT_EQ(publisher.stats().dropped, 0u);
+  EXPECT_NE(publisher.stats().last_error.find("127.0.0.1"), std::string::npos);
+}
+
+TEST(Publisher, BeyondTheBoundTheOldestAreDroppedAndCounted) {
+  tendril::testing::Watchdog watchdog(60s, "bound");
+  RedisServer server;
+  server.kill();
+  ts::ToolStatePublisher publisher(
+      {.flush_interval = 20ms, .max_queued = 50, .endpoint = local(server.port())});
+  for (int i = 0; i < 80; ++i) publisher.publish(numbered(0, i));
+  ASSERT_TRUE(eventually([&] { return publisher.stats().dropped == 30; }));
+  server.restart();
+  ASSERT_TRUE(publisher.shutdown(20s));
+  const auto states = read_all(server.port());
+  ASSERT_EQ(states.size(), 50u);
+  EXPECT_EQ(states.front()["seq"], 30) << "the oldest thirty were dropped";
+  EXPECT_EQ(states.back()["seq"], 79);
+}
+
+TEST(Publisher, WithNoRedisStatesGoToTheDefaultSink) {
+  const std::string path = ::testing::TempDir() + "tendril-sink.jsonl";
+  std::remove(path.c_str());
+  {
+    ts::ToolStatePublisher publisher(
+        {.flush_interval = 20ms, .use_environment = false, .sink_path = path});
+    for (int i = 0; i < 7; ++i) publisher.publish(numbered(0, i));
+    EXPECT_EQ(publisher.stats().destination, "default sink (" + path + ")");
+  }  // the destructor flushes
+  std::ifstream sink(path);
+  int lines = 0;
+  for (std::string line; std::getline(sink, line); ++lines)
+    EXPECT_EQ(ts::Json::parse(line)["seq"], lines);
+  EXPECT_EQ(lines, 7);
+}
+
+TEST(Publisher, ABadPortInTheEnvironmentIsReportedAndStatesStillGoSomewhere) {
+  ::setenv("PREFECT_REDIS_MESSAGING_HOST", "localhost", 1);
+  ::setenv("PREFECT_REDIS_MESSAGING_PORT", "abc", 1);
+  const std::string path = ::testing::TempDir() + "tendril-sink-bad-port.jsonl";
+  std::remove(path.c_str());
+  ts::ToolStatePublisher publisher({.flush_interval = 20ms, .sink_path = path});
+  ::unsetenv("PREFECT_REDIS_MESSAGING_HOST");
+  ::unsetenv("PREFECT_REDIS_MESSAGING_PORT");
+  publisher.publish(numbered(0, 0));
+  ASSERT_TRUE(publisher.shutdown());
+  const auto stats = publisher.stats();
+  EXPECT_NE(stats.last_error.find("PREFECT_REDIS_MESSAGING_PORT=abc is not a port number"),
+            std::string::npos);
+  EXPECT_EQ(stats.sent, 1u);
+}
+
+TEST(Publisher, AWrongPasswordIsReportedAndPublishGoesOn) {
+  tendril::testing::Watchdog watchdog(30s, "wrong password");
+  RedisServer server("right");
+  ts::ToolStatePublisher publisher(
+      {.flush_interval = 20ms, .endpoint = local(server.port(), "wrong")});
+  publisher.publish(numbered(0, 0));
+  ASSERT_TRUE(eventually([&] { return publisher.stats().retries > 0; }));
+  EXPECT_NE(publisher.stats().last_error.find("logging in to"), std::string::npos);
+  EXPECT_FALSE(publisher.shutdown(100ms)) << "it could not be sent";
+  EXPECT_EQ(publisher.stats().dropped, 1u);
+}
+
+TEST(Publisher, TheSharedPublisherRefusesOtherOptionsLater) {
+  ts::PublisherOptions options{.flush_interval = 50ms,
+                               .use_environment = false,
+                               .sink_path = ::testing::TempDir() + "tendril-shared.jsonl"};
+  auto& first = ts::get_tool_state_publisher(options);
+  EXPECT_EQ(&ts::get_tool_state_publisher(), &first);
+  EXPECT_EQ(&ts::get_tool_state_publisher(options), &first) << "the same options are fine";
+  options.batch_size = 7;
+  EXPECT_THROW(ts::get_tool_state_publisher(options), std::logic_error);
+}
