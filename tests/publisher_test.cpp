@@ -288,3 +288,36 @@ TEST(Publisher, TheSharedPublisherRefusesOtherOptionsLater) {
   options.batch_size = 7;
   EXPECT_THROW(ts::get_tool_state_publisher(options), std::logic_error);
 }
+
+TEST(ToolStateManager, PublishesTheRunsLifecycle) {
+  tendril::testing::Watchdog watchdog(30s, "manager");
+  RedisServer server;
+  ts::ToolStatePublisher publisher({.flush_interval = 20ms, .endpoint = local(server.port())});
+  ts::ToolStateManager manager(publisher, "scan", {"walk", "hash"});
+  manager.starting_tool();
+  manager.publish_step_details("hash", "hashing", 10, 4, "a.txt");
+  manager.failed_tool("disk gone");
+  manager.completed_tool();
+  ASSERT_TRUE(manager.finish());
+  const auto states = read_all(server.port());
+  ASSERT_EQ(states.size(), 4u);
+  EXPECT_EQ(states[0]["state"], "RUNNING");
+  EXPECT_EQ(states[1]["processed_files"], 4);
+  EXPECT_EQ(states[1]["current_file_name"], "a.txt");
+  EXPECT_EQ(states[2]["state"], "FAILED");
+  EXPECT_EQ(states[2]["message"], "disk gone");
+  EXPECT_EQ(states[3]["state"], "COMPLETED");
+  EXPECT_EQ(states[3]["tool_name"], "scan");
+  EXPECT_EQ(states[3]["steps"], ts::Json::array({"walk", "hash"}));
+}
+
+TEST(Publisher, ANormalProcessExitFlushesTheSharedPublisher) {
+  const std::string path = ::testing::TempDir() + "tendril-exit.jsonl";
+  std::remove(path.c_str());
+  const std::string command = std::string(TENDRIL_EXIT_PROBE) + " " + path;
+  ASSERT_EQ(std::system(command.c_str()), 0);
+  std::ifstream sink(path);
+  int lines = 0;
+  for (std::string line; std::getline(sink, line);) ++lines;
+  EXPECT_EQ(lines, 5) << "queued states are flushed at exit, not lost";
+}

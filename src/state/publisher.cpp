@@ -208,6 +208,18 @@ bool ToolStatePublisher::shutdown(std::chrono::milliseconds timeout) {
   return impl.depth.load() == 0 && impl.pending.load() == 0;
 }
 
+bool ToolStatePublisher::flush(std::chrono::milliseconds timeout) {
+  Impl& impl = *impl_;
+  const std::uint64_t target = impl.published.load();
+  const auto deadline = Clock::now() + timeout;
+  impl.wake.notify_one();
+  while (impl.sent.load() + impl.dropped.load() < target) {
+    if (Clock::now() >= deadline) return false;
+    std::this_thread::sleep_for(1ms);
+  }
+  return impl.dropped.load() == 0 || impl.sent.load() >= target;
+}
+
 PublisherStats ToolStatePublisher::stats() const {
   const Impl& impl = *impl_;
   PublisherStats s;
@@ -230,6 +242,56 @@ PublisherStats ToolStatePublisher::stats() const {
 }
 
 const PublisherOptions& ToolStatePublisher::options() const noexcept { return impl_->options; }
+
+ToolStateManager::ToolStateManager(ToolStatePublisher& publisher, std::string tool_name,
+                                   std::vector<std::string> steps)
+    : publisher_(publisher) {
+  base_.tool_name = std::move(tool_name);
+  base_.steps = steps;
+}
+
+void ToolStateManager::send(const std::function<void(ToolState&)>& change) {
+  publisher_.publish(base_.updated(change));
+}
+
+void ToolStateManager::starting_tool(const std::string& message) {
+  send([&](ToolState& s) {
+    s.state = "RUNNING";
+    s.message = message;
+  });
+}
+
+void ToolStateManager::publish_step_details(const std::string& step_name,
+                                            const std::string& message, long long total_files,
+                                            long long processed_files,
+                                            const std::string& current_file_name) {
+  send([&](ToolState& s) {
+    s.state = "RUNNING";
+    s.step_name = step_name;
+    s.message = message;
+    s.total_files = total_files;
+    s.processed_files = processed_files;
+    s.current_file_name = current_file_name;
+  });
+}
+
+void ToolStateManager::completed_tool(const std::string& message) {
+  send([&](ToolState& s) {
+    s.state = "COMPLETED";
+    s.message = message;
+  });
+}
+
+void ToolStateManager::failed_tool(const std::string& message) {
+  send([&](ToolState& s) {
+    s.state = "FAILED";
+    s.message = message;
+  });
+}
+
+bool ToolStateManager::finish(std::chrono::milliseconds timeout) {
+  return publisher_.flush(timeout);
+}
 
 ToolStatePublisher& get_tool_state_publisher(std::optional<PublisherOptions> options) {
   static std::mutex mutex;

@@ -15,9 +15,11 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "tendril/redis/endpoint.hpp"
 #include "tendril/state/tool_state.hpp"
@@ -64,12 +66,36 @@ class ToolStatePublisher {
   // Sends everything queued (retrying within `timeout`), then stops; later publishes are
   // dropped and counted. Returns true when nothing was left unsent. Thread-safe, idempotent.
   bool shutdown(std::chrono::milliseconds timeout = std::chrono::seconds(10));
+  // Waits until everything published before the call was sent or dropped, or `timeout`
+  // passed; true when it all went. Thread-safe.
+  bool flush(std::chrono::milliseconds timeout = std::chrono::seconds(10));
   PublisherStats stats() const;
   const PublisherOptions& options() const noexcept;
 
  private:
   struct Impl;
   std::unique_ptr<Impl> impl_;
+};
+
+// The seed's lifecycle helper: one tool run's states, each stamped anew, through a publisher.
+// Thread-safe as the publisher is; the manager itself holds only the run's fixed fields.
+class ToolStateManager {
+ public:
+  ToolStateManager(ToolStatePublisher& publisher, std::string tool_name,
+                   std::vector<std::string> steps = {});
+  void starting_tool(const std::string& message = "starting");  // RUNNING
+  void publish_step_details(const std::string& step_name, const std::string& message,
+                            long long total_files = 0, long long processed_files = 0,
+                            const std::string& current_file_name = {});  // RUNNING
+  void completed_tool(const std::string& message = "completed");         // COMPLETED
+  void failed_tool(const std::string& message);                          // FAILED
+  // Waits until this run's states were sent (see ToolStatePublisher::flush).
+  bool finish(std::chrono::milliseconds timeout = std::chrono::seconds(10));
+
+ private:
+  void send(const std::function<void(ToolState&)>& change);
+  ToolStatePublisher& publisher_;
+  ToolState base_;
 };
 
 // The process's shared publisher, made on first call. A later call with other options is an
