@@ -4,6 +4,7 @@
 #include <thread>
 
 #include "scan.hpp"
+#include "watch.hpp"
 
 int main(int argc, char** argv) {
   CLI::App app{"tendril: concurrent dataflow pipelines, flows and tool state"};
@@ -23,6 +24,19 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   scan_command->add_flag("--no-progress", no_progress, "never draw the progress line");
   scan_command->add_flag("--stats", scan.stats, "print the pipeline's per-stage metrics");
+  scan_command->add_option("--redis", scan.states.redis_url,
+                           "publish tool states to this Redis (redis://[user:pass@]host:port/db)");
+  scan_command->add_option("--state-file", scan.states.state_file,
+                           "with no Redis, append tool states here (JSON lines)");
+
+  tendril::cli::WatchOptions watch;
+  auto* watch_command =
+      app.add_subcommand("watch", "a live view of tool runs, from Redis or the state file");
+  watch_command->add_option("--redis", watch.from.redis_url, "read the stream of this Redis");
+  watch_command->add_option("--state-file", watch.from.state_file,
+                            "read this JSON-lines file instead");
+  watch_command->add_option("--topic", watch.topic, "stream key")->capture_default_str();
+  watch_command->add_flag("--once", watch.once, "print the table once and exit");
 
   try {
     app.parse(argc, argv);
@@ -32,5 +46,6 @@ int main(int argc, char** argv) {
   }
   scan.progress = !no_progress;
   if (*scan_command) return tendril::cli::run_scan(scan);
+  if (*watch_command) return tendril::cli::run_watch(watch);
   return 0;
 }

@@ -6,7 +6,9 @@
 #include <chrono>
 #include <condition_variable>
 #include <cstdio>
+#include <functional>
 #include <mutex>
+#include <tendril/state/publisher.hpp>
 #include <tendril/tendril.hpp>
 #include <thread>
 
@@ -97,8 +99,25 @@ class ProgressLine {
 }  // namespace
 
 int run_scan(const ScanOptions& options) {
+  // Before any thread starts, so that every thread inherits SIGINT/SIGTERM blocked and the
+  // watcher alone receives them; it cancels the pipeline once there is one.
+  std::mutex cancel_mutex;
+  std::function<void()> cancel;  // guarded by cancel_mutex
+  SignalWatcher signals([&](int) {
+    std::lock_guard lock(cancel_mutex);
+    if (cancel) cancel();
+  });
+
   Terminal terminal(options.progress);
   ScanCounters counters;
+  auto publisher_config = publisher_options(options.states);
+  if (!publisher_config) {
+    terminal.message("tendril scan: " + publisher_config.error());
+    return 2;
+  }
+  state::ToolStatePublisher publisher(*publisher_config);
+  state::ToolStateManager states(publisher, "tendril scan", {"walk", "sha256"});
+  states.starting_tool("scanning " + options.root);
   auto report = [&](const std::string& path, const std::string& message) {
     ++counters.errors;
     terminal.message(fmt::format("tendril scan: {}: {}", path, message));
@@ -125,7 +144,10 @@ int run_scan(const ScanOptions& options) {
       });
   auto pipe = Pipeline(source) >> hash;
 
-  SignalWatcher signals([&](int) { pipe.cancel("interrupted"); });
+  {
+    std::lock_guard lock(cancel_mutex);
+    cancel = [&pipe] { pipe.cancel("interrupted"); };
+  }
   static char stdout_buffer[1 << 16];
   std::setvbuf(stdout, stdout_buffer, _IOFBF, sizeof stdout_buffer);
 
@@ -136,12 +158,18 @@ int run_scan(const ScanOptions& options) {
     auto digests = pipe.iter(256);
     for (const FileDigest& digest : digests) {
       print_digest(digest);
-      ++counters.hashed;
+      const auto done = ++counters.hashed;
       counters.bytes += digest.bytes;
+      states.publish_step_details("sha256", "hashing", static_cast<long long>(counters.found),
+                                  static_cast<long long>(done + counters.errors), digest.path);
     }
     result = digests.result();
   }
   std::fflush(stdout);
+  {
+    std::lock_guard lock(cancel_mutex);
+    cancel = nullptr;  // the pipeline is done; a late Ctrl-C must not reach it
+  }
 
   const double seconds = std::chrono::duration<double>(Clock::now() - started).count();
   const bool interrupted = !result && result.error().kind == ErrorKind::cancelled;
@@ -163,6 +191,15 @@ int run_scan(const ScanOptions& options) {
   if (options.stats) {
     if (auto metrics = pipe.last_metrics()) terminal.message(metrics->table());
   }
+  if (interrupted || !result) {
+    states.failed_tool(outcome);
+  } else {
+    states.completed_tool(
+        fmt::format("{} files hashed, {} errors", counters.hashed.load(), counters.errors.load()));
+  }
+  if (!publisher.shutdown(std::chrono::seconds(5)))
+    terminal.message("tendril scan: some tool states could not be published: " +
+                     publisher.stats().last_error);
   if (interrupted) return 130;
   return !result || counters.errors ? 1 : 0;
 }

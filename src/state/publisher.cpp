@@ -246,12 +246,18 @@ const PublisherOptions& ToolStatePublisher::options() const noexcept { return im
 ToolStateManager::ToolStateManager(ToolStatePublisher& publisher, std::string tool_name,
                                    std::vector<std::string> steps)
     : publisher_(publisher) {
-  base_.tool_name = std::move(tool_name);
-  base_.steps = steps;
+  current_.tool_name = std::move(tool_name);
+  current_.steps = steps;
 }
 
 void ToolStateManager::send(const std::function<void(ToolState&)>& change) {
-  publisher_.publish(base_.updated(change));
+  ToolState next;
+  {
+    std::lock_guard lock(mutex_);
+    current_ = current_.updated(change);
+    next = current_;
+  }
+  publisher_.publish(std::move(next));
 }
 
 void ToolStateManager::starting_tool(const std::string& message) {

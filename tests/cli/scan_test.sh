@@ -78,5 +78,34 @@ else
   check "lines printed before Ctrl-C are valid" bash -c "test ! -s '$work/slow-sums' || sha256sum -c --quiet '$work/slow-sums'"
 fi
 
+# Tool states: a state per file and a last COMPLETED one, to the state file with no Redis...
+states=$work/states.jsonl
+env -u PREFECT_REDIS_MESSAGING_HOST -u PREFECT_REDIS_MESSAGING_URL \
+  "$tendril" scan --no-progress --state-file "$states" "$clean" > /dev/null 2>&1
+check "a tool state per file and a first and last one in the state file" test "$(wc -l < "$states")" -eq 4
+check "the last state is COMPLETED with the counts" grep -q '"state":"COMPLETED".*"total_files":2,"processed_files":2' "$states"
+"$tendril" watch --once --state-file "$states" > "$work/watch" 2>&1
+check "watch --once shows the run, its state and progress" grep -Eq 'tendril scan +COMPLETED +\[#+\] +2/2' "$work/watch"
+"$tendril" watch --state-file "$states" > "$work/watch-live" 2>&1 &
+pid=$!
+sleep 0.5
+kill -INT $pid
+wait $pid
+check "watch ends cleanly on Ctrl-C (exit 0)" test $? -eq 0
+check "and showed the table before" grep -q 'COMPLETED' "$work/watch-live"
+
+# ... and to a real Redis with --redis, which watch reads back.
+port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+redis-server --port "$port" --bind 127.0.0.1 --save '' --appendonly no --dir "$work" \
+  --daemonize yes --pidfile "$work/redis.pid" --logfile "$work/redis.log"
+for _ in $(seq 1 100); do redis-cli -p "$port" ping > /dev/null 2>&1 && break; sleep 0.05; done
+"$tendril" scan --no-progress --redis "redis://127.0.0.1:$port" "$clean" > /dev/null 2>&1
+check "states reach the Redis stream" test "$(redis-cli -p "$port" xlen progress)" -ge 1
+"$tendril" watch --once --redis "redis://127.0.0.1:$port" > "$work/watch-redis" 2>&1
+check "watch reads the run back from Redis" grep -Eq 'tendril scan +COMPLETED .* 2/2' "$work/watch-redis"
+"$tendril" scan --no-progress --redis "redis://127.0.0.1:notaport" "$clean" > /dev/null 2> "$work/bad-redis"
+check "a bad --redis URL is a usage error naming the port" grep -q "port 'notaport'" "$work/bad-redis"
+kill "$(cat "$work/redis.pid")"
+
 echo "scan: $failures failed"
 test $failures -eq 0

@@ -17,6 +17,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <vector>
@@ -77,8 +78,8 @@ class ToolStatePublisher {
   std::unique_ptr<Impl> impl_;
 };
 
-// The seed's lifecycle helper: one tool run's states, each stamped anew, through a publisher.
-// Thread-safe as the publisher is; the manager itself holds only the run's fixed fields.
+// The seed's lifecycle helper: one tool run's record, changed and stamped anew at each call
+// and published (so the last state still carries the run's latest counts). Thread-safe.
 class ToolStateManager {
  public:
   ToolStateManager(ToolStatePublisher& publisher, std::string tool_name,
@@ -95,7 +96,8 @@ class ToolStateManager {
  private:
   void send(const std::function<void(ToolState&)>& change);
   ToolStatePublisher& publisher_;
-  ToolState base_;
+  std::mutex mutex_;
+  ToolState current_;  // guarded by mutex_
 };
 
 // The process's shared publisher, made on first call. A later call with other options is an

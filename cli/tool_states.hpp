@@ -1,0 +1,32 @@
+// cli/tool_states.hpp — where the CLI's tool states go and come from.
+//
+// `--redis URL` wins; else PREFECT_REDIS_MESSAGING_*; else the default sink, a JSON-lines file
+// at $XDG_STATE_HOME/tendril/tool-states.jsonl (~/.local/state/... when unset), which
+// `tendril watch` reads too.
+#pragma once
+
+#include <expected>
+#include <optional>
+#include <string>
+
+#include <tendril/redis/endpoint.hpp>
+#include <tendril/state/publisher.hpp>
+
+namespace tendril::cli {
+
+struct StateDestination {
+  std::string redis_url;   // --redis
+  std::string state_file;  // --state-file; empty: the default
+};
+
+// The default sink's path (its directory is made if missing).
+std::string default_state_file();
+
+// Publisher options for the destination; an error names the bad URL.
+std::expected<state::PublisherOptions, std::string> publisher_options(const StateDestination& to);
+
+// The endpoint to read from (`--redis`, then the environment); nullopt: read the state file.
+std::expected<std::optional<redis::Endpoint>, std::string> read_endpoint(
+    const StateDestination& from);
+
+}  // namespace tendril::cli
