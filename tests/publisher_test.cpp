@@ -107,6 +107,17 @@ TEST(ToolState, WritesTheRealPackagesFieldsAndReadsThemBack) {
   EXPECT_EQ(back.extra["host"], "a");
 }
 
+TEST(ToolState, TheFastWriterWritesWhatTheJsonLibraryWrites) {
+  ts::ToolState state;
+  state.tool_name = "scan \"quoted\" \\ back\tslash\n\x01 and ü";
+  state.current_file_name = "/a/b.txt";
+  state.steps = {"walk", "hash"};
+  state.extra = {{"host", "a"}, {"n", 3}, {"tool_name", "ignored: the standard field wins"}};
+  std::string fast;
+  state.append_json(fast);
+  EXPECT_EQ(fast, state.to_json().dump());
+}
+
 TEST(ToolState, UpdatedStampsANewUtcTimestamp) {
   ts::ToolState state;
   state.timestamp = "2000-01-01T00:00:00.000000+00:00";
@@ -320,4 +331,24 @@ TEST(Publisher, ANormalProcessExitFlushesTheSharedPublisher) {
   int lines = 0;
   for (std::string line; std::getline(sink, line);) ++lines;
   EXPECT_EQ(lines, 5) << "queued states are flushed at exit, not lost";
+}
+
+TEST(Publisher, ABusyPublisherDoesNotStopTheWorkerFromSending) {
+  tendril::testing::Watchdog watchdog(60s, "busy publisher");
+  // A regression: the worker drained the ring until empty, which a fast publisher never lets
+  // it be, so nothing was sent and the bound dropped the oldest.
+  const std::string path = ::testing::TempDir() + "tendril-busy.jsonl";
+  ts::ToolStatePublisher publisher(
+      {.flush_interval = 10ms, .batch_size = 1000, .use_environment = false, .sink_path = path});
+  std::vector<ts::ToolState> prepared(300000);
+  for (std::size_t i = 0; i < prepared.size(); ++i) {
+    if (i % 1024 == 0)
+      while (publisher.stats().depth > 50000) std::this_thread::yield();
+    publisher.publish(std::move(prepared[i]));
+  }
+  EXPECT_GT(publisher.stats().sent, 0u) << "states were sent while publishing went on";
+  ASSERT_TRUE(publisher.flush());
+  EXPECT_EQ(publisher.stats().dropped, 0u);
+  EXPECT_EQ(publisher.stats().sent, prepared.size());
+  std::remove(path.c_str());
 }

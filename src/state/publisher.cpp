@@ -78,10 +78,12 @@ struct ToolStatePublisher::Impl {
     }
   }
 
-  // Ring to backlog; beyond max_queued the oldest go.
+  // Ring to backlog, taking only what was there when it began (busy publishers must not keep
+  // the worker from sending); beyond max_queued the oldest go.
   void drain() {
     ToolState state;
-    while (ring.try_pop(state)) {
+    for (std::size_t budget = pending.load(std::memory_order_acquire);
+         budget > 0 && ring.try_pop(state); --budget) {
       pending.fetch_sub(1, std::memory_order_relaxed);
       backlog.push_back(std::move(state));
       if (backlog.size() > options.max_queued) {
@@ -101,25 +103,33 @@ struct ToolStatePublisher::Impl {
       connection.emplace(std::move(*opened));
     }
     while (!backlog.empty()) {
-      std::size_t count = 0, bytes = 0;
-      Json data = Json::array();
+      // Each state is written once, straight into the command's JSON array.
+      std::size_t count = 0;
+      std::string array = "[";
       while (count < backlog.size()) {
-        Json item = backlog[count].to_json();
-        const std::size_t size = item.dump().size();
-        if (count > 0 && bytes + size > options.max_command_bytes) break;
-        bytes += size;
-        data.push_back(std::move(item));
+        const std::size_t before = array.size();
+        if (count > 0) array += ',';
+        backlog[count].append_json(array);
+        if (count > 0 && array.size() + 1 > options.max_command_bytes) {
+          array.resize(before);  // this one starts the next command
+          break;
+        }
         ++count;
       }
+      array += ']';
       std::vector<std::string> command;
       if (options.mode == PublishMode::stream) {
-        const Json payload{{"schema", "PythonTool"}, {"data", std::move(data)}};
         const Json attributes{
             {"event_type", "tool"}, {"count", count}, {"timestamp", utc_timestamp()}};
-        command = {"XADD",       options.topic,    "*", "data", payload.dump(),
-                   "attributes", attributes.dump()};
+        command = {"XADD",
+                   options.topic,
+                   "*",
+                   "data",
+                   R"({"schema":"PythonTool","data":)" + array + "}",
+                   "attributes",
+                   attributes.dump()};
       } else {
-        command = {"PUBLISH", options.topic, data.dump()};
+        command = {"PUBLISH", options.topic, std::move(array)};
       }
       auto reply = connection->command(command);
       if (!reply) {
@@ -143,7 +153,12 @@ struct ToolStatePublisher::Impl {
 
   void write_sink() {
     FILE* out = sink ? sink : stderr;
-    for (const auto& state : backlog) std::fprintf(out, "%s\n", state.to_json().dump().c_str());
+    std::string lines;
+    for (const auto& state : backlog) {
+      state.append_json(lines);
+      lines += '\n';
+    }
+    std::fwrite(lines.data(), 1, lines.size(), out);
     std::fflush(out);
     sent += backlog.size();
     ++batches;

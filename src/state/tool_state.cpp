@@ -51,6 +51,100 @@ Json ToolState::to_json() const {
   return json;
 }
 
+namespace {
+
+bool is_standard_field(const std::string& key) {
+  static constexpr const char* standard[] = {"type",        "flow_run_id",     "state",
+                                             "tool_name",   "step_name",       "message",
+                                             "total_files", "processed_files", "current_file_name",
+                                             "steps",       "timestamp"};
+  for (const char* name : standard)
+    if (key == name) return true;
+  return false;
+}
+
+// A JSON string literal, escaped as nlohmann's dump() escapes it (UTF-8 passes through).
+void append_string(std::string& out, const std::string& text) {
+  static constexpr char hex[] = "0123456789abcdef";
+  out += '"';
+  for (const char c : text) {
+    switch (c) {
+      case '"':
+        out += "\\\"";
+        break;
+      case '\\':
+        out += "\\\\";
+        break;
+      case '\b':
+        out += "\\b";
+        break;
+      case '\f':
+        out += "\\f";
+        break;
+      case '\n':
+        out += "\\n";
+        break;
+      case '\r':
+        out += "\\r";
+        break;
+      case '\t':
+        out += "\\t";
+        break;
+      default:
+        if (static_cast<unsigned char>(c) < 0x20) {
+          out += "\\u00";
+          out += hex[(c >> 4) & 0xf];
+          out += hex[c & 0xf];
+        } else {
+          out += c;
+        }
+    }
+  }
+  out += '"';
+}
+
+void append_field(std::string& out, const char* name, const std::string& value) {
+  out += '"';
+  out += name;
+  out += "\":";
+  append_string(out, value);
+}
+
+}  // namespace
+
+void ToolState::append_json(std::string& out) const {
+  out += '{';
+  append_field(out, "type", type);
+  out += ',';
+  append_field(out, "flow_run_id", flow_run_id);
+  out += ',';
+  append_field(out, "state", state);
+  out += ',';
+  append_field(out, "tool_name", tool_name);
+  out += ',';
+  append_field(out, "step_name", step_name);
+  out += ',';
+  append_field(out, "message", message);
+  out += ",\"total_files\":";
+  out += std::to_string(total_files);
+  out += ",\"processed_files\":";
+  out += std::to_string(processed_files);
+  out += ',';
+  append_field(out, "current_file_name", current_file_name);
+  out += ",\"steps\":";
+  out += steps.dump();
+  out += ',';
+  append_field(out, "timestamp", timestamp);
+  for (const auto& [key, value] : extra.items()) {
+    if (is_standard_field(key)) continue;  // as in to_json(): the standard field wins
+    out += ',';
+    append_string(out, key);
+    out += ':';
+    out += value.dump();
+  }
+  out += '}';
+}
+
 ToolState ToolState::from_json(const Json& json) {
   ToolState s;
   s.type = json.value("type", s.type);
@@ -64,13 +158,8 @@ ToolState ToolState::from_json(const Json& json) {
   s.current_file_name = json.value("current_file_name", std::string());
   s.steps = json.value("steps", Json::array());
   s.timestamp = json.value("timestamp", std::string());
-  static const char* standard[] = {"type",        "flow_run_id",     "state",
-                                   "tool_name",   "step_name",       "message",
-                                   "total_files", "processed_files", "current_file_name",
-                                   "steps",       "timestamp"};
   for (const auto& [key, value] : json.items()) {
-    bool known = false;
-    for (const char* name : standard) known = known || key == name;
+    const bool known = is_standard_field(key);
     if (!known) s.extra[key] = value;
   }
   return s;

@@ -35,6 +35,9 @@ struct ToolState {
   ToolState updated(const std::function<void(ToolState&)>& change) const;
 
   Json to_json() const;
+  // Appends the same JSON as to_json().dump() to `out`, without building a tree: the
+  // publisher's hot path.
+  void append_json(std::string& out) const;
   // Reads what to_json() wrote; unknown fields land in `extra`. Throws nlohmann::json errors
   // naming the field when a standard field has the wrong type.
   static ToolState from_json(const Json& json);
