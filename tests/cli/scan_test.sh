@@ -11,6 +11,17 @@ check() {  # check "description" command...
   if "$@"; then echo "ok: $what"; else echo "FAILED: $what"; failures=$((failures + 1)); fi
 }
 
+# Waits (up to 10 s) until process $1 blocks SIGINT, i.e. its signal watcher is in place:
+# a signal sent earlier would be lost, since a script starts background jobs with SIGINT ignored.
+wait_for_signal_watcher() {
+  for _ in $(seq 1 200); do
+    mask=$(awk '/^SigBlk:/ {print $2}' "/proc/$1/status" 2> /dev/null) || return 1
+    [ -n "$mask" ] && (( (16#$mask & 2) != 0 )) && return 0
+    sleep 0.05
+  done
+  return 1
+}
+
 tree=$work/tree
 mkdir -p "$tree/a/b/c" "$tree/empty dir" "$tree/other"
 : > "$tree/empty"
@@ -65,7 +76,8 @@ mkdir -p "$slow"
 for i in $(seq 1 16); do truncate -s 1G "$slow/z$i"; done   # sparse: 16 GiB to hash, no disk
 "$tendril" scan --workers 1 --no-progress "$slow" > "$work/slow-sums" 2> "$work/slow-err" &
 pid=$!
-sleep 0.3
+wait_for_signal_watcher $pid
+sleep 0.2
 kill -INT $pid
 wait $pid
 status=$?
@@ -88,7 +100,8 @@ check "the last state is COMPLETED with the counts" grep -q '"state":"COMPLETED"
 check "watch --once shows the run, its state and progress" grep -Eq 'tendril scan +COMPLETED +\[#+\] +2/2' "$work/watch"
 "$tendril" watch --state-file "$states" > "$work/watch-live" 2>&1 &
 pid=$!
-sleep 0.5
+wait_for_signal_watcher $pid
+sleep 0.2
 kill -INT $pid
 wait $pid
 check "watch ends cleanly on Ctrl-C (exit 0)" test $? -eq 0
