@@ -352,3 +352,22 @@ TEST(Publisher, ABusyPublisherDoesNotStopTheWorkerFromSending) {
   EXPECT_EQ(publisher.stats().sent, prepared.size());
   std::remove(path.c_str());
 }
+
+TEST(Publisher, AFlushIsSplitOnlyAboveTheByteLimit) {
+  tendril::testing::Watchdog watchdog(30s, "split");
+  RedisServer server;
+  const std::size_t one = numbered(0, 0).to_json().dump().size();
+  ts::ToolStatePublisher publisher({.flush_interval = 60s,
+                                    .batch_size = 10,
+                                    .max_command_bytes = 4 * one + 8,
+                                    .endpoint = local(server.port())});
+  for (int i = 0; i < 10; ++i) publisher.publish(numbered(0, i));
+  ASSERT_TRUE(eventually([&] { return publisher.stats().sent == 10; }));
+  std::vector<ts::Json> attributes;
+  const auto states = read_all(server.port(), "progress", &attributes);
+  ASSERT_EQ(states.size(), 10u);
+  ASSERT_EQ(attributes.size(), 3u) << "ten states of which four fit a command: 4 + 4 + 2";
+  EXPECT_EQ(attributes[0]["count"], 4);
+  EXPECT_EQ(attributes[2]["count"], 2);
+  EXPECT_EQ(states[9]["seq"], 9);
+}
