@@ -19,17 +19,11 @@
 namespace rd = tendril::redis;
 namespace ts = tendril::state;
 using namespace std::chrono_literals;
+using tendril::testing::at_port;
 using tendril::testing::RedisServer;
+using tendril::testing::with_password;
 
 namespace {
-
-rd::Endpoint local(int port, std::string password = {}) {
-  rd::Endpoint endpoint;
-  endpoint.host = "127.0.0.1";
-  endpoint.port = port;
-  endpoint.password = std::move(password);
-  return endpoint;
-}
 
 ts::ToolState numbered(int publisher, int seq) {
   ts::ToolState state;
@@ -43,7 +37,7 @@ ts::ToolState numbered(int publisher, int seq) {
 // Every state in the stream, read with a consumer group by an independent client.
 std::vector<ts::Json> read_all(int port, const std::string& stream = "progress",
                                std::vector<ts::Json>* attributes = nullptr) {
-  auto reader = rd::Connection::open(local(port));
+  auto reader = rd::Connection::open(at_port(port));
   EXPECT_TRUE(reader) << reader.error().message;
   reader->command({"XGROUP", "CREATE", stream, "readers", "0", "MKSTREAM"});
   std::vector<ts::Json> states;
@@ -70,7 +64,7 @@ std::vector<ts::Json> read_all(int port, const std::string& stream = "progress",
 }
 
 long long stream_length(int port) {
-  auto reader = rd::Connection::open(local(port));
+  auto reader = rd::Connection::open(at_port(port));
   auto reply = reader ? reader->command({"XLEN", "progress"}) : rd::RedisResult<rd::Reply>{};
   return reply ? reply->integer : -1;
 }
@@ -132,7 +126,7 @@ TEST(Publisher, OneStreamEntryPerFlushInTheRealWireFormat) {
   tendril::testing::Watchdog watchdog(30s, "publisher wire format");
   RedisServer server;
   ts::ToolStatePublisher publisher(
-      {.flush_interval = 60s, .batch_size = 5, .endpoint = local(server.port())});
+      {.flush_interval = 60s, .batch_size = 5, .endpoint = server.endpoint()});
   for (int i = 0; i < 5; ++i) publisher.publish(numbered(0, i));
   ASSERT_TRUE(eventually([&] { return stream_length(server.port()) == 1; }))
       << "five states, batch_size five: one XADD without waiting for the interval";
@@ -152,7 +146,7 @@ TEST(Publisher, FewerThanABatchAreFlushedOnTheInterval) {
   tendril::testing::Watchdog watchdog(30s, "interval flush");
   RedisServer server;
   ts::ToolStatePublisher publisher(
-      {.flush_interval = 100ms, .batch_size = 100, .endpoint = local(server.port())});
+      {.flush_interval = 100ms, .batch_size = 100, .endpoint = server.endpoint()});
   for (int i = 0; i < 3; ++i) publisher.publish(numbered(0, i));
   ASSERT_TRUE(eventually([&] { return stream_length(server.port()) == 1; }));
   EXPECT_EQ(read_all(server.port()).size(), 3u);
@@ -162,7 +156,7 @@ TEST(Publisher, ManyThreadsEveryStateOnceAndInOrderPerPublisher) {
   tendril::testing::Watchdog watchdog(60s, "publisher threads");
   RedisServer server;
   constexpr int kThreads = 4, kEach = 2000;
-  ts::ToolStatePublisher publisher({.flush_interval = 20ms, .endpoint = local(server.port())});
+  ts::ToolStatePublisher publisher({.flush_interval = 20ms, .endpoint = server.endpoint()});
   std::vector<std::thread> threads;
   for (int t = 0; t < kThreads; ++t)
     threads.emplace_back([&, t] {
@@ -188,14 +182,14 @@ TEST(Publisher, ManyThreadsEveryStateOnceAndInOrderPerPublisher) {
 TEST(Publisher, PubSubModePublishesAJsonArray) {
   tendril::testing::Watchdog watchdog(30s, "pubsub");
   RedisServer server;
-  auto subscriber = rd::Connection::open(local(server.port()));
+  auto subscriber = rd::Connection::open(server.endpoint());
   ASSERT_TRUE(subscriber);
   ASSERT_TRUE(subscriber->command({"SUBSCRIBE", "tools"}));
   ts::ToolStatePublisher publisher({.topic = "tools",
                                     .flush_interval = 60s,
                                     .batch_size = 2,
                                     .mode = ts::PublishMode::pubsub,
-                                    .endpoint = local(server.port())});
+                                    .endpoint = server.endpoint()});
   publisher.publish(numbered(0, 0));
   publisher.publish(numbered(0, 1));
   auto message = subscriber->receive();
@@ -211,7 +205,7 @@ TEST(Publisher, PubSubModePublishesAJsonArray) {
 TEST(Publisher, RedisKilledAndRestartedLosesNoStateWithinTheBound) {
   tendril::testing::Watchdog watchdog(60s, "redis restart");
   RedisServer server;
-  ts::ToolStatePublisher publisher({.flush_interval = 20ms, .endpoint = local(server.port())});
+  ts::ToolStatePublisher publisher({.flush_interval = 20ms, .endpoint = server.endpoint()});
   for (int i = 0; i < 100; ++i) publisher.publish(numbered(0, i));
   ASSERT_TRUE(eventually([&] { return publisher.stats().sent == 100; }));
   const auto before = read_all(server.port());  // read them now: the restart empties Redis
@@ -234,7 +228,7 @@ TEST(Publisher, BeyondTheBoundTheOldestAreDroppedAndCounted) {
   RedisServer server;
   server.kill();
   ts::ToolStatePublisher publisher(
-      {.flush_interval = 20ms, .max_queued = 50, .endpoint = local(server.port())});
+      {.flush_interval = 20ms, .max_queued = 50, .endpoint = server.endpoint()});
   for (int i = 0; i < 80; ++i) publisher.publish(numbered(0, i));
   ASSERT_TRUE(eventually([&] { return publisher.stats().dropped == 30; }));
   server.restart();
@@ -281,7 +275,7 @@ TEST(Publisher, AWrongPasswordIsReportedAndPublishGoesOn) {
   tendril::testing::Watchdog watchdog(30s, "wrong password");
   RedisServer server("right");
   ts::ToolStatePublisher publisher(
-      {.flush_interval = 20ms, .endpoint = local(server.port(), "wrong")});
+      {.flush_interval = 20ms, .endpoint = with_password(server, "wrong")});
   publisher.publish(numbered(0, 0));
   ASSERT_TRUE(eventually([&] { return publisher.stats().retries > 0; }));
   EXPECT_NE(publisher.stats().last_error.find("logging in to"), std::string::npos);
@@ -303,7 +297,7 @@ TEST(Publisher, TheSharedPublisherRefusesOtherOptionsLater) {
 TEST(ToolStateManager, PublishesTheRunsLifecycle) {
   tendril::testing::Watchdog watchdog(30s, "manager");
   RedisServer server;
-  ts::ToolStatePublisher publisher({.flush_interval = 20ms, .endpoint = local(server.port())});
+  ts::ToolStatePublisher publisher({.flush_interval = 20ms, .endpoint = server.endpoint()});
   ts::ToolStateManager manager(publisher, "scan", {"walk", "hash"});
   manager.starting_tool();
   manager.publish_step_details("hash", "hashing", 10, 4, "a.txt");
@@ -360,7 +354,7 @@ TEST(Publisher, AFlushIsSplitOnlyAboveTheByteLimit) {
   ts::ToolStatePublisher publisher({.flush_interval = 60s,
                                     .batch_size = 10,
                                     .max_command_bytes = 4 * one + 8,
-                                    .endpoint = local(server.port())});
+                                    .endpoint = server.endpoint()});
   for (int i = 0; i < 10; ++i) publisher.publish(numbered(0, i));
   ASSERT_TRUE(eventually([&] { return publisher.stats().sent == 10; }));
   std::vector<ts::Json> attributes;

@@ -10,17 +10,11 @@
 #include "support/redis_server.hpp"
 
 namespace rd = tendril::redis;
+using tendril::testing::at_port;
 using tendril::testing::RedisServer;
+using tendril::testing::with_password;
 
 namespace {
-
-rd::Endpoint local(int port, std::string password = {}) {
-  rd::Endpoint endpoint;
-  endpoint.host = "127.0.0.1";
-  endpoint.port = port;
-  endpoint.password = std::move(password);
-  return endpoint;
-}
 
 // Sets PREFECT_REDIS_MESSAGING_* for one test and clears them afterwards.
 struct Environment {
@@ -107,7 +101,7 @@ TEST(RedisEndpoint, SslIsAClearErrorInThisBuild) {
 
 TEST(RedisConnection, TalksToARealServerAndPipelines) {
   RedisServer server;
-  auto connection = rd::Connection::open(local(server.port()));
+  auto connection = rd::Connection::open(server.endpoint());
   ASSERT_TRUE(connection) << connection.error().message;
   auto pong = connection->command({"PING"});
   ASSERT_TRUE(pong);
@@ -128,19 +122,19 @@ TEST(RedisConnection, TalksToARealServerAndPipelines) {
 
 TEST(RedisConnection, LogsInWithAPasswordAndSelectsTheDatabase) {
   RedisServer server("s3cret");
-  auto endpoint = local(server.port(), "s3cret");
+  auto endpoint = with_password(server, "s3cret");
   endpoint.db = 4;
   auto connection = rd::Connection::open(endpoint);
   ASSERT_TRUE(connection) << connection.error().message;
   ASSERT_TRUE(connection->command({"SET", "here", "1"}));
-  auto other = rd::Connection::open(local(server.port(), "s3cret"));
+  auto other = rd::Connection::open(with_password(server, "s3cret"));
   ASSERT_TRUE(other);
   EXPECT_EQ(other->command({"EXISTS", "here"})->integer, 0) << "the key lives in database 4";
 }
 
 TEST(RedisConnection, AWrongPasswordIsANonRetryableErrorNamingTheLogin) {
   RedisServer server("right");
-  auto connection = rd::Connection::open(local(server.port(), "wrong"));
+  auto connection = rd::Connection::open(with_password(server, "wrong"));
   ASSERT_FALSE(connection);
   EXPECT_FALSE(connection.error().retryable);
   EXPECT_NE(connection.error().message.find("logging in to redis://default@127.0.0.1"),
@@ -153,7 +147,7 @@ TEST(RedisConnection, AnUnreachableServerIsARetryableErrorNamingIt) {
   RedisServer server;
   const int port = server.port();
   server.kill();
-  auto connection = rd::Connection::open(local(port));
+  auto connection = rd::Connection::open(at_port(port));
   ASSERT_FALSE(connection);
   EXPECT_TRUE(connection.error().retryable);
   EXPECT_NE(connection.error().message.find("connecting to redis://default@127.0.0.1:" +
@@ -164,7 +158,7 @@ TEST(RedisConnection, AnUnreachableServerIsARetryableErrorNamingIt) {
 
 TEST(RedisConnection, AServerKilledMidConnectionIsARetryableError) {
   RedisServer server;
-  auto connection = rd::Connection::open(local(server.port()));
+  auto connection = rd::Connection::open(server.endpoint());
   ASSERT_TRUE(connection);
   server.kill();
   auto reply = connection->command({"PING"});

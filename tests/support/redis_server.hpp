@@ -19,6 +19,8 @@
 #include <thread>
 #include <vector>
 
+#include <tendril/redis/endpoint.hpp>
+
 namespace tendril::testing {
 
 class RedisServer {
@@ -40,6 +42,14 @@ class RedisServer {
 
   int port() const { return port_; }
   const std::string& password() const { return password_; }
+  // Where to reach it: 127.0.0.1, its port, its password (still valid after kill()).
+  redis::Endpoint endpoint() const {
+    redis::Endpoint endpoint;
+    endpoint.host = "127.0.0.1";
+    endpoint.port = port_;
+    endpoint.password = password_;
+    return endpoint;
+  }
 
   // SIGKILL, as a crash would.
   void kill() {
@@ -116,5 +126,20 @@ class RedisServer {
   int port_ = 0;
   pid_t pid_ = -1;
 };
+
+// The test server's endpoint with another password.
+inline redis::Endpoint with_password(const RedisServer& server, std::string password) {
+  redis::Endpoint endpoint = server.endpoint();
+  endpoint.password = std::move(password);
+  return endpoint;
+}
+
+// Any port on loopback, with no password.
+inline redis::Endpoint at_port(int port) {
+  redis::Endpoint endpoint;
+  endpoint.host = "127.0.0.1";
+  endpoint.port = port;
+  return endpoint;
+}
 
 }  // namespace tendril::testing
