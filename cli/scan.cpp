@@ -102,10 +102,15 @@ int run_scan(const ScanOptions& options) {
   // Before any thread starts, so that every thread inherits SIGINT/SIGTERM blocked and the
   // watcher alone receives them; it cancels the pipeline once there is one.
   std::mutex cancel_mutex;
-  std::function<void()> cancel;  // guarded by cancel_mutex
+  std::function<void()> cancel;    // guarded by cancel_mutex
+  bool interrupted_early = false;  // guarded by cancel_mutex: Ctrl-C before the pipeline existed
   SignalWatcher signals([&](int) {
     std::lock_guard lock(cancel_mutex);
-    if (cancel) cancel();
+    if (cancel) {
+      cancel();
+    } else {
+      interrupted_early = true;
+    }
   });
 
   Terminal terminal(options.progress);
@@ -144,10 +149,6 @@ int run_scan(const ScanOptions& options) {
       });
   auto pipe = Pipeline(source) >> hash;
 
-  {
-    std::lock_guard lock(cancel_mutex);
-    cancel = [&pipe] { pipe.cancel("interrupted"); };
-  }
   static char stdout_buffer[1 << 16];
   std::setvbuf(stdout, stdout_buffer, _IOFBF, sizeof stdout_buffer);
 
@@ -156,6 +157,12 @@ int run_scan(const ScanOptions& options) {
   {
     ProgressLine progress(terminal, counters);
     auto digests = pipe.iter(256);
+    {
+      // cancel() reaches runs under way, so the hook goes in now that this one is.
+      std::lock_guard lock(cancel_mutex);
+      cancel = [&pipe] { pipe.cancel("interrupted"); };
+      if (interrupted_early) cancel();
+    }
     for (const FileDigest& digest : digests) {
       print_digest(digest);
       const auto done = ++counters.hashed;
