@@ -9,8 +9,8 @@
 // code after their pending co_await does not run; their destructors do).
 //
 // Thread-safety: accept/try_run run on scheduler threads and spawn coroutines onto the loop;
-// coroutines and retries run on the event-loop thread; the two meet only under
-// `waiting_mutex_` / `done_mutex_`, in atomics, and in Asio's own queue.
+// coroutines and retries run on the event-loop thread; the two meet only in the lane, under
+// `done_mutex_`, in atomics, and in Asio's own queue.
 #pragma once
 
 #include <asio/awaitable.hpp>
@@ -30,9 +30,9 @@
 #include <vector>
 
 #include "tendril/detail/channel.hpp"
+#include "tendril/detail/lane.hpp"
 #include "tendril/detail/run_context.hpp"
 #include "tendril/detail/scheduler.hpp"
-#include "tendril/detail/slot_pool.hpp"
 #include "tendril/detail/stage_node.hpp"
 #include "tendril/stage.hpp"
 
@@ -153,7 +153,7 @@ class AsyncStageNode final : public NodeBase,
         downstream_(downstream),
         context_(context),
         loop_(context.event_loop<AsioLoop>()),
-        slots_(options.num_workers) {
+        lane_(options.buffer, options.num_workers) {
     for (std::size_t i = 0; i < options_.num_workers; ++i)
       workers_.push_back(std::make_unique<Worker>(WorkerState(name_, i, context_.stop_token()),
                                                   handler, accepts_errors));
@@ -167,12 +167,13 @@ class AsyncStageNode final : public NodeBase,
   void bind(Scheduler& scheduler) override {
     scheduler_ = &scheduler;
     queued_items_ = &scheduler.queued_items();
+    lane_.bind(scheduler);
   }
   StageMetrics metrics() const override {
     StageMetrics m{.name = name_,
                    .workers = workers_.size(),
                    .queue_capacity = options_.buffer,
-                   .queue_high_water = high_water_};
+                   .queue_high_water = lane_.high_water()};
     for (const auto& w : workers_) {
       m.processed += w->processed;
       m.failed += w->failed;
@@ -183,48 +184,13 @@ class AsyncStageNode final : public NodeBase,
   }
 
   // Inlet
-  bool can_accept() const override {
-    return slots_.any_free() || waiting_size_.load(std::memory_order_relaxed) < options_.buffer;
-  }
-  bool has_free_worker() const override { return slots_.any_free(); }
+  bool can_accept() const override { return lane_.has_free_slot() || lane_.has_room(); }
+  bool has_free_worker() const override { return lane_.has_free_slot(); }
   void accept(Envelope<In>&& item, Lease& upstream) override {
-    std::uint32_t worker;
-    if (waiting_size_.load(std::memory_order_acquire) == 0 && slots_.try_acquire(worker)) {
-      upstream.release();
-      return start(worker, std::move(item.value));
-    }
-    std::unique_lock lock(waiting_mutex_);
-    for (unsigned waits = 0;; ++waits) {
-      if (aborted_) return;
-      if (slots_.try_acquire(worker)) {
-        if (!waiting_.empty()) {  // start the oldest, queue this one behind the rest
-          waiting_.push_back(std::move(item));
-          item = std::move(waiting_.front());
-          waiting_.pop_front();
-        }
-        lock.unlock();
-        upstream.release();
-        return start(worker, std::move(item.value));
-      }
-      if (waiting_.size() < options_.buffer) {
-        waiting_.push_back(std::move(item));
-        waiting_size_.store(waiting_.size(), std::memory_order_release);
-        high_water_ = std::max(high_water_, waiting_.size());
-        queued_items_->fetch_add(1, std::memory_order_release);
-        lock.unlock();
-        upstream.release();
-        return;
-      }
-      ++room_waiters_;
-      if (waits % 16 == 0) {
-        lock.unlock();
-        scheduler_->before_blocking();
-        lock.lock();
-      }
-      if (!aborted_ && waiting_.size() >= options_.buffer && !slots_.any_free())
-        room_.wait_for(lock, std::chrono::milliseconds(1));
-      --room_waiters_;
-    }
+    lane_.accept(std::move(item), upstream, false,
+                 [this](std::uint32_t worker, Envelope<In>&& admitted) {
+                   start(worker, std::move(admitted.value));
+                 });
   }
 
   // Runner: results of finished coroutines first, then items waiting for a worker.
@@ -241,33 +207,22 @@ class AsyncStageNode final : public NodeBase,
         return true;
       }
     }
-    if (waiting_size_.load(std::memory_order_relaxed) > 0 && slots_.any_free()) {
-      std::unique_lock lock(waiting_mutex_);
-      std::uint32_t worker;
-      if (waiting_.empty() || aborted_ || !slots_.try_acquire(worker)) return false;
-      Envelope<In> item = std::move(waiting_.front());
-      waiting_.pop_front();
-      waiting_size_.store(waiting_.size(), std::memory_order_relaxed);
-      queued_items_->fetch_sub(1, std::memory_order_relaxed);
-      const bool wake = room_waiters_ > 0;
-      lock.unlock();
-      if (wake) room_.notify_all();
-      start(worker, std::move(item.value));
-      return true;
-    }
-    return false;
+    std::uint32_t worker;
+    Envelope<In> item;
+    if (!lane_.take(worker, item, false)) return false;
+    start(worker, std::move(item.value));
+    return true;
   }
   bool runnable() const override {
-    return done_size_.load(std::memory_order_relaxed) > 0 ||
-           (waiting_size_.load(std::memory_order_relaxed) > 0 && slots_.any_free());
+    return done_size_.load(std::memory_order_relaxed) > 0 || lane_.runnable();
   }
   bool drained() const override {
     // In flight first: a coroutine reports its result before it stops counting as in flight.
-    return in_flight_.load() == 0 && done_size_.load() == 0 && waiting_size_.load() == 0;
+    return in_flight_.load() == 0 && done_size_.load() == 0 && lane_.empty();
   }
 
   // SlotOwner
-  void release_slot(std::uint32_t worker) override { slots_.release(worker); }
+  void release_slot(std::uint32_t worker) override { lane_.release(worker); }
 
  private:
   using Clock = std::chrono::steady_clock;
@@ -358,14 +313,7 @@ class AsyncStageNode final : public NodeBase,
   }
 
   void abort() {
-    std::deque<Envelope<In>> dropped;
-    {
-      std::lock_guard lock(waiting_mutex_);
-      aborted_ = true;
-      dropped.swap(waiting_);
-      waiting_size_.store(0);
-    }
-    room_.notify_all();
+    lane_.abort();
     loop_.stop();
   }
 
@@ -377,17 +325,9 @@ class AsyncStageNode final : public NodeBase,
   AsioLoop& loop_;
   Scheduler* scheduler_ = nullptr;
   std::atomic<std::size_t>* queued_items_ = nullptr;
-  SlotPool slots_;
+  Lane<In> lane_;  // items waiting for a worker, and the workers' slots
   std::vector<std::unique_ptr<Worker>> workers_;
   std::atomic<std::size_t> in_flight_{0};
-
-  std::mutex waiting_mutex_;
-  std::condition_variable room_;
-  std::deque<Envelope<In>> waiting_;  // guarded by waiting_mutex_: items without a worker
-  std::atomic<std::size_t> waiting_size_{0};
-  std::size_t high_water_ = 0;    // guarded by waiting_mutex_
-  std::size_t room_waiters_ = 0;  // guarded by waiting_mutex_
-  bool aborted_ = false;          // guarded by waiting_mutex_
 
   std::mutex done_mutex_;
   std::deque<Done> done_;  // guarded by done_mutex_: finished coroutines

@@ -14,7 +14,6 @@
 
 #include <chrono>
 #include <cstdint>
-#include <deque>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -24,10 +23,10 @@
 #include <vector>
 
 #include "tendril/detail/channel.hpp"
+#include "tendril/detail/lane.hpp"
 #include "tendril/detail/reorderer.hpp"
 #include "tendril/detail/run_context.hpp"
 #include "tendril/detail/scheduler.hpp"
-#include "tendril/detail/slot_pool.hpp"
 #include "tendril/stage.hpp"
 #include "tendril/worker_state.hpp"
 
@@ -68,9 +67,9 @@ class StageNode final : public NodeBase, public Inlet<In>, public Runner, public
         reorderer_(2 * options_.num_workers + options_.buffer) {
     if (fork_) {
       for (std::size_t i = 0; i < options_.num_workers; ++i)
-        lanes_.push_back(std::make_unique<Lane>(options_.buffer, 1));
+        lanes_.push_back(std::make_unique<Lane<In>>(options_.buffer, 1));
     } else {
-      lanes_.push_back(std::make_unique<Lane>(options_.buffer, options_.num_workers));
+      lanes_.push_back(std::make_unique<Lane<In>>(options_.buffer, options_.num_workers));
     }
     for (std::size_t i = 0; i < options_.num_workers; ++i) {
       const std::size_t h = i % spec_->handlers.size();
@@ -88,7 +87,7 @@ class StageNode final : public NodeBase, public Inlet<In>, public Runner, public
   Runner& runner() override { return *this; }
   void bind(Scheduler& scheduler) override {
     scheduler_ = &scheduler;
-    for (auto& lane : lanes_) lane->queued_items = &scheduler.queued_items();
+    for (auto& lane : lanes_) lane->bind(scheduler);
   }
   StageMetrics metrics() const override {
     StageMetrics m{.name = name_, .workers = workers_.size(), .queue_capacity = options_.buffer};
@@ -99,72 +98,36 @@ class StageNode final : public NodeBase, public Inlet<In>, public Runner, public
       m.busy += w->counters.busy;
     }
     for (const auto& lane : lanes_)
-      m.queue_high_water = std::max(m.queue_high_water, lane->high_water);
+      m.queue_high_water = std::max(m.queue_high_water, lane->high_water());
     return m;
   }
 
   // Inlet: an item arrives from upstream.
   void accept(Envelope<In>&& item, Lease& upstream) override {
     if (fork_) return dispatch(std::move(item), upstream);
-    Lane& lane = *lanes_.front();
-    std::uint32_t slot;
-    if (!ordered_ && lane.size.load(std::memory_order_acquire) == 0 &&
-        lane.slots.try_acquire(slot)) {
-      upstream.release();  // the item is ours now: the upstream worker may take its next one
-      return run(slot, std::move(item));
-    }
-    std::unique_lock lock(lane.mutex);
-    unsigned waits = 0;
-    for (;;) {
-      if (lane.aborted) return;
-      if (lane.slots.try_acquire(slot)) {
-        if (!lane.queue.empty()) {  // run the oldest, queue this one behind the rest
-          lane.queue.push_back(std::move(item));
-          item = std::move(lane.queue.front());
-          lane.queue.pop_front();  // the count of queued items is unchanged
-        }
-        item.seq = lane.next_ticket++;
-        lock.unlock();
-        upstream.release();
-        return run(slot, std::move(item));
-      }
-      if (lane.queue.size() < lane.capacity) {
-        lane.push(std::move(item));
-        lock.unlock();
-        upstream.release();
-        return;
-      }
-      lane.wait_for_room(lock, *scheduler_, waits);
-    }
+    lanes_.front()->accept(
+        std::move(item), upstream, ordered_,
+        [this](std::uint32_t slot, Envelope<In>&& admitted) { run(slot, std::move(admitted)); });
   }
 
   bool can_accept() const override {
-    for (const auto& lane : lanes_) {
-      const bool room = lane->size.load(std::memory_order_relaxed) < lane->capacity;
-      if (!room && (fork_ || !lane->slots.any_free())) return false;
-    }
+    for (const auto& lane : lanes_)
+      if (!lane->has_room() && (fork_ || !lane->has_free_slot())) return false;
     return true;
   }
 
   bool has_free_worker() const override {
     for (const auto& lane : lanes_)
-      if (!lane->slots.any_free()) return false;
+      if (!lane->has_free_slot()) return false;
     return true;
   }
 
   // Runner: a thread looking for work.
   bool try_run() override {
     for (std::size_t i = 0; i < lanes_.size(); ++i) {
-      Lane& lane = *lanes_[i];
-      if (lane.size.load(std::memory_order_relaxed) == 0 || !lane.slots.any_free()) continue;
-      std::unique_lock lock(lane.mutex);
       std::uint32_t slot;
-      if (lane.queue.empty() || lane.aborted || !lane.slots.try_acquire(slot)) continue;
-      Envelope<In> item = lane.pop();
-      if (!fork_) item.seq = lane.next_ticket++;
-      const bool wake = lane.room_waiters > 0;
-      lock.unlock();
-      if (wake) lane.room.notify_all();
+      Envelope<In> item;
+      if (!lanes_[i]->take(slot, item, ordered_ && !fork_)) continue;
       run(fork_ ? static_cast<std::uint32_t>(i) : slot, std::move(item));
       return true;
     }
@@ -172,81 +135,24 @@ class StageNode final : public NodeBase, public Inlet<In>, public Runner, public
   }
   bool runnable() const override {
     for (const auto& lane : lanes_)
-      if (lane->size.load(std::memory_order_relaxed) && lane->slots.any_free()) return true;
+      if (lane->runnable()) return true;
     return false;
   }
   bool drained() const override {
     for (const auto& lane : lanes_)
-      if (lane->size.load(std::memory_order_acquire)) return false;
+      if (!lane->empty()) return false;
     return true;
   }
   std::uint64_t cost_ns() const override { return cost_ns_.load(std::memory_order_relaxed); }
 
-  // SlotOwner: `slot` is the worker's index. Waiters for room are not woken here: the thread
-  // that let the slot go looks at this stage's queue next and pops it, which wakes them, and
-  // a wake-up here would sit on the critical path of every item.
+  // SlotOwner: `slot` is the worker's index.
   void release_slot(std::uint32_t worker) override {
-    if (fork_) return lanes_[worker]->slots.release(0);
-    lanes_.front()->slots.release(worker);
+    if (fork_) return lanes_[worker]->release(0);
+    lanes_.front()->release(worker);
   }
 
  private:
   using Clock = std::chrono::steady_clock;
-
-  // A bounded queue and the worker slots that serve it.
-  struct Lane {
-    Lane(std::size_t capacity_, std::size_t slot_count) : capacity(capacity_), slots(slot_count) {}
-    void push(Envelope<In>&& item) {  // with mutex held, room checked
-      queue.push_back(std::move(item));
-      size.store(queue.size(), std::memory_order_release);
-      high_water = std::max(high_water, queue.size());
-      queued_items->fetch_add(1, std::memory_order_release);
-    }
-    Envelope<In> pop() {  // with mutex held, not empty
-      Envelope<In> item = std::move(queue.front());
-      queue.pop_front();
-      size.store(queue.size(), std::memory_order_relaxed);
-      queued_items->fetch_sub(1, std::memory_order_relaxed);
-      return item;
-    }
-    // With mutex held: waits up to 1 ms for room or a free slot. On the first wait of an
-    // episode, and every 16th after, it wakes a sleeper, so that the work this thread would
-    // have done is taken by another (`waits` counts the episode's waits).
-    void wait_for_room(std::unique_lock<std::mutex>& lock, Scheduler& scheduler, unsigned& waits) {
-      ++room_waiters;
-      if (waits++ % 16 == 0) {
-        lock.unlock();
-        scheduler.before_blocking();
-        lock.lock();
-      }
-      if (!aborted && queue.size() >= capacity && !slots.any_free())
-        room.wait_for(lock, std::chrono::milliseconds(1));
-      --room_waiters;
-    }
-    void abort() {
-      std::deque<Envelope<In>> dropped;
-      {
-        std::lock_guard lock(mutex);
-        aborted = true;
-        dropped.swap(queue);
-        size.store(0, std::memory_order_release);
-        if (queued_items) queued_items->fetch_sub(dropped.size(), std::memory_order_relaxed);
-      }
-      room.notify_all();
-    }
-
-    const std::size_t capacity;
-    SlotPool slots;
-    std::mutex mutex;
-    std::condition_variable room;
-    std::deque<Envelope<In>> queue;                    // guarded by mutex
-    std::atomic<std::size_t> size{0};                  // queue.size(), for lock-free peeks
-    std::atomic<std::size_t>* queued_items = nullptr;  // the run's count, bound before start
-    std::size_t high_water = 0;                        // guarded by mutex
-    std::uint64_t next_ticket = 0;                     // guarded by mutex: order of slot taking
-    std::size_t room_waiters = 0;                      // guarded by mutex
-    bool aborted = false;                              // guarded by mutex
-  };
 
   struct Counters {  // touched only by the thread holding the worker's slot
     std::uint64_t processed = 0;
@@ -285,19 +191,12 @@ class StageNode final : public NodeBase, public Inlet<In>, public Runner, public
   void dispatch(Envelope<In>&& item, Lease& upstream) {
     std::lock_guard dispatch_lock(dispatch_mutex_);
     item.seq = next_seq_++;
-    for (std::size_t i = 0; i < lanes_.size(); ++i) {
-      Lane& lane = *lanes_[i];
-      std::unique_lock lock(lane.mutex);
-      unsigned waits = 0;
-      while (!lane.aborted && lane.queue.size() >= lane.capacity)
-        lane.wait_for_room(lock, *scheduler_, waits);
-      if (lane.aborted) return;
-      if (i + 1 == lanes_.size()) {
-        lane.push(std::move(item));
-      } else if constexpr (std::is_copy_constructible_v<In>) {
-        lane.push(Envelope<In>{copy(item.value), item.seq});
+    for (std::size_t i = 0; i + 1 < lanes_.size(); ++i) {
+      if constexpr (std::is_copy_constructible_v<In>) {
+        if (!lanes_[i]->enqueue(Envelope<In>{copy(item.value), item.seq})) return;
       }
     }
+    if (!lanes_.back()->enqueue(std::move(item))) return;
     upstream.release();
   }
 
@@ -467,7 +366,7 @@ class StageNode final : public NodeBase, public Inlet<In>, public Runner, public
   Inlet<Out>& downstream_;
   RunContext& context_;
   Scheduler* scheduler_ = nullptr;
-  std::vector<std::unique_ptr<Lane>> lanes_;
+  std::vector<std::unique_ptr<Lane<In>>> lanes_;
   std::vector<std::unique_ptr<Worker>> workers_;
   std::atomic<std::uint64_t> cost_ns_{0};
   std::mutex dispatch_mutex_;   // fork mode: numbers and copies items
