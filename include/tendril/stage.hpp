@@ -171,9 +171,9 @@ auto mix_pool(MixOptions<detail::handler_input_t<F>, detail::handler_output_t<F>
                 "every handler of a mix_pool must take the same item type");
   static_assert((std::is_same_v<detail::handler_output_t<Fs>, Out> && ...),
                 "every handler of a mix_pool must return the same item type");
-  static_assert(!detail::handler_traits<F>::is_async &&
-                    (!detail::handler_traits<Fs>::is_async && ...),
-                "mix_pool takes plain handlers; use work_pool for a coroutine handler");
+  static_assert(
+      !detail::handler_traits<F>::is_async && (!detail::handler_traits<Fs>::is_async && ...),
+      "mix_pool takes plain handlers; use work_pool for a coroutine handler");
   PoolOptions<In, Out> pool{.buffer = options.buffer,
                             .retries = options.retries,
                             .num_workers = 1 + sizeof...(Fs),
