@@ -81,11 +81,11 @@ struct ToolStatePublisher::Impl {
   // Ring to backlog, taking only what was there when it began (busy publishers must not keep
   // the worker from sending); beyond max_queued the oldest go.
   void drain() {
-    ToolState state;
-    for (std::size_t budget = pending.load(std::memory_order_acquire);
-         budget > 0 && ring.try_pop(state); --budget) {
+    for (std::size_t budget = pending.load(std::memory_order_acquire); budget > 0; --budget) {
+      std::optional<ToolState> state = ring.try_pop();
+      if (!state) break;
       pending.fetch_sub(1, std::memory_order_relaxed);
-      backlog.push_back(std::move(state));
+      backlog.push_back(std::move(*state));
       if (backlog.size() > options.max_queued) {
         backlog.pop_front();
         ++dropped;

@@ -1,8 +1,9 @@
 // src/state/ring.hpp — a bounded lock-free ring: many producers, one consumer.
 //
 // try_push() never blocks or allocates; it fails when the ring is full. try_pop() is for the
-// single consumer. Dmitry Vyukov's bounded queue: each cell carries a sequence number that says
-// whose turn it is.
+// single consumer. Cells hold no value until one is pushed, so an idle ring costs neither
+// construction time nor resident memory, whatever T's default constructor does. Dmitry Vyukov's
+// bounded queue: each cell carries a sequence number that says whose turn it is.
 #pragma once
 
 #include <atomic>
@@ -10,6 +11,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <optional>
 
 namespace tendril::state {
 
@@ -30,7 +32,7 @@ class Ring {
           static_cast<std::intptr_t>(sequence) - static_cast<std::intptr_t>(position);
       if (difference == 0) {
         if (head_.compare_exchange_weak(position, position + 1, std::memory_order_relaxed)) {
-          cell.value = std::move(value);
+          cell.value.emplace(std::move(value));
           cell.sequence.store(position + 1, std::memory_order_release);
           return true;
         }
@@ -42,21 +44,22 @@ class Ring {
     }
   }
 
-  bool try_pop(T& out) noexcept {
+  std::optional<T> try_pop() noexcept {
     Cell& cell = cells_[tail_ & mask_];
     const std::size_t sequence = cell.sequence.load(std::memory_order_acquire);
     if (static_cast<std::intptr_t>(sequence) - static_cast<std::intptr_t>(tail_ + 1) < 0)
-      return false;  // empty
-    out = std::move(cell.value);
+      return std::nullopt;  // empty
+    std::optional<T> out(std::move(cell.value));
+    cell.value.reset();
     cell.sequence.store(tail_ + mask_ + 1, std::memory_order_release);
     ++tail_;
-    return true;
+    return out;
   }
 
  private:
   struct Cell {
     std::atomic<std::size_t> sequence;
-    T value;
+    std::optional<T> value;
   };
   const std::size_t mask_;
   std::unique_ptr<Cell[]> cells_;
