@@ -54,6 +54,16 @@ struct Figures {
   bool ok;
 };
 
+// Runs `items` through `stage`: wall time, and memory per item at the most in flight.
+template <class Stage>
+Figures run_and_measure(long items, const Stage& stage, const PeakProbe& probe, long kib_before) {
+  const auto start = Clock::now();
+  auto result = (td::Pipeline(std::views::iota(0L, items)) >> stage).run();
+  const double ms = std::chrono::duration<double, std::milli>(Clock::now() - start).count();
+  return {ms, (status_kib("VmHWM") - kib_before) * 1024.0 / double(probe.peak),
+          result && result->processed == static_cast<std::uint64_t>(items)};
+}
+
 Figures coroutines(long items) {
   PeakProbe probe;
   const long before = status_kib("VmRSS");
@@ -65,11 +75,7 @@ Figures coroutines(long items) {
         probe.leave();
         co_return x;
       });
-  const auto start = Clock::now();
-  auto result = (td::Pipeline(std::views::iota(0L, items)) >> wait).run();
-  const double ms = std::chrono::duration<double, std::milli>(Clock::now() - start).count();
-  return {ms, (status_kib("VmHWM") - before) * 1024.0 / double(probe.peak),
-          result && result->processed == static_cast<std::uint64_t>(items)};
+  return run_and_measure(items, wait, probe, before);
 }
 
 Figures threads(long items, long workers) {
@@ -83,11 +89,7 @@ Figures threads(long items, long workers) {
                               probe.leave();
                               return x;
                             });
-  const auto start = Clock::now();
-  auto result = (td::Pipeline(std::views::iota(0L, items)) >> wait).run();
-  const double ms = std::chrono::duration<double, std::milli>(Clock::now() - start).count();
-  return {ms, (status_kib("VmHWM") - before) * 1024.0 / double(probe.peak),
-          result && result->processed == static_cast<std::uint64_t>(items)};
+  return run_and_measure(items, wait, probe, before);
 }
 
 // Runs `measure` in a fresh child process, so that no earlier run's memory is counted or reused.
