@@ -144,11 +144,12 @@ struct ToolStatePublisher::Impl {
     depth.store(0, std::memory_order_relaxed);
   }
 
+  // The error is recorded before the retry is counted: whoever sees the count sees the cause.
   void failed(const std::string& message) {
-    ++retries;
+    warn(message + " (" + std::to_string(backlog.size()) + " tool states kept; retrying)");
     backoff = std::clamp<std::chrono::milliseconds>(backoff * 2, 50ms, 5s);
     retry_at = Clock::now() + backoff;
-    warn(message + " (" + std::to_string(backlog.size()) + " tool states kept; retrying)");
+    ++retries;
   }
 
   void write_sink() {
