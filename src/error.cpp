@@ -14,6 +14,14 @@ const char* to_string(ErrorKind kind) noexcept {
       return "kill_switch";
     case ErrorKind::usage:
       return "usage";
+    case ErrorKind::invalid:
+      return "invalid";
+    case ErrorKind::not_found:
+      return "not_found";
+    case ErrorKind::queue_full:
+      return "queue_full";
+    case ErrorKind::stopped:
+      return "stopped";
   }
   return "unknown";
 }
@@ -37,6 +45,11 @@ std::string Error::describe() const {
     case ErrorKind::usage:
       out = "usage error";
       break;
+    case ErrorKind::invalid:
+    case ErrorKind::not_found:
+    case ErrorKind::queue_full:
+    case ErrorKind::stopped:
+      return message.empty() ? to_string(kind) : message;  // the message says it all
   }
   if (!message.empty()) out += ": " + message;
   return out;

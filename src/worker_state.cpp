@@ -1,19 +1,91 @@
 #include "tendril/worker_state.hpp"
 
+#include <algorithm>
 #include <stdexcept>
 
 #include "tendril/detail/type_name.hpp"
 
 namespace tendril {
 
+namespace {
+
+constexpr const char* kStatusNames[] = {"pending", "running",   "idle",     "paused",
+                                        "completed", "failed", "cancelled"};
+
+std::int64_t micros_since_epoch(std::chrono::system_clock::time_point t) {
+  return std::chrono::duration_cast<std::chrono::microseconds>(t.time_since_epoch()).count();
+}
+
+}  // namespace
+
+const char* to_string(WorkerStatus status) noexcept {
+  return kStatusNames[static_cast<int>(status)];
+}
+
+std::optional<WorkerStatus> worker_status_from(std::string_view name) noexcept {
+  for (int i = 0; i < 7; ++i)
+    if (name == kStatusNames[i]) return static_cast<WorkerStatus>(i);
+  return std::nullopt;
+}
+
+struct WorkerState::Records {
+  explicit Records(std::size_t limit) : history_limit(std::max<std::size_t>(limit, 1)) {}
+  std::mutex values_mutex;  // the typed store, in a flow worker
+  mutable std::mutex mutex;  // everything below but the atomics
+  std::unordered_map<std::string, Json> routine_states;
+  std::deque<ExecutionRecord> history;
+  std::size_t history_limit;
+  std::uint64_t history_dropped = 0;
+  std::atomic<WorkerStatus> status{WorkerStatus::running};
+  std::atomic<std::uint64_t> jobs_processed{0};
+  std::atomic<std::uint64_t> jobs_failed{0};
+};
+
 WorkerState::WorkerState(std::string stage_name, std::size_t worker_index, std::stop_token stop)
-    : stage_name_(std::move(stage_name)), worker_index_(worker_index), stop_(std::move(stop)) {}
+    : stage_name_(std::move(stage_name)),
+      worker_index_(worker_index),
+      worker_id_(stage_name_ + "#" + std::to_string(worker_index)),
+      stop_(std::move(stop)),
+      records_(std::make_unique<Records>(1000)) {}
+
+WorkerState::WorkerState(std::string flow_id, std::string worker_id, std::size_t history_limit)
+    : worker_id_(std::move(worker_id)),
+      flow_id_(std::move(flow_id)),
+      shared_(true),
+      records_(std::make_unique<Records>(history_limit)) {
+  records_->status = WorkerStatus::pending;
+}
+
+WorkerState WorkerState::for_flow(std::string flow_id, std::string worker_id,
+                                  std::size_t history_limit) {
+  return WorkerState(std::move(flow_id), std::move(worker_id), history_limit);
+}
+
+WorkerState::WorkerState(WorkerState&&) noexcept = default;
+WorkerState& WorkerState::operator=(WorkerState&&) noexcept = default;
+WorkerState::~WorkerState() = default;
+
+std::unique_lock<std::mutex> WorkerState::lock_values() const {
+  if (!shared_) return {};
+  return std::unique_lock(records_->values_mutex);
+}
+
+bool WorkerState::contains(std::string_view key) const {
+  auto lock = lock_values();
+  return values_.find(key) != values_.end();
+}
 
 bool WorkerState::erase(std::string_view key) {
+  auto lock = lock_values();
   auto it = values_.find(key);
   if (it == values_.end()) return false;
   values_.erase(it);
   return true;
+}
+
+std::size_t WorkerState::size() const {
+  auto lock = lock_values();
+  return values_.size();
 }
 
 void WorkerState::check_type(std::string_view key, const std::type_info& stored,
@@ -21,6 +93,138 @@ void WorkerState::check_type(std::string_view key, const std::type_info& stored,
   if (stored == wanted) return;
   throw std::logic_error("WorkerState: key '" + std::string(key) + "' holds " +
                          detail::demangle(stored) + ", not " + detail::demangle(wanted));
+}
+
+std::unordered_map<std::string, Json> WorkerState::routine_states() const {
+  std::lock_guard lock(records_->mutex);
+  return records_->routine_states;
+}
+
+std::optional<Json> WorkerState::get_routine_state(std::string_view routine_id) const {
+  std::lock_guard lock(records_->mutex);
+  auto it = records_->routine_states.find(std::string(routine_id));
+  if (it == records_->routine_states.end()) return std::nullopt;
+  return it->second;
+}
+
+void WorkerState::update_routine_state(std::string_view routine_id, Json value) {
+  std::lock_guard lock(records_->mutex);
+  records_->routine_states.insert_or_assign(std::string(routine_id), std::move(value));
+}
+
+Json WorkerState::update_routine_state(std::string_view routine_id,
+                                       const std::function<void(Json&)>& change) {
+  std::lock_guard lock(records_->mutex);
+  Json& value = records_->routine_states[std::string(routine_id)];
+  change(value);
+  return value;
+}
+
+bool WorkerState::erase_routine_state(std::string_view routine_id) {
+  std::lock_guard lock(records_->mutex);
+  return records_->routine_states.erase(std::string(routine_id)) > 0;
+}
+
+WorkerStatus WorkerState::status() const noexcept { return records_->status.load(); }
+void WorkerState::set_status(WorkerStatus status) noexcept { records_->status.store(status); }
+
+std::uint64_t WorkerState::jobs_processed() const noexcept {
+  return records_->jobs_processed.load(std::memory_order_relaxed);
+}
+std::uint64_t WorkerState::jobs_failed() const noexcept {
+  return records_->jobs_failed.load(std::memory_order_relaxed);
+}
+void WorkerState::count_job(bool failed) noexcept {
+  records_->jobs_processed.fetch_add(1, std::memory_order_relaxed);
+  if (failed) records_->jobs_failed.fetch_add(1, std::memory_order_relaxed);
+}
+
+std::vector<ExecutionRecord> WorkerState::execution_history() const {
+  std::lock_guard lock(records_->mutex);
+  return {records_->history.begin(), records_->history.end()};
+}
+
+std::uint64_t WorkerState::history_dropped() const {
+  std::lock_guard lock(records_->mutex);
+  return records_->history_dropped;
+}
+
+void WorkerState::record_execution(std::string routine, std::string action, Json details) {
+  ExecutionRecord record{std::chrono::system_clock::now(), std::move(routine), std::move(action),
+                         std::move(details)};
+  std::lock_guard lock(records_->mutex);
+  if (records_->history.size() == records_->history_limit) {
+    records_->history.pop_front();
+    ++records_->history_dropped;
+  }
+  records_->history.push_back(std::move(record));
+}
+
+Json WorkerState::to_json() const {
+  Json out = {{"worker_id", worker_id_},
+              {"flow_id", flow_id_},
+              {"status", to_string(status())},
+              {"jobs_processed", jobs_processed()},
+              {"jobs_failed", jobs_failed()}};
+  std::lock_guard lock(records_->mutex);
+  Json states = Json::object();
+  for (const auto& [id, value] : records_->routine_states) states[id] = value;
+  out["routine_states"] = std::move(states);
+  Json history = Json::array();
+  for (const auto& r : records_->history)
+    history.push_back({{"time_us", micros_since_epoch(r.time)},
+                       {"routine", r.routine},
+                       {"action", r.action},
+                       {"details", r.details}});
+  out["history"] = std::move(history);
+  out["history_dropped"] = records_->history_dropped;
+  return out;
+}
+
+void WorkerState::load(const Json& saved) {
+  auto field = [&](const char* name, Json::value_t type) -> const Json* {
+    auto it = saved.find(name);
+    if (it == saved.end()) return nullptr;
+    const bool ok = it->type() == type ||
+                    (type == Json::value_t::number_unsigned && it->is_number_unsigned());
+    if (!ok)
+      throw std::invalid_argument(std::string("WorkerState::load: '") + name + "' must be " +
+                                  Json(type).type_name() + ", not " + it->type_name());
+    return &*it;
+  };
+  if (!saved.is_object())
+    throw std::invalid_argument(std::string("WorkerState::load: expected an object, not ") +
+                                saved.type_name());
+  const Json* states = field("routine_states", Json::value_t::object);
+  const Json* processed = field("jobs_processed", Json::value_t::number_unsigned);
+  const Json* failed = field("jobs_failed", Json::value_t::number_unsigned);
+  const Json* history = field("history", Json::value_t::array);
+  std::deque<ExecutionRecord> restored;
+  if (history) {
+    for (std::size_t i = 0; i < history->size(); ++i) {
+      const Json& r = (*history)[i];
+      if (!r.is_object() || !r.contains("routine") || !r.contains("action") ||
+          !r["routine"].is_string() || !r["action"].is_string())
+        throw std::invalid_argument("WorkerState::load: history[" + std::to_string(i) +
+                                    "] needs string 'routine' and 'action'");
+      std::chrono::system_clock::time_point time{};
+      if (auto t = r.find("time_us"); t != r.end() && t->is_number_integer())
+        time += std::chrono::microseconds(t->get<std::int64_t>());
+      restored.push_back({time, r["routine"].get<std::string>(), r["action"].get<std::string>(),
+                          r.value("details", Json())});
+    }
+  }
+  std::lock_guard lock(records_->mutex);
+  if (states) {
+    records_->routine_states.clear();
+    for (const auto& [id, value] : states->items()) records_->routine_states[id] = value;
+  }
+  if (processed) records_->jobs_processed = processed->get<std::uint64_t>();
+  if (failed) records_->jobs_failed = failed->get<std::uint64_t>();
+  if (history) {
+    while (restored.size() > records_->history_limit) restored.pop_front();
+    records_->history = std::move(restored);
+  }
 }
 
 }  // namespace tendril

@@ -21,6 +21,10 @@ enum class ErrorKind {
   cancelled,    // cancel(reason) was called, or an iteration was abandoned
   kill_switch,  // a handler asked to stop the whole pipeline (the seed's KillSwitch)
   usage,        // the pipeline was used wrongly (e.g. a single-pass source run twice)
+  invalid,      // bad input: a malformed flow file, a bad argument or value
+  not_found,    // an unknown flow, worker, routine, slot or event
+  queue_full,   // a bounded slot or queue had no room
+  stopped,      // the worker or runtime no longer takes work
 };
 
 // Short lowercase name of a kind, e.g. "kill_switch".

@@ -1,0 +1,48 @@
+// src/flow/activation.hpp — one run of a routine's logic on the data its policy took. Internal.
+#pragma once
+
+#include <cstddef>
+#include <memory>
+#include <vector>
+
+#include "tendril/flow/routine.hpp"
+
+namespace tendril::detail {
+
+struct RoutineCell;
+
+class Activation {
+ public:
+  Activation(RoutineCell& cell, SlotData data, Json message, std::shared_ptr<JobContext> job,
+             std::vector<std::shared_ptr<JobContext>> item_jobs)
+      : cell_(cell),
+        data_(std::move(data)),
+        message_(std::move(message)),
+        job_(std::move(job)),
+        item_jobs_(std::move(item_jobs)) {}
+
+  // The activation running on this thread, or null.
+  static Activation* current() noexcept;
+
+  const Routine* routine() const noexcept;
+  // Delivers to every slot connected to `event` (see Routine::emit).
+  void emit(const EventSpec& event, Json payload);
+
+  RoutineCell& cell() noexcept { return cell_; }
+  const SlotData& data() const noexcept { return data_; }
+  const Json& message() const noexcept { return message_; }
+  JobContext& job() const noexcept { return *job_; }
+  const std::shared_ptr<JobContext>& job_ptr() const noexcept { return job_; }
+  // The job of every item taken (one entry per item; the same job may repeat).
+  const std::vector<std::shared_ptr<JobContext>>& item_jobs() const noexcept { return item_jobs_; }
+  int attempt = 1;
+
+ private:
+  RoutineCell& cell_;
+  SlotData data_;
+  Json message_;
+  std::shared_ptr<JobContext> job_;
+  std::vector<std::shared_ptr<JobContext>> item_jobs_;
+};
+
+}  // namespace tendril::detail

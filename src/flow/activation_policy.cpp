@@ -1,0 +1,156 @@
+#include "tendril/flow/activation_policy.hpp"
+
+#include <limits>
+#include <stdexcept>
+
+namespace tendril {
+
+namespace {
+
+Error invalid(const std::string& where, const std::string& what) {
+  return Error{.kind = ErrorKind::invalid, .message = where + ": " + what};
+}
+
+std::vector<std::size_t> take_all(const SlotsView& slots) {
+  std::vector<std::size_t> take(slots.slot_count());
+  for (std::size_t i = 0; i < take.size(); ++i) take[i] = slots.queued(i);
+  return take;
+}
+
+}  // namespace
+
+std::size_t SlotsView::queued(std::string_view name) const {
+  for (std::size_t i = 0; i < slot_count(); ++i)
+    if (slot_name(i) == name) return queued(i);
+  return 0;
+}
+
+bool SlotsView::any_queued() const {
+  for (std::size_t i = 0; i < slot_count(); ++i)
+    if (queued(i)) return true;
+  return false;
+}
+
+ActivationPolicy ActivationPolicy::immediate() { return {Kind::immediate, "immediate"}; }
+
+ActivationPolicy ActivationPolicy::batch_size(std::size_t n) {
+  if (n == 0) throw std::invalid_argument("batch_size policy: n must be at least 1, got 0");
+  ActivationPolicy p{Kind::batch_size, "batch_size"};
+  p.batch_ = n;
+  return p;
+}
+
+ActivationPolicy ActivationPolicy::all_slots_ready() {
+  return {Kind::all_slots_ready, "all_slots_ready"};
+}
+
+ActivationPolicy ActivationPolicy::time_interval(std::chrono::milliseconds interval) {
+  if (interval.count() <= 0)
+    throw std::invalid_argument("time_interval policy: the interval must be positive, got " +
+                                std::to_string(interval.count()) + " ms");
+  ActivationPolicy p{Kind::time_interval, "time_interval"};
+  p.interval_ = interval;
+  return p;
+}
+
+ActivationPolicy ActivationPolicy::custom(Predicate predicate, std::string name) {
+  if (!predicate) throw std::invalid_argument("custom policy: the predicate is empty");
+  ActivationPolicy p{Kind::custom, std::move(name)};
+  p.predicate_ = std::move(predicate);
+  return p;
+}
+
+ActivationPolicy::Decision ActivationPolicy::decide(
+    const SlotsView& slots, Clock::time_point now,
+    std::optional<Clock::time_point> last_run) const {
+  Decision d;
+  const std::size_t n = slots.slot_count();
+  switch (kind_) {
+    case Kind::immediate:
+      if (!slots.any_queued()) return d;
+      d.take = take_all(slots);
+      d.message = {{"policy", name_}};
+      break;
+    case Kind::batch_size:
+    case Kind::all_slots_ready: {
+      if (n == 0) return d;
+      for (std::size_t i = 0; i < n; ++i)
+        if (slots.queued(i) < batch_) return d;
+      d.take.assign(n, batch_);
+      d.message = {{"policy", name_}};
+      if (kind_ == Kind::batch_size) d.message["batch_size"] = batch_;
+      break;
+    }
+    case Kind::time_interval: {
+      if (!slots.any_queued()) return d;
+      if (last_run && now - *last_run < interval_) {
+        d.verdict = Decision::run_later;
+        d.due = *last_run + interval_;
+        return d;
+      }
+      d.take = take_all(slots);
+      d.message = {{"policy", name_}, {"interval_ms", interval_.count()}};
+      if (last_run)
+        d.message["since_last_ms"] =
+            std::chrono::duration_cast<std::chrono::milliseconds>(now - *last_run).count();
+      break;
+    }
+    case Kind::custom:
+      if (!predicate_(slots)) return d;
+      d.take = take_all(slots);
+      d.message = {{"policy", name_}};
+      break;
+  }
+  d.verdict = Decision::run;
+  return d;
+}
+
+Result<Json> ActivationPolicy::to_json() const {
+  switch (kind_) {
+    case Kind::immediate:
+      return Json{{"type", "immediate"}};
+    case Kind::all_slots_ready:
+      return Json{{"type", "all_slots_ready"}};
+    case Kind::batch_size:
+      return Json{{"type", "batch_size"}, {"n", batch_}};
+    case Kind::time_interval:
+      return Json{{"type", "time_interval"}, {"ms", interval_.count()}};
+    case Kind::custom:
+      break;
+  }
+  return std::unexpected(Error{.kind = ErrorKind::usage,
+                               .message = "custom activation policy '" + name_ +
+                                          "' has no JSON form; set it in the routine's code"});
+}
+
+Result<ActivationPolicy> ActivationPolicy::from_json(const Json& json, const std::string& where) {
+  if (!json.is_object()) return std::unexpected(invalid(where, "expected an object"));
+  auto type = json.find("type");
+  if (type == json.end() || !type->is_string())
+    return std::unexpected(invalid(where + "/type", "expected a string: immediate, batch_size, "
+                                                    "all_slots_ready or time_interval"));
+  const auto name = type->get<std::string>();
+  auto positive = [&](const char* key) -> Result<std::int64_t> {
+    auto it = json.find(key);
+    if (it == json.end() || !it->is_number_integer() || it->get<std::int64_t>() <= 0)
+      return std::unexpected(invalid(where + "/" + key, "expected a positive integer"));
+    return it->get<std::int64_t>();
+  };
+  if (name == "immediate") return immediate();
+  if (name == "all_slots_ready") return all_slots_ready();
+  if (name == "batch_size") {
+    auto n = positive("n");
+    if (!n) return std::unexpected(n.error());
+    return batch_size(static_cast<std::size_t>(*n));
+  }
+  if (name == "time_interval") {
+    auto ms = positive("ms");
+    if (!ms) return std::unexpected(ms.error());
+    return time_interval(std::chrono::milliseconds(*ms));
+  }
+  return std::unexpected(invalid(where + "/type", "unknown policy '" + name +
+                                                      "' (immediate, batch_size, "
+                                                      "all_slots_ready, time_interval)"));
+}
+
+}  // namespace tendril

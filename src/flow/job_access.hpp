@@ -1,0 +1,27 @@
+// src/flow/job_access.hpp — the runtime's side of JobContext: counting a job's outstanding work
+// and ending it. Internal.
+#pragma once
+
+#include <string>
+
+#include "tendril/flow/job_context.hpp"
+
+namespace tendril::detail {
+
+struct JobAccess {
+  enum class End { none, completed, failed, cancelled };
+
+  // One more piece of work (an item in a slot, an activation running) for the job.
+  static void add_work(JobContext& job, std::int64_t n = 1);
+  // `n` pieces done; when none is left, the job ends and this returns how (once).
+  static End finish_work(JobContext& job, std::int64_t n = 1);
+  // pending -> running; true the first time.
+  static bool start(JobContext& job);
+  // The job will end failed (the first error is kept as its error).
+  static void fail(JobContext& job, const std::string& error);
+  // The job will end cancelled unless it failed.
+  static void cancel(JobContext& job);
+  static void record_error(JobContext& job, Json error);
+};
+
+}  // namespace tendril::detail

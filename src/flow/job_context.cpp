@@ -1,0 +1,193 @@
+#include "tendril/flow/job_context.hpp"
+
+#include "job_access.hpp"
+
+namespace tendril {
+
+namespace {
+thread_local JobContext* current_job_ = nullptr;
+
+constexpr const char* kJobStatusNames[] = {"pending", "running", "completed", "failed",
+                                           "cancelled"};
+
+std::int64_t micros(std::chrono::system_clock::time_point t) {
+  return std::chrono::duration_cast<std::chrono::microseconds>(t.time_since_epoch()).count();
+}
+}  // namespace
+
+namespace detail {
+// Set by the runtime around each activation (see runtime.cpp).
+JobContext*& current_job_slot() noexcept { return current_job_; }
+}  // namespace detail
+
+JobContext* current_job() noexcept { return current_job_; }
+
+const char* to_string(JobStatus status) noexcept {
+  return kJobStatusNames[static_cast<int>(status)];
+}
+
+JobContext::JobContext(std::string job_id, std::string flow_id, std::string worker_id,
+                       Json metadata)
+    : job_id_(std::move(job_id)),
+      flow_id_(std::move(flow_id)),
+      worker_id_(std::move(worker_id)),
+      metadata_(metadata.is_null() ? Json::object() : std::move(metadata)),
+      created_(Clock::now()) {}
+
+JobStatus JobContext::status() const {
+  std::lock_guard lock(mutex_);
+  return status_;
+}
+
+bool JobContext::finished() const {
+  std::lock_guard lock(mutex_);
+  return finished_.has_value();
+}
+
+Json JobContext::get_data(std::string_view key) const {
+  std::lock_guard lock(mutex_);
+  auto it = data_.find(key);
+  return it == data_.end() ? Json() : *it;
+}
+
+void JobContext::set_data(std::string key, Json value) {
+  std::lock_guard lock(mutex_);
+  data_[std::move(key)] = std::move(value);
+}
+
+Json JobContext::data() const {
+  std::lock_guard lock(mutex_);
+  return data_;
+}
+
+Json JobContext::get_routine_data(std::string_view routine, std::string_view key) const {
+  std::lock_guard lock(mutex_);
+  auto r = routine_data_.find(routine);
+  if (r == routine_data_.end()) return {};
+  auto it = r->find(key);
+  return it == r->end() ? Json() : *it;
+}
+
+void JobContext::set_routine_data(std::string_view routine, std::string key, Json value) {
+  std::lock_guard lock(mutex_);
+  routine_data_[std::string(routine)][std::move(key)] = std::move(value);
+}
+
+Json JobContext::routine_data(std::string_view routine) const {
+  std::lock_guard lock(mutex_);
+  auto r = routine_data_.find(routine);
+  return r == routine_data_.end() ? Json::object() : *r;
+}
+
+void JobContext::trace(std::string routine, std::string action, Json details) {
+  TraceEntry entry{std::chrono::system_clock::now(), std::move(routine), std::move(action),
+                   std::move(details)};
+  std::lock_guard lock(mutex_);
+  if (trace_.size() >= kTraceLimit) {
+    ++trace_dropped_;
+    return;
+  }
+  trace_.push_back(std::move(entry));
+}
+
+std::vector<TraceEntry> JobContext::trace_entries() const {
+  std::lock_guard lock(mutex_);
+  return trace_;
+}
+
+std::optional<std::string> JobContext::error() const {
+  std::lock_guard lock(mutex_);
+  return error_;
+}
+
+std::vector<Json> JobContext::errors() const {
+  std::lock_guard lock(mutex_);
+  return errors_;
+}
+
+std::optional<JobContext::Clock::time_point> JobContext::started_at() const {
+  std::lock_guard lock(mutex_);
+  return started_;
+}
+
+std::optional<JobContext::Clock::time_point> JobContext::finished_at() const {
+  std::lock_guard lock(mutex_);
+  return finished_;
+}
+
+bool JobContext::wait(std::chrono::milliseconds timeout) const {
+  std::unique_lock lock(mutex_);
+  return finished_cv_.wait_for(lock, timeout, [&] { return finished_.has_value(); });
+}
+
+Json JobContext::to_json() const {
+  std::lock_guard lock(mutex_);
+  Json trace = Json::array();
+  for (const auto& t : trace_)
+    trace.push_back({{"time_us", micros(t.time)},
+                     {"routine", t.routine},
+                     {"action", t.action},
+                     {"details", t.details}});
+  Json out = {{"job_id", job_id_},         {"flow_id", flow_id_},
+              {"worker_id", worker_id_},   {"status", to_string(status_)},
+              {"metadata", metadata_},     {"data", data_},
+              {"routine_data", routine_data_}, {"trace", std::move(trace)},
+              {"trace_dropped", trace_dropped_}, {"errors", errors_}};
+  out["error"] = error_ ? Json(*error_) : Json();
+  return out;
+}
+
+namespace detail {
+
+void JobAccess::add_work(JobContext& job, std::int64_t n) {
+  std::lock_guard lock(job.mutex_);
+  job.outstanding_ += n;
+}
+
+JobAccess::End JobAccess::finish_work(JobContext& job, std::int64_t n) {
+  End end = End::none;
+  {
+    std::lock_guard lock(job.mutex_);
+    job.outstanding_ -= n;
+    if (job.outstanding_ > 0 || job.finished_) return End::none;
+    if (job.failing_) {
+      job.status_ = JobStatus::failed;
+      end = End::failed;
+    } else if (job.status_ == JobStatus::cancelled) {
+      end = End::cancelled;
+    } else {
+      job.status_ = JobStatus::completed;
+      end = End::completed;
+    }
+    job.finished_ = JobContext::Clock::now();
+  }
+  job.finished_cv_.notify_all();
+  return end;
+}
+
+bool JobAccess::start(JobContext& job) {
+  std::lock_guard lock(job.mutex_);
+  if (job.status_ != JobStatus::pending) return false;
+  job.status_ = JobStatus::running;
+  job.started_ = JobContext::Clock::now();
+  return true;
+}
+
+void JobAccess::fail(JobContext& job, const std::string& error) {
+  std::lock_guard lock(job.mutex_);
+  job.failing_ = true;
+  if (!job.error_) job.error_ = error;
+}
+
+void JobAccess::cancel(JobContext& job) {
+  std::lock_guard lock(job.mutex_);
+  if (!job.failing_ && !job.finished_) job.status_ = JobStatus::cancelled;
+}
+
+void JobAccess::record_error(JobContext& job, Json error) {
+  std::lock_guard lock(job.mutex_);
+  job.errors_.push_back(std::move(error));
+}
+
+}  // namespace detail
+}  // namespace tendril

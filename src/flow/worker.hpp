@@ -1,0 +1,82 @@
+// src/flow/worker.hpp — a running flow: its WorkerState and one cell per routine. Internal.
+//
+// A cell holds a routine's slot queues for one worker and decides, under its lock, when the
+// routine runs (its activation policy) and what it takes. Cells live as long as the Runtime.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <cstddef>
+#include <deque>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "activation.hpp"
+#include "tendril/flow/flow.hpp"
+#include "tendril/flow/runtime.hpp"
+
+namespace tendril::detail {
+
+struct FlowWorker;
+
+struct QueuedItem {
+  Json payload;
+  std::shared_ptr<JobContext> job;
+};
+
+struct Target {
+  RoutineCell* cell;
+  std::size_t slot;
+};
+
+struct RoutineCell final : SlotsView {
+  using Clock = std::chrono::steady_clock;
+  RoutineCell(FlowWorker& w, Routine& r, const ErrorHandler& handler)
+      : worker(w), routine(r), error_handler(handler), queues(r.slots().size()) {}
+
+  FlowWorker& worker;
+  Routine& routine;
+  const ErrorHandler error_handler;  // the routine's, else the flow's, else STOP
+  std::unordered_map<std::string, std::vector<Target>> outputs;  // event -> slots; fixed
+
+  std::mutex mutex;
+  std::vector<std::deque<QueuedItem>> queues;  // guarded by mutex, like the rest
+  std::size_t running = 0;    // activations under way, a parked retry included
+  bool scheduled = false;     // in the runtime's ready queue
+  bool timer_armed = false;   // a time_interval timer will look again
+  std::optional<Clock::time_point> last_run;
+
+  std::size_t slot_count() const override { return queues.size(); }
+  const std::string& slot_name(std::size_t i) const override { return routine.slots()[i].name; }
+  std::size_t queued(std::size_t i) const override { return queues[i].size(); }
+  const Json& peek(std::size_t i, std::size_t position) const override {
+    return queues[i].at(position).payload;
+  }
+  using SlotsView::queued;
+};
+
+struct FlowWorker {
+  FlowWorker(Runtime::Impl& runtime_, std::string name_, Flow flow_, WorkerState state_)
+      : runtime(runtime_), name(std::move(name_)), flow(std::move(flow_)), state(std::move(state_)) {}
+
+  Runtime::Impl& runtime;
+  const std::string name;  // the flow's name in the registry (what post() names)
+  const Flow flow;
+  WorkerState state;
+  std::vector<std::unique_ptr<RoutineCell>> cells;
+  std::unordered_map<std::string, RoutineCell*> by_routine;
+  std::atomic<bool> stopped{false};
+  std::atomic<bool> paused{false};
+  std::atomic<std::uint64_t> next_job{0};
+
+  std::mutex mutex;  // guards the members below
+  std::int64_t jobs_in_flight = 0;
+  std::string stop_reason;
+  bool ended = false;  // on_worker_end ran
+};
+
+}  // namespace tendril::detail
