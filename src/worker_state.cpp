@@ -115,9 +115,9 @@ void WorkerState::update_routine_state(std::string_view routine_id, Json value) 
 Json WorkerState::update_routine_state(std::string_view routine_id,
                                        const std::function<void(Json&)>& change) {
   std::lock_guard lock(records_->mutex);
-  Json& value = records_->routine_states[std::string(routine_id)];
-  change(value);
-  return value;
+  auto [it, inserted] = records_->routine_states.try_emplace(std::string(routine_id), Json::object());
+  change(it->second);
+  return it->second;
 }
 
 bool WorkerState::erase_routine_state(std::string_view routine_id) {

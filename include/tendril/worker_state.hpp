@@ -111,7 +111,7 @@ class WorkerState {
   std::optional<Json> get_routine_state(std::string_view routine_id) const;
   // Replaces the state of `routine_id`.
   void update_routine_state(std::string_view routine_id, Json value);
-  // Atomic read-modify-write: `change` gets the current value (null when none) and edits it in
+  // Atomic read-modify-write: `change` gets the current value ({} when none) and edits it in
   // place while no other thread can read or write any routine state of this worker. Returns the
   // new value. `change` must not call back into this WorkerState.
   Json update_routine_state(std::string_view routine_id, const std::function<void(Json&)>& change);

@@ -13,8 +13,10 @@ struct JobAccess {
 
   // One more piece of work (an item in a slot, an activation running) for the job.
   static void add_work(JobContext& job, std::int64_t n = 1);
-  // `n` pieces done; when none is left, the job ends and this returns how (once).
+  // `n` pieces done; when none is left, the job ends and this returns how (once). Waiters are
+  // released only by `announce`, once the runtime's own bookkeeping for the job is done.
   static End finish_work(JobContext& job, std::int64_t n = 1);
+  static void announce(JobContext& job);
   // pending -> running; true the first time.
   static bool start(JobContext& job);
   // The job will end failed (the first error is kept as its error).

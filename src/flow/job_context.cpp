@@ -41,7 +41,7 @@ JobStatus JobContext::status() const {
 
 bool JobContext::finished() const {
   std::lock_guard lock(mutex_);
-  return finished_.has_value();
+  return announced_;
 }
 
 Json JobContext::get_data(std::string_view key) const {
@@ -117,7 +117,7 @@ std::optional<JobContext::Clock::time_point> JobContext::finished_at() const {
 
 bool JobContext::wait(std::chrono::milliseconds timeout) const {
   std::unique_lock lock(mutex_);
-  return finished_cv_.wait_for(lock, timeout, [&] { return finished_.has_value(); });
+  return finished_cv_.wait_for(lock, timeout, [&] { return announced_; });
 }
 
 Json JobContext::to_json() const {
@@ -161,8 +161,15 @@ JobAccess::End JobAccess::finish_work(JobContext& job, std::int64_t n) {
     }
     job.finished_ = JobContext::Clock::now();
   }
-  job.finished_cv_.notify_all();
   return end;
+}
+
+void JobAccess::announce(JobContext& job) {
+  {
+    std::lock_guard lock(job.mutex_);
+    job.announced_ = true;
+  }
+  job.finished_cv_.notify_all();
 }
 
 bool JobAccess::start(JobContext& job) {

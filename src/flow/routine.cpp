@@ -89,6 +89,7 @@ void Routine::emit(std::string_view event, Json payload) const {
   const EventSpec* spec = find_event(event);
   const std::string who = id_.empty() ? "routine" : "routine '" + id_ + "'";
   if (!spec) throw FlowError(who + " has no event '" + std::string(event) + "'");
+  if (payload.is_null()) payload = Json::object();
   if (!payload.is_object())
     throw FlowError(who + ": event '" + spec->name + "' takes a JSON object, not " +
                     payload.type_name());

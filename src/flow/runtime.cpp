@@ -207,6 +207,7 @@ class Runtime::Impl final : public detail::Runner {
   Result<Posted> post(std::string_view flow_name, std::string_view routine, std::string_view slot,
                       Json data, PostOptions options) {
     if (closing_.load()) return error(ErrorKind::stopped, "post: the runtime is shut down");
+    if (data.is_null()) data = Json::object();  // post(..., {}) means an empty object
     if (!data.is_object())
       return error(ErrorKind::invalid, std::string("post: the data must be a JSON object, not ") +
                                            data.type_name());
@@ -235,7 +236,7 @@ class Runtime::Impl final : public detail::Runner {
     auto job = std::make_shared<JobContext>(std::move(job_id), worker.flow.flow_id(),
                                             worker.state.worker_id(), std::move(options.metadata));
     job_begun(worker);
-    if (auto delivered = deliver(cell, slot_it - slots.begin(), std::move(data), job);
+    if (auto delivered = deliver(cell, slot_it - slots.begin(), data, job);
         !delivered) {
       job_abandoned(worker);
       return std::unexpected(delivered.error());
@@ -245,7 +246,8 @@ class Runtime::Impl final : public detail::Runner {
   }
 
   // Puts one item into a cell's slot for `job` and makes the routine ready.
-  Result<void> deliver(RoutineCell& cell, std::size_t slot, Json payload,
+  // `payload` is moved from only when the item went in.
+  Result<void> deliver(RoutineCell& cell, std::size_t slot, Json& payload,
                        const std::shared_ptr<JobContext>& job) {
     FlowWorker& worker = cell.worker;
     const SlotSpec& spec = cell.routine.slots()[slot];
@@ -282,10 +284,10 @@ class Runtime::Impl final : public detail::Runner {
     const auto& targets = it->second;
     for (std::size_t i = 0; i < targets.size(); ++i) {
       Json copy = i + 1 == targets.size() ? std::move(payload) : payload;
-      auto delivered = deliver(*targets[i].cell, targets[i].slot, std::move(copy), a.job_ptr());
+      auto delivered = deliver_waiting(*targets[i].cell, targets[i].slot, copy, a.job_ptr());
       if (delivered) continue;
       switch (delivered.error().kind) {
-        case ErrorKind::queue_full:  // the routine's error strategy decides
+        case ErrorKind::queue_full:  // full for too long: the routine's error strategy decides
           throw FlowError("emit('" + event.name + "'): " + delivered.error().message);
         case ErrorKind::stopped:
           a.job().trace(cell.routine.id(), "emit_dropped", {{"reason", delivered.error().message}});
@@ -296,6 +298,33 @@ class Runtime::Impl final : public detail::Runner {
                         {{"event", event.name}, {"reason", delivered.error().message}});
           break;
       }
+    }
+  }
+
+  // Backpressure for emit: while the target slot is full, this thread runs other ready routines
+  // (the full slot's consumer among them), or waits a moment when there are none; only a slot
+  // that stays full for kEmitPatience (a cycle feeding itself, a stuck consumer) is an error.
+  static constexpr auto kEmitPatience = std::chrono::seconds(30);
+  static inline thread_local int help_depth = 0;
+
+  Result<void> deliver_waiting(RoutineCell& target, std::size_t slot, Json& payload,
+                               const std::shared_ptr<JobContext>& job) {
+    std::optional<Clock::time_point> since;
+    for (;;) {
+      auto delivered = deliver(target, slot, payload, job);
+      if (delivered || delivered.error().kind != ErrorKind::queue_full) return delivered;
+      if (!since) since = Clock::now();
+      if (Clock::now() - *since > kEmitPatience || closed_.load())
+        return std::unexpected(Error{.kind = ErrorKind::queue_full,
+                                     .message = delivered.error().message + " for " +
+                                                std::to_string(kEmitPatience.count()) + " s"});
+      bool helped = false;
+      if (help_depth < 4) {
+        ++help_depth;
+        helped = try_run();
+        --help_depth;
+      }
+      if (!helped) std::this_thread::sleep_for(std::chrono::microseconds(200));
     }
   }
 
@@ -492,6 +521,7 @@ class Runtime::Impl final : public detail::Runner {
     if (end != JobAccess::End::cancelled) worker.state.count_job(end == JobAccess::End::failed);
     if (options_.hooks.on_job_end) options_.hooks.on_job_end(*job);
     worker_job_done(worker);
+    JobAccess::announce(*job);
     std::lock_guard lock(jobs_mutex_);
     --active_jobs_;
     jobs_cv_.notify_all();
@@ -506,6 +536,25 @@ class Runtime::Impl final : public detail::Runner {
   bool wait_for_jobs(std::chrono::milliseconds timeout) {
     std::unique_lock lock(jobs_mutex_);
     return jobs_cv_.wait_for(lock, timeout, [&] { return active_jobs_ == 0; });
+  }
+
+  // Like wait_for_jobs, but also ends once nothing can move any more (no routine ready or
+  // running, no timer pending): jobs whose items wait on a policy that no post can satisfy now.
+  bool wait_for_jobs_or_quiet(std::chrono::milliseconds timeout) {
+    const auto deadline = Clock::now() + timeout;
+    std::unique_lock lock(jobs_mutex_);
+    while (active_jobs_ != 0) {
+      if (Clock::now() >= deadline) return false;
+      jobs_cv_.wait_for(lock, std::chrono::milliseconds(10));
+      if (active_jobs_ != 0 && quiet()) return false;
+    }
+    return true;
+  }
+
+  bool quiet() {
+    if (alive_.load() != 0 || ready_size_.load() != 0) return false;
+    std::lock_guard lock(timer_mutex_);
+    return timers_.empty();
   }
 
   // --- stopping ---
@@ -589,7 +638,7 @@ class Runtime::Impl final : public detail::Runner {
       return;
     }
     std::lock_guard lock(shutdown_mutex_);
-    const bool drained = wait && wait_for_jobs(timeout);
+    const bool drained = wait && wait_for_jobs_or_quiet(timeout);
     std::vector<FlowWorker*> workers;
     {
       std::lock_guard wl(workers_mutex_);

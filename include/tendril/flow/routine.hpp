@@ -96,9 +96,10 @@ class Routine {
   const Json& config() const noexcept { return config_; }
 
   // Delivers `payload` (a JSON object) to every slot connected to `event`, as part of the
-  // current job. Only from inside this routine's logic, on the thread running it. Errors
-  // (FlowError): an undeclared event, a key the event does not declare, a payload that is not
-  // an object, a connected slot that is full, a call outside the logic.
+  // current job. Only from inside this routine's logic, on the thread running it. A full slot
+  // is backpressure: the thread runs other ready routines (or waits) until there is room.
+  // Errors (FlowError): an undeclared event, a key the event does not declare, a payload that is
+  // not an object, a call outside the logic, a slot that stays full for 30 s.
   void emit(std::string_view event, Json payload = Json::object()) const;
 
   // The job being handled (inside the logic), else nullptr.

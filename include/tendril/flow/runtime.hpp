@@ -88,7 +88,7 @@ class Runtime {
   Result<std::string> exec(std::string_view flow_name, const Json& restore = nullptr);
   Result<std::string> exec(const Flow& flow, const Json& restore = nullptr);
 
-  // Puts `data` (a JSON object) into `slot` of `routine` as a new job. Errors name what is wrong:
+  // Puts `data` (a JSON object; null means {}) into `slot` of `routine` as a new job. Errors name what is wrong:
   // unknown flow, routine or slot; no running worker; a stopped worker; a full slot; a refusal
   // by before_enqueue; a runtime shut down.
   Result<Posted> post(std::string_view flow_name, std::string_view routine, std::string_view slot,
@@ -103,8 +103,10 @@ class Runtime {
   Result<void> resume(std::string_view worker_id);
 
   // With `wait`: refuses new posts, lets every job finish (up to `timeout`), then stops the
-  // workers (completed). Without, or when the timeout passes: drops queued work (those jobs end
-  // cancelled), waits for running logic to return, and stops the workers (cancelled). Idempotent.
+  // workers (completed). Without, when the timeout passes, or when jobs are left that can never
+  // finish (their items wait on a policy nothing can satisfy any more): drops queued work (those
+  // jobs end cancelled), waits for running logic to return, and stops the workers (cancelled).
+  // Idempotent. Not from inside a routine or hook.
   void shutdown(bool wait = true, std::chrono::milliseconds timeout = std::chrono::hours(24));
 
   // The worker's state (alive as long as the runtime), or null for an unknown id.
