@@ -116,7 +116,14 @@ Json WorkerState::update_routine_state(std::string_view routine_id,
                                        const std::function<void(Json&)>& change) {
   std::lock_guard lock(records_->mutex);
   auto [it, inserted] = records_->routine_states.try_emplace(std::string(routine_id), Json::object());
-  change(it->second);
+  Json value = it->second;  // all or nothing: a `change` that throws leaves the state as it was
+  try {
+    change(value);
+  } catch (...) {
+    if (inserted) records_->routine_states.erase(it);
+    throw;
+  }
+  it->second = std::move(value);
   return it->second;
 }
 

@@ -113,7 +113,8 @@ class WorkerState {
   void update_routine_state(std::string_view routine_id, Json value);
   // Atomic read-modify-write: `change` gets the current value ({} when none) and edits it in
   // place while no other thread can read or write any routine state of this worker. Returns the
-  // new value. `change` must not call back into this WorkerState.
+  // new value. All or nothing: when `change` throws, the state stays as it was. `change` must not
+  // call back into this WorkerState.
   Json update_routine_state(std::string_view routine_id, const std::function<void(Json&)>& change);
   bool erase_routine_state(std::string_view routine_id);
 

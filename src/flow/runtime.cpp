@@ -98,12 +98,15 @@ class Runtime::Impl final : public detail::Runner {
       task = std::move(ready_.front());
       ready_.pop_front();
       ready_size_.store(ready_.size(), std::memory_order_relaxed);
+      dispatching_.fetch_add(1);
     }
+    epoch_.fetch_add(1, std::memory_order_relaxed);
     if (task.retry) {
       run(std::move(task.retry));
     } else if (auto activation = prepare(*task.cell)) {
       run(std::move(activation));
     }
+    dispatching_.fetch_sub(1);
     return true;
   }
   bool runnable() const override { return ready_size_.load(std::memory_order_relaxed) != 0; }
@@ -542,17 +545,27 @@ class Runtime::Impl final : public detail::Runner {
   // running, no timer pending): jobs whose items wait on a policy that no post can satisfy now.
   bool wait_for_jobs_or_quiet(std::chrono::milliseconds timeout) {
     const auto deadline = Clock::now() + timeout;
+    std::optional<std::uint64_t> quiet_since;  // the epoch when it last looked quiet
     std::unique_lock lock(jobs_mutex_);
     while (active_jobs_ != 0) {
       if (Clock::now() >= deadline) return false;
       jobs_cv_.wait_for(lock, std::chrono::milliseconds(10));
-      if (active_jobs_ != 0 && quiet()) return false;
+      if (active_jobs_ == 0) break;
+      // Quiet twice, 10 ms apart, with nothing happening in between: those reads agree.
+      const std::uint64_t epoch = epoch_.load();
+      if (!quiet()) {
+        quiet_since.reset();
+      } else if (quiet_since == epoch) {
+        return false;
+      } else {
+        quiet_since = epoch;
+      }
     }
     return true;
   }
 
   bool quiet() {
-    if (alive_.load() != 0 || ready_size_.load() != 0) return false;
+    if (alive_.load() != 0 || ready_size_.load() != 0 || dispatching_.load() != 0) return false;
     std::lock_guard lock(timer_mutex_);
     return timers_.empty();
   }
@@ -698,6 +711,7 @@ class Runtime::Impl final : public detail::Runner {
   };
 
   void push_ready(Task task) {
+    epoch_.fetch_add(1, std::memory_order_relaxed);
     std::lock_guard lock(ready_mutex_);
     ready_.push_back(std::move(task));
     ready_size_.store(ready_.size(), std::memory_order_relaxed);
@@ -772,6 +786,8 @@ class Runtime::Impl final : public detail::Runner {
   std::deque<Task> ready_;
   std::atomic<std::size_t> ready_size_{0};
   std::atomic<std::size_t> alive_{0};  // activations prepared and not yet finished
+  std::atomic<std::size_t> dispatching_{0};  // threads between taking a task and finishing it
+  std::atomic<std::uint64_t> epoch_{0};      // advances with every task taken or queued
   std::atomic<std::uint64_t> cost_ns_{0};
   std::atomic<std::uint64_t> samples_{0};
 
