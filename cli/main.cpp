@@ -3,6 +3,7 @@
 #include <filesystem>
 #include <thread>
 
+#include "flow_command.hpp"
 #include "scan.hpp"
 #include "watch.hpp"
 
@@ -38,6 +39,18 @@ int main(int argc, char** argv) {
   watch_command->add_option("--topic", watch.topic, "stream key")->capture_default_str();
   watch_command->add_flag("--once", watch.once, "print the table once and exit");
 
+  auto* flow_command = app.add_subcommand("flow", "work with flow files (JSON)");
+  flow_command->require_subcommand(1);
+  std::string flow_file, graph_output;
+  auto* validate_command =
+      flow_command->add_subcommand("validate", "load a flow file and report what is wrong");
+  validate_command->add_option("FILE", flow_file, "the flow file")->required();
+  auto* graph_command = flow_command->add_subcommand(
+      "graph", "the flow as a Graphviz graph: DOT on stdout, or drawn into -o FILE.svg");
+  graph_command->add_option("FILE", flow_file, "the flow file")->required();
+  graph_command->add_option("-o,--output", graph_output,
+                            "FILE.dot, or FILE.svg / FILE.png (drawn by Graphviz's dot)");
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -47,5 +60,7 @@ int main(int argc, char** argv) {
   scan.progress = !no_progress;
   if (*scan_command) return tendril::cli::run_scan(scan);
   if (*watch_command) return tendril::cli::run_watch(watch);
+  if (*validate_command) return tendril::cli::run_flow_validate(flow_file);
+  if (*graph_command) return tendril::cli::run_flow_graph(flow_file, graph_output);
   return 0;
 }

@@ -3,6 +3,7 @@
 #pragma once
 
 #include "tendril/flow/activation_policy.hpp"
+#include "tendril/flow/builtin_routines.hpp"
 #include "tendril/flow/error_handler.hpp"
 #include "tendril/flow/flow.hpp"
 #include "tendril/flow/job_context.hpp"

@@ -1,0 +1,53 @@
+#!/usr/bin/env bash
+# `tendril flow validate` and `tendril flow graph` on good and bad flow files.
+set -euo pipefail
+tendril=$1
+examples=$2
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+fail() { echo "FAIL: $*" >&2; exit 1; }
+
+# A valid file: exit 0, a summary table, its warning listed.
+out=$("$tendril" flow validate "$examples/flows/counting.json")
+grep -q '| routines    |        4 |' <<<"$out" || fail "no summary table: $out"
+grep -q "warning  routine 'intake'  has slots but no incoming connection" <<<"$out" || fail "no warning: $out"
+grep -q 'counting.json: valid' <<<"$out" || fail "not reported valid: $out"
+
+# A syntax error names file, line and column; exit 1.
+printf '{\n  "flow_id": "x",\n  "routines": {,}\n}\n' >"$work/syntax.json"
+if err=$("$tendril" flow validate "$work/syntax.json" 2>&1); then fail "syntax error accepted"; fi
+grep -q 'syntax.json:3:16: syntax error' <<<"$err" || fail "place not named: $err"
+
+# An unknown routine type names the place and lists the known types.
+echo '{"flow_id": "x", "routines": {"a": {"type": "Nope"}}}' >"$work/type.json"
+if err=$("$tendril" flow validate "$work/type.json" 2>&1); then fail "unknown type accepted"; fi
+grep -q "/routines/a/type: unknown routine type 'Nope' (registered: tendril.Counter, tendril.Log, tendril.Relay)" <<<"$err" \
+  || fail "unknown type not explained: $err"
+
+# A flow with an error (a batch_size policy with n = 0 never loads; a routine type with no
+# logic cannot exist here, so the error case is a bad connection).
+echo '{"flow_id": "x", "routines": {"a": {"type": "tendril.Relay"}},
+       "connections": [{"from": "a", "event": "out", "to": "a", "slot": "input"}]}' >"$work/conn.json"
+if err=$("$tendril" flow validate "$work/conn.json" 2>&1); then fail "bad connection accepted"; fi
+grep -q "/connections/0: connect a.out -> a.input: routine 'a' has no slot 'input' (slots: in)" <<<"$err" \
+  || fail "bad connection not explained: $err"
+
+# graph: DOT on stdout; an SVG drawn by Graphviz; a .dot file; a bad extension.
+dot_out=$("$tendril" flow graph "$examples/flows/counting.json")
+grep -q '"intake" -> "count" \[label="out → in"\]' <<<"$dot_out" || fail "no edge in DOT: $dot_out"
+"$tendril" flow graph "$examples/flows/counting.json" -o "$work/flow.svg" 2>/dev/null
+grep -q '<svg' "$work/flow.svg" || fail "no SVG written"
+grep -q 'every_second' "$work/flow.svg" || fail "SVG lacks a routine"
+"$tendril" flow graph "$examples/flows/counting.json" -o "$work/flow.dot"
+cmp -s "$work/flow.dot" <(printf '%s\n' "$dot_out") || fail ".dot file differs from stdout"
+if err=$("$tendril" flow graph "$examples/flows/counting.json" -o "$work/flow.txt" 2>&1); then
+  fail ".txt accepted"
+fi
+grep -q 'give a .dot, .svg or .png file' <<<"$err" || fail "bad extension not explained: $err"
+
+# Usage errors exit 2.
+set +e
+"$tendril" flow >/dev/null 2>&1; status=$?
+set -e
+[ "$status" -eq 2 ] || fail "'tendril flow' without a subcommand exited $status"
+echo "flow CLI: ok"
