@@ -389,7 +389,8 @@ class Runtime::Impl final : public detail::Runner {
       for (const auto& job : a->item_jobs())
         if (JobAccess::start(*job) && options_.hooks.on_job_start) options_.hooks.on_job_start(*job);
     if (options_.hooks.on_routine_start) options_.hooks.on_routine_start(id, a->job());
-    a->job().trace(id, "start", {{"attempt", a->attempt}, {"policy", a->message()}});
+    if (options_.trace_routines)
+      a->job().trace(id, "start", a->attempt == 1 ? Json() : Json{{"attempt", a->attempt}});
 
     std::optional<std::string> failure;
     const auto started = Clock::now();
@@ -411,9 +412,10 @@ class Runtime::Impl final : public detail::Runner {
     if (options_.hooks.on_routine_end)
       options_.hooks.on_routine_end(id, a->job(), failure ? &*failure : nullptr);
     if (!failure) {
-      a->job().trace(id, "end", {{"attempt", a->attempt}, {"duration_us", micros}});
-      worker.state.record_execution(
-          id, "completed", {{"job_id", a->job().job_id()}, {"duration_us", micros}});
+      if (options_.trace_routines) a->job().trace(id, "end", {{"duration_us", micros}});
+      if (options_.record_completions)
+        worker.state.record_execution(
+            id, "completed", {{"job_id", a->job().job_id()}, {"duration_us", micros}});
       return finish(std::move(a));
     }
     handle_failure(std::move(a), *failure);

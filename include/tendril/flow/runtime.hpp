@@ -54,6 +54,11 @@ struct RuntimeOptions {
   FlowRegistry* registry = nullptr;         // null: FlowRegistry::instance()
   RuntimeHooks hooks = {};
   std::size_t history_limit = 1000;         // execution records kept per worker
+  // Each routine's start and end on its job's trace, and each completed activation in the
+  // worker's history (errors, retries and skips are always recorded). Off: fewer allocations
+  // per job, for the last bit of throughput.
+  bool trace_routines = true;
+  bool record_completions = true;
 };
 
 struct PostOptions {
