@@ -30,7 +30,7 @@ std::optional<WorkerStatus> worker_status_from(std::string_view name) noexcept {
 
 struct WorkerState::Records {
   explicit Records(std::size_t limit) : history_limit(std::max<std::size_t>(limit, 1)) {}
-  std::mutex values_mutex;  // the typed store, in a flow worker
+  std::recursive_mutex values_mutex;  // the typed store, in a flow worker
   mutable std::mutex mutex;  // everything below but the atomics
   std::unordered_map<std::string, Json> routine_states;
   std::deque<ExecutionRecord> history;
@@ -65,7 +65,7 @@ WorkerState::WorkerState(WorkerState&&) noexcept = default;
 WorkerState& WorkerState::operator=(WorkerState&&) noexcept = default;
 WorkerState::~WorkerState() = default;
 
-std::unique_lock<std::mutex> WorkerState::lock_values() const {
+std::unique_lock<std::recursive_mutex> WorkerState::lock_values() const {
   if (!shared_) return {};
   return std::unique_lock(records_->values_mutex);
 }

@@ -86,17 +86,14 @@ class WorkerState {
   }
 
   // The value under `key`; when there is none, stores `make()` first. `make` runs at most once
-  // per key and worker: the way to open a connection once per worker. (In a flow worker, two
-  // routines racing here may both call `make`; the first stored value wins and is returned.)
+  // per key and worker: the way to open a connection once per worker. In a flow worker, other
+  // routines' typed-value calls wait while `make` runs (it may itself use this WorkerState).
   template <class Factory>
   auto& get_or_create(std::string_view key, Factory&& make) {
     using T = std::decay_t<decltype(make())>;
-    if (T* existing = get<T>(key)) return *existing;
-    auto owned = std::make_shared<T>(make());
     auto lock = lock_values();
-    auto [it, inserted] = values_.try_emplace(std::string(key), Slot{owned, &typeid(T)});
-    if (!inserted) check_type(it->first, *it->second.type, typeid(T));
-    return *static_cast<T*>(it->second.value.get());
+    if (T* existing = get<T>(key)) return *existing;
+    return set<T>(std::string(key), make());
   }
 
   bool contains(std::string_view key) const;
@@ -165,8 +162,8 @@ class WorkerState {
   WorkerState(std::string flow_id, std::string worker_id, std::size_t history_limit);
   static void check_type(std::string_view key, const std::type_info& stored,
                          const std::type_info& wanted);
-  // Locks the typed store in a flow worker; a no-op lock in a pipeline worker.
-  std::unique_lock<std::mutex> lock_values() const;
+  // Locks the typed store in a flow worker (recursively); a no-op lock in a pipeline worker.
+  std::unique_lock<std::recursive_mutex> lock_values() const;
 
   std::unordered_map<std::string, Slot, KeyHash, std::equal_to<>> values_;
   std::string stage_name_;
