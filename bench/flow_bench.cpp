@@ -176,8 +176,10 @@ int main(int argc, char** argv) {
               std::thread::hardware_concurrency());
   std::printf("compiler: g++ %s; flags:%s\n", __VERSION__, TENDRIL_BENCH_FLAGS);
   std::printf("oneTBB %d.%d\n\n", TBB_VERSION_MAJOR, TBB_VERSION_MINOR);
-  std::printf("a 3-routine chain passing a JSON object; %ld jobs for throughput (best of 3),\n"
-              "2,000 single jobs for latency (post to the last routine)\n\n", jobs);
+  std::printf(
+      "a 3-routine chain passing a JSON object; %ld jobs for throughput (best of 3),\n"
+      "2,000 single jobs for latency (post to the last routine)\n\n",
+      jobs);
   std::printf("%-26s %14s %12s %12s\n", "engine", "jobs/s", "p50 (us)", "p99 (us)");
   std::fflush(stdout);
   for (int threads : {1, 2}) {
@@ -192,10 +194,11 @@ int main(int argc, char** argv) {
     std::printf("%-26s %14.0f %12.1f %12.1f\n",
                 ("tbb flow graph, " + std::to_string(threads) + " thread(s)").c_str(),
                 peer.jobs_per_s, peer.p50_us, peer.p99_us);
-    std::printf("  ratio (tendril / tbb): throughput %.2fx (no trace/history %.2fx), "
-                "p50 latency %.2fx\n\n",
-                ours.jobs_per_s / peer.jobs_per_s, lean.jobs_per_s / peer.jobs_per_s,
-                ours.p50_us / peer.p50_us);
+    std::printf(
+        "  ratio (tendril / tbb): throughput %.2fx (no trace/history %.2fx), "
+        "p50 latency %.2fx\n\n",
+        ours.jobs_per_s / peer.jobs_per_s, lean.jobs_per_s / peer.jobs_per_s,
+        ours.p50_us / peer.p50_us);
     std::fflush(stdout);
   }
   return total.load() > 0 ? 0 : 1;

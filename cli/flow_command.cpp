@@ -30,12 +30,12 @@ int run_flow_validate(const std::string& file) {
   std::size_t errors = 0;
   for (const auto& issue : issues) errors += issue.severity == ValidationIssue::Severity::error;
   fmt::print("{}", key_value_table({
-                         {"flow", flow->flow_id()},
-                         {"routines", std::to_string(flow->routine_ids().size())},
-                         {"connections", std::to_string(flow->connections().size())},
-                         {"errors", std::to_string(errors)},
-                         {"warnings", std::to_string(issues.size() - errors)},
-                     }));
+                       {"flow", flow->flow_id()},
+                       {"routines", std::to_string(flow->routine_ids().size())},
+                       {"connections", std::to_string(flow->connections().size())},
+                       {"errors", std::to_string(errors)},
+                       {"warnings", std::to_string(issues.size() - errors)},
+                   }));
   if (!issues.empty()) {
     std::size_t width = 0;
     for (const auto& issue : issues) width = std::max(width, issue.where.size());
@@ -60,8 +60,8 @@ int run_flow_graph(const std::string& file, const std::string& output) {
     fmt::print("{}", dot);
     return 0;
   }
-  const auto ext = output.substr(output.rfind('.') == std::string::npos ? output.size()
-                                                                        : output.rfind('.'));
+  const auto ext =
+      output.substr(output.rfind('.') == std::string::npos ? output.size() : output.rfind('.'));
   if (ext == ".dot" || ext == ".gv") {
     std::ofstream out(output);
     out << dot;

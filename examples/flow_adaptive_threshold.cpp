@@ -21,8 +21,10 @@ class AdaptiveClassifier : public td::Routine {
         double threshold = state.value("threshold", 0.5);
         const bool predicted = sample["score"].get<double>() >= threshold;
         const bool actual = sample["label"].get<bool>();
-        if (predicted && !actual) threshold += 0.05;       // a false positive
-        else if (!predicted && actual) threshold -= 0.05;  // a false negative
+        if (predicted && !actual)
+          threshold += 0.05;  // a false positive
+        else if (!predicted && actual)
+          threshold -= 0.05;  // a false negative
         if (predicted != actual) state["adjustments"] = state.value("adjustments", 0) + 1;
         state["threshold"] = std::round(threshold * 100) / 100;
       });
@@ -58,7 +60,8 @@ int main() {
   // A new runtime restores what was learned.
   td::Runtime restarted({.thread_pool_size = 1});
   const std::string worker = restarted.exec("adaptive", saved).value();
-  if (!restarted.post("adaptive", "classifier", "sample", {{"score", 0.56}, {"label", false}})) return 1;
+  if (!restarted.post("adaptive", "classifier", "sample", {{"score", 0.56}, {"label", false}}))
+    return 1;
   if (!restarted.wait_until_all_jobs_finished(10s)) return 1;
   const td::Json after = restarted.worker_state(worker)->get_routine_state("adaptive").value();
   std::printf("after restart: threshold %.2f, %d adjustments\n", after["threshold"].get<double>(),

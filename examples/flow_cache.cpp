@@ -19,7 +19,8 @@ class ExpensiveDataProcessor : public td::Routine {
     add_event("output", {"result", "cached"});
     add_slot("clear_cache");  // optional cache clearing
 
-    set_logic([this](const td::SlotData& slot_data, const td::Json&, td::WorkerState& worker_state) {
+    set_logic([this](const td::SlotData& slot_data, const td::Json&,
+                     td::WorkerState& worker_state) {
       td::Json state = worker_state.get_routine_state("processor").value_or(td::Json::object());
       td::Json cache = state.value("cache", td::Json::object());
       td::Json stats = state.value("stats", td::Json{{"hits", 0}, {"misses", 0}});
@@ -43,7 +44,8 @@ class ExpensiveDataProcessor : public td::Routine {
         std::puts("Cache miss - processing...");
         std::this_thread::sleep_for(100ms);  // simulate an expensive operation
         std::string result = "processed_";
-        for (char c : data) result += static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+        for (char c : data)
+          result += static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
         cache[cache_key] = result;
         stats["misses"] = stats["misses"].get<int>() + 1;
         worker_state.update_routine_state("processor", {{"cache", cache}, {"stats", stats}});
@@ -73,7 +75,8 @@ int main() {
   }
   if (!runtime.wait_until_all_jobs_finished(10s)) return 1;
 
-  const td::Json stats = runtime.worker_state(worker)->get_routine_state("processor").value()["stats"];
+  const td::Json stats =
+      runtime.worker_state(worker)->get_routine_state("processor").value()["stats"];
   std::printf("\nhits: %d, misses: %d\n", stats["hits"].get<int>(), stats["misses"].get<int>());
   return stats == td::Json{{"hits", 3}, {"misses", 3}} ? 0 : 1;
 }

@@ -26,22 +26,23 @@ class ConfiguredRoutine : public td::Routine {
   ConfiguredRoutine() {
     add_slot("in");
     set_config("reload_seconds", 0.05);
-    set_logic([this](const td::SlotData& slot_data, const td::Json&, td::WorkerState& worker_state) {
-      td::Json state = worker_state.get_routine_state("config").value_or(td::Json::object());
-      const double last_check = state.value("last_check", 0.0);
-      if (now_seconds() - last_check > get_config("reload_seconds").get<double>()) {
-        state["current"] = fetch_config_from_server();
-        state["last_check"] = now_seconds();
-        worker_state.update_routine_state("config", state);
-        std::printf("reloaded config version %d\n", state["current"]["version"].get<int>());
-      }
-      for (const auto& item : slot_data["in"])
-        worker_state.update_routine_state("seen", [&](td::Json& s) {
-          s["items"] = s.value("items", 0) + 1;
-          s["last_version"] = state["current"]["version"];
-          (void)item;
+    set_logic(
+        [this](const td::SlotData& slot_data, const td::Json&, td::WorkerState& worker_state) {
+          td::Json state = worker_state.get_routine_state("config").value_or(td::Json::object());
+          const double last_check = state.value("last_check", 0.0);
+          if (now_seconds() - last_check > get_config("reload_seconds").get<double>()) {
+            state["current"] = fetch_config_from_server();
+            state["last_check"] = now_seconds();
+            worker_state.update_routine_state("config", state);
+            std::printf("reloaded config version %d\n", state["current"]["version"].get<int>());
+          }
+          for (const auto& item : slot_data["in"])
+            worker_state.update_routine_state("seen", [&](td::Json& s) {
+              s["items"] = s.value("items", 0) + 1;
+              s["last_version"] = state["current"]["version"];
+              (void)item;
+            });
         });
-    });
   }
 };
 
@@ -60,7 +61,8 @@ int main() {
   if (!runtime.wait_until_all_jobs_finished(10s)) return 1;
   const auto seen = runtime.worker_state(worker)->get_routine_state("seen").value();
   std::printf("%d fetches for %d items\n", fetches.load(), seen["items"].get<int>());
-  return seen["items"] == 12 && fetches >= 2 && fetches <= 12 && seen["last_version"] == fetches.load()
+  return seen["items"] == 12 && fetches >= 2 && fetches <= 12 &&
+                 seen["last_version"] == fetches.load()
              ? 0
              : 1;
 }

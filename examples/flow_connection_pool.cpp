@@ -35,14 +35,16 @@ class DatabaseQueryRoutine : public td::Routine {
   DatabaseQueryRoutine() {
     add_slot("query");
     add_event("result", {"data"});
-    set_logic([this](const td::SlotData& slot_data, const td::Json&, td::WorkerState& worker_state) {
-      auto& pool = worker_state.get_or_create("db_accessor.pool", [&] {
-        std::puts("Initializing database connection pool...");
-        worker_state.update_routine_state("db_accessor", {{"pool_size", 4}});
-        return std::make_shared<ConnectionPool>(4);
-      });
-      for (const auto& query : slot_data["query"]) emit("result", {{"data", pool->execute(query["sql"])}});
-    });
+    set_logic(
+        [this](const td::SlotData& slot_data, const td::Json&, td::WorkerState& worker_state) {
+          auto& pool = worker_state.get_or_create("db_accessor.pool", [&] {
+            std::puts("Initializing database connection pool...");
+            worker_state.update_routine_state("db_accessor", {{"pool_size", 4}});
+            return std::make_shared<ConnectionPool>(4);
+          });
+          for (const auto& query : slot_data["query"])
+            emit("result", {{"data", pool->execute(query["sql"])}});
+        });
     set_concurrency(2);  // two queries at once share the worker's one pool
   }
 };
@@ -69,7 +71,8 @@ int main() {
       return 1;
   if (!runtime.wait_until_all_jobs_finished(10s)) return 1;
   std::printf("%zu results, %d pool(s) created\n", results.size(), ConnectionPool::created.load());
-  const bool ok = results.size() == 20 && ConnectionPool::created == 1 &&
-                  runtime.worker_state(worker)->get_routine_state("db_accessor").value()["pool_size"] == 4;
+  const bool ok =
+      results.size() == 20 && ConnectionPool::created == 1 &&
+      runtime.worker_state(worker)->get_routine_state("db_accessor").value()["pool_size"] == 4;
   return ok ? 0 : 1;
 }

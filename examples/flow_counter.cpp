@@ -15,22 +15,23 @@ class RequestCounter : public td::Routine {
   RequestCounter() {
     add_slot("request");
     add_event("response", {"request_id", "count"});
-    set_logic([this](const td::SlotData& slot_data, const td::Json&, td::WorkerState& worker_state) {
-      for (const auto& req : slot_data["request"]) {
-        const std::string req_id = req.value("request_id", "unknown");
-        const std::string req_type = req.value("type", "unknown");
-        // One atomic read-modify-write: safe even if this routine ran several at once.
-        td::Json state = worker_state.update_routine_state("counter", [&](td::Json& s) {
-          s["total_requests"] = s.value("total_requests", 0) + 1;
-          td::Json& by_type = s["by_type"];
-          if (!by_type.is_object()) by_type = td::Json::object();
-          by_type[req_type] = by_type.value(req_type, 0) + 1;
+    set_logic(
+        [this](const td::SlotData& slot_data, const td::Json&, td::WorkerState& worker_state) {
+          for (const auto& req : slot_data["request"]) {
+            const std::string req_id = req.value("request_id", "unknown");
+            const std::string req_type = req.value("type", "unknown");
+            // One atomic read-modify-write: safe even if this routine ran several at once.
+            td::Json state = worker_state.update_routine_state("counter", [&](td::Json& s) {
+              s["total_requests"] = s.value("total_requests", 0) + 1;
+              td::Json& by_type = s["by_type"];
+              if (!by_type.is_object()) by_type = td::Json::object();
+              by_type[req_type] = by_type.value(req_type, 0) + 1;
+            });
+            const int total = state["total_requests"];
+            std::printf("Request %s (%s) - Total: %d\n", req_id.c_str(), req_type.c_str(), total);
+            emit("response", {{"request_id", req_id}, {"count", total}});
+          }
         });
-        const int total = state["total_requests"];
-        std::printf("Request %s (%s) - Total: %d\n", req_id.c_str(), req_type.c_str(), total);
-        emit("response", {{"request_id", req_id}, {"count", total}});
-      }
-    });
     set_activation_policy(td::immediate_policy());
   }
 };
@@ -68,7 +69,8 @@ int main() {
   if (!runtime.wait_until_all_jobs_finished(10s)) return 1;
 
   const td::Json state = runtime.worker_state(worker)->get_routine_state("counter").value();
-  std::printf("by type: %s, responses: %zu\n", state["by_type"].dump().c_str(), log.responses.size());
+  std::printf("by type: %s, responses: %zu\n", state["by_type"].dump().c_str(),
+              log.responses.size());
   const bool ok = state["total_requests"] == 6 &&
                   state["by_type"] == td::Json{{"read", 3}, {"write", 2}, {"delete", 1}} &&
                   log.responses.size() == 6 && log.responses.back()["count"] == 6;

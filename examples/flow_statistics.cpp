@@ -53,7 +53,8 @@ int main() {
       std::this_thread::sleep_for(1ms);  // a full slot: try again
   if (!runtime.wait_until_all_jobs_finished(30s)) return 1;
   const td::Json stats = runtime.worker_state(worker)->get_routine_state("stats").value();
-  std::printf("processed %d, errors %d\n", stats["processed"].get<int>(), stats["errors"].get<int>());
+  std::printf("processed %d, errors %d\n", stats["processed"].get<int>(),
+              stats["errors"].get<int>());
   // 1000 items reach both routines; one in ten is an error (i = 0 counts: -0 is not < 0).
   return stats["processed"] == 2000 && stats["errors"] == 2 * 99 &&
                  stats["last_processed"].get<double>() >= start

@@ -9,8 +9,8 @@ namespace tendril {
 
 namespace {
 
-constexpr const char* kStatusNames[] = {"pending", "running",   "idle",     "paused",
-                                        "completed", "failed", "cancelled"};
+constexpr const char* kStatusNames[] = {"pending",   "running", "idle",     "paused",
+                                        "completed", "failed",  "cancelled"};
 
 std::int64_t micros_since_epoch(std::chrono::system_clock::time_point t) {
   return std::chrono::duration_cast<std::chrono::microseconds>(t.time_since_epoch()).count();
@@ -31,7 +31,7 @@ std::optional<WorkerStatus> worker_status_from(std::string_view name) noexcept {
 struct WorkerState::Records {
   explicit Records(std::size_t limit) : history_limit(std::max<std::size_t>(limit, 1)) {}
   std::recursive_mutex values_mutex;  // the typed store, in a flow worker
-  mutable std::mutex mutex;  // everything below but the atomics
+  mutable std::mutex mutex;           // everything below but the atomics
   std::unordered_map<std::string, Json> routine_states;
   std::deque<ExecutionRecord> history;
   std::size_t history_limit;
@@ -115,7 +115,8 @@ void WorkerState::update_routine_state(std::string_view routine_id, Json value) 
 Json WorkerState::update_routine_state(std::string_view routine_id,
                                        const std::function<void(Json&)>& change) {
   std::lock_guard lock(records_->mutex);
-  auto [it, inserted] = records_->routine_states.try_emplace(std::string(routine_id), Json::object());
+  auto [it, inserted] =
+      records_->routine_states.try_emplace(std::string(routine_id), Json::object());
   Json value = it->second;  // all or nothing: a `change` that throws leaves the state as it was
   try {
     change(value);
@@ -192,8 +193,8 @@ void WorkerState::load(const Json& saved) {
   auto field = [&](const char* name, Json::value_t type) -> const Json* {
     auto it = saved.find(name);
     if (it == saved.end()) return nullptr;
-    const bool ok = it->type() == type ||
-                    (type == Json::value_t::number_unsigned && it->is_number_unsigned());
+    const bool ok =
+        it->type() == type || (type == Json::value_t::number_unsigned && it->is_number_unsigned());
     if (!ok)
       throw std::invalid_argument(std::string("WorkerState::load: '") + name + "' must be " +
                                   Json(type).type_name() + ", not " + it->type_name());

@@ -53,17 +53,23 @@ TEST(Routine, SlotAndEventArgumentsAreCheckedWithClearErrors) {
   td::Routine r;
   r.add_slot("input", 10, 0.5);
   EXPECT_TRUE(contains(flow_error_of([&] { r.add_slot("input"); }), "slot 'input' already exists"));
-  EXPECT_TRUE(contains(flow_error_of([&] { r.add_slot("b", 0); }), "max_queue_length must be at least 1"));
-  EXPECT_TRUE(contains(flow_error_of([&] { r.add_slot("c", 10, 1.5); }), "watermark must be within [0, 1]"));
+  EXPECT_TRUE(
+      contains(flow_error_of([&] { r.add_slot("b", 0); }), "max_queue_length must be at least 1"));
+  EXPECT_TRUE(contains(flow_error_of([&] { r.add_slot("c", 10, 1.5); }),
+                       "watermark must be within [0, 1]"));
   EXPECT_TRUE(contains(flow_error_of([&] { r.add_slot("d", 10, -0.1); }), "watermark"));
   EXPECT_TRUE(contains(flow_error_of([&] { r.add_slot(""); }), "slot name is empty"));
   r.add_event("out", {"a", "b"});
   EXPECT_TRUE(contains(flow_error_of([&] { r.add_event("out"); }), "event 'out' already exists"));
-  EXPECT_TRUE(contains(flow_error_of([&] { r.add_event("e", {"x", "x"}); }), "lists parameter 'x' twice"));
+  EXPECT_TRUE(contains(flow_error_of([&] {
+                         r.add_event("e", {"x", "x"});
+                       }),
+                       "lists parameter 'x' twice"));
   EXPECT_TRUE(contains(flow_error_of([&] { r.set_config(Json::array()); }), "must be an object"));
   EXPECT_TRUE(contains(flow_error_of([&] { r.set_concurrency(0); }), "at least 1"));
   EXPECT_TRUE(contains(flow_error_of([&] {
-                         r.set_error_handler({.strategy = td::ErrorStrategy::RETRY, .retry_backoff = 0.5});
+                         r.set_error_handler(
+                             {.strategy = td::ErrorStrategy::RETRY, .retry_backoff = 0.5});
                        }),
                        "retry_backoff must be >= 1"));
   ASSERT_NE(r.find_slot("input"), nullptr);
@@ -125,8 +131,9 @@ TEST(Routine, EmitChecksTheEventItsParametersAndWhereItIsCalledFrom) {
         if (what == "not_object") self->emit("out", Json::array({1}));
       });
       if (what == "thread")  // another thread of the logic's own making
-        std::thread([&] { caught = flow_error_of([&] { self->emit("out", {{"value", 1}}); }); })
-            .join();
+        std::thread([&] {
+          caught = flow_error_of([&] { self->emit("out", {{"value", 1}}); });
+        }).join();
       std::lock_guard lock(mutex);
       errors.push_back(caught);
     }
@@ -285,13 +292,13 @@ TEST(Flow, BuildingErrorsNameTheUnknownPart) {
                        "flow 'f' has no routine 'x' (routines: a, b)"));
   EXPECT_TRUE(contains(flow_error_of([&] { flow.connect("a", "output", "b", "in"); }),
                        "routine 'a' has no event 'output' (events: out)"));
-  EXPECT_TRUE(contains(flow_error_of([&] { flow.connect("a", "out", "y", "in"); }),
-                       "has no routine 'y'"));
+  EXPECT_TRUE(
+      contains(flow_error_of([&] { flow.connect("a", "out", "y", "in"); }), "has no routine 'y'"));
   EXPECT_TRUE(contains(flow_error_of([&] { flow.connect("a", "out", "b", "input"); }),
                        "routine 'b' has no slot 'input' (slots: in)"));
   flow.connect("a", "out", "b", "in");
-  EXPECT_TRUE(contains(flow_error_of([&] { flow.connect("a", "out", "b", "in"); }),
-                       "already connected"));
+  EXPECT_TRUE(
+      contains(flow_error_of([&] { flow.connect("a", "out", "b", "in"); }), "already connected"));
 }
 
 TEST(Flow, ValidateReportsErrorsAndWarnings) {
@@ -425,7 +432,8 @@ TEST(FlowFile, MalformedFilesAreErrorsNamingThePlace) {
   EXPECT_TRUE(contains(e, "/routines/a/polcy: unknown key")) << e;
   e = error_of(R"({"flow_id": "x", "routines": {"a": {"type": "test.Counter"}},
                   "connections": [{"from": "a", "event": "output", "to": "b", "slot": "input"}]})");
-  EXPECT_TRUE(contains(e, "/connections/0: connect a.output -> b.input: flow 'x' has no routine 'b'"))
+  EXPECT_TRUE(
+      contains(e, "/connections/0: connect a.output -> b.input: flow 'x' has no routine 'b'"))
       << e;
   e = error_of(R"({"routines": {}})");
   EXPECT_TRUE(contains(e, "/flow_id: expected a non-empty string")) << e;

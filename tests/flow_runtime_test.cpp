@@ -22,8 +22,8 @@ std::unique_ptr<td::Routine> atomic_counter(std::size_t concurrency = 1) {
   td::Routine* self = r.get();
   r->set_logic([self](const td::SlotData& in, const Json&, td::WorkerState& state) {
     for (std::size_t i = 0; i < in["in"].size(); ++i) {
-      Json now = state.update_routine_state(
-          "counter", [](Json& s) { s["count"] = s.value("count", 0) + 1; });
+      Json now = state.update_routine_state("counter",
+                                            [](Json& s) { s["count"] = s.value("count", 0) + 1; });
       self->emit("count", {{"count", now["count"]}});
     }
   });
@@ -117,9 +117,10 @@ TEST(Runtime, WaitUntilAllJobsFinishedCoversEverythingAJobCaused) {
     for (auto& item : in["in"]) self->emit("out", item);
   });
   flow.add_routine(std::move(slow), "slow");
-  flow.add_routine(routine({"in"}, {}, [&](auto& in, auto&, auto&) {
-                     finished_at_end += static_cast<int>(in["in"].size());
-                   }),
+  flow.add_routine(routine({"in"}, {},
+                           [&](auto& in, auto&, auto&) {
+                             finished_at_end += static_cast<int>(in["in"].size());
+                           }),
                    "end");
   flow.connect("a", "out", "slow", "in");
   flow.connect("slow", "out", "end", "in");
@@ -138,12 +139,14 @@ TEST(Runtime, ShutdownDrainsThenRefusesWork) {
   std::string worker;
   std::shared_ptr<td::JobContext> last;
   std::atomic<int> ran{0};
-  auto rt = std::make_unique<td::Runtime>(td::RuntimeOptions{.thread_pool_size = 2, .registry = &registry});
+  auto rt = std::make_unique<td::Runtime>(
+      td::RuntimeOptions{.thread_pool_size = 2, .registry = &registry});
   td::Flow flow("drain");
-  flow.add_routine(routine({"in"}, {}, [&](auto& in, auto&, auto&) {
-                     std::this_thread::sleep_for(1ms);
-                     ran += static_cast<int>(in["in"].size());
-                   }),
+  flow.add_routine(routine({"in"}, {},
+                           [&](auto& in, auto&, auto&) {
+                             std::this_thread::sleep_for(1ms);
+                             ran += static_cast<int>(in["in"].size());
+                           }),
                    "r");
   registry.register_by_name("drain", flow);
   worker = rt->exec("drain").value();
@@ -162,9 +165,10 @@ TEST(Runtime, ShutdownWithoutWaitingCancelsQueuedJobs) {
   Fixture f(1);
   td::Flow flow("cancel");
   std::atomic<bool> release{false};
-  flow.add_routine(routine({"in"}, {}, [&](auto&, auto&, auto&) {
-                     while (!release) std::this_thread::sleep_for(1ms);
-                   }),
+  flow.add_routine(routine({"in"}, {},
+                           [&](auto&, auto&, auto&) {
+                             while (!release) std::this_thread::sleep_for(1ms);
+                           }),
                    "r");
   f.registry.register_by_name("cancel", flow);
   auto worker = f.rt.exec("cancel").value();
@@ -248,9 +252,8 @@ TEST(FlowWorkerState, IdentityStatusCountersAndBoundedHistory) {
   std::vector<td::WorkerStatus> seen_in_logic;
   td::Runtime rt({.thread_pool_size = 1, .registry = &registry, .history_limit = 5});
   td::Flow flow("life");
-  auto one_at_a_time = routine({"in"}, {}, [&](auto&, auto&, td::WorkerState& s) {
-    seen_in_logic.push_back(s.status());
-  });
+  auto one_at_a_time = routine(
+      {"in"}, {}, [&](auto&, auto&, td::WorkerState& s) { seen_in_logic.push_back(s.status()); });
   one_at_a_time->set_activation_policy(td::ActivationPolicy::batch_size(1));
   flow.add_routine(std::move(one_at_a_time), "r");
   registry.register_by_name("life", flow);
@@ -356,14 +359,15 @@ TEST(JobContext, CurrentJobIsVisibleInEveryRoutineItReachesThroughEmit) {
     self->emit("out", {{"x", 1}});
   });
   flow.add_routine(std::move(first), "first");
-  flow.add_routine(routine({"in"}, {}, [&](auto&, auto&, auto&) {
-                     td::JobContext* job = td::current_job();
-                     ASSERT_NE(job, nullptr);
-                     job->trace("second", "custom", {{"note", "hello"}});
-                     std::lock_guard lock(mutex);
-                     seen.emplace_back("second", job->job_id());
-                     EXPECT_EQ(job->get_data("seen_by_first"), true);
-                   }),
+  flow.add_routine(routine({"in"}, {},
+                           [&](auto&, auto&, auto&) {
+                             td::JobContext* job = td::current_job();
+                             ASSERT_NE(job, nullptr);
+                             job->trace("second", "custom", {{"note", "hello"}});
+                             std::lock_guard lock(mutex);
+                             seen.emplace_back("second", job->job_id());
+                             EXPECT_EQ(job->get_data("seen_by_first"), true);
+                           }),
                    "second");
   flow.connect("first", "out", "second", "in");
   f.registry.register_by_name("jobs", flow);
@@ -420,10 +424,10 @@ struct FlakyFlow {
     if (routine_handler) r->set_error_handler(*routine_handler);
     if (flow_handler) flow.set_error_handler(*flow_handler);
     flow.add_routine(std::move(r), "flaky");
-    flow.add_routine(routine({"in"}, {}, [this](auto& in, auto&, auto&) {
-                       after += static_cast<int>(in["in"].size());
-                     }),
-                     "after");
+    flow.add_routine(
+        routine({"in"}, {},
+                [this](auto& in, auto&, auto&) { after += static_cast<int>(in["in"].size()); }),
+        "after");
     flow.connect("flaky", "out", "after", "in");
     f.registry.register_by_name("flaky", flow);
     worker = f.rt.exec("flaky").value();
@@ -453,11 +457,12 @@ TEST(ErrorStrategy, StopFailsTheJobAndStopsTheWorker) {
   EXPECT_EQ(state->jobs_failed(), 1u);
   auto refused = flow.f.rt.post("flaky", "flaky", "in", {});
   ASSERT_FALSE(refused);
-  EXPECT_TRUE(contains(refused.error().message, "has no running worker")) << refused.error().message;
+  EXPECT_TRUE(contains(refused.error().message, "has no running worker"))
+      << refused.error().message;
   auto direct = flow.f.rt.post("flaky", "flaky", "in", {}, {.worker_id = flow.worker});
   ASSERT_FALSE(direct);
-  EXPECT_EQ(direct.error().message, "worker '" + flow.worker +
-                                        "' has stopped: routine 'flaky' failed: flaky failure");
+  EXPECT_EQ(direct.error().message,
+            "worker '" + flow.worker + "' has stopped: routine 'flaky' failed: flaky failure");
   EXPECT_TRUE(flow.f.rt.exec("flaky"));  // a fresh worker
 }
 

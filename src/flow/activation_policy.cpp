@@ -127,8 +127,9 @@ Result<ActivationPolicy> ActivationPolicy::from_json(const Json& json, const std
   if (!json.is_object()) return std::unexpected(invalid(where, "expected an object"));
   auto type = json.find("type");
   if (type == json.end() || !type->is_string())
-    return std::unexpected(invalid(where + "/type", "expected a string: immediate, batch_size, "
-                                                    "all_slots_ready or time_interval"));
+    return std::unexpected(invalid(where + "/type",
+                                   "expected a string: immediate, batch_size, "
+                                   "all_slots_ready or time_interval"));
   const auto name = type->get<std::string>();
   auto positive = [&](const char* key) -> Result<std::int64_t> {
     auto it = json.find(key);

@@ -42,7 +42,8 @@ class Log : public Routine {
       static std::mutex stdout_mutex;
       const std::string prefix = get_config("prefix", id()).get<std::string>();
       std::lock_guard lock(stdout_mutex);
-      for (const auto& item : in["in"]) std::printf("%s: %s\n", prefix.c_str(), item.dump().c_str());
+      for (const auto& item : in["in"])
+        std::printf("%s: %s\n", prefix.c_str(), item.dump().c_str());
       std::fflush(stdout);
     });
   }

@@ -53,7 +53,8 @@ Result<ErrorHandler> ErrorHandler::from_json(const Json& json, const std::string
       h.strategy = static_cast<ErrorStrategy>(i);
       known = true;
     }
-  if (!known) return bad("/strategy", "unknown strategy '" + name + "' (stop, continue, retry, skip)");
+  if (!known)
+    return bad("/strategy", "unknown strategy '" + name + "' (stop, continue, retry, skip)");
   if (auto it = json.find("max_retries"); it != json.end()) {
     if (!it->is_number_integer() || it->get<int>() < 0)
       return bad("/max_retries", "expected an integer >= 0");
@@ -65,7 +66,8 @@ Result<ErrorHandler> ErrorHandler::from_json(const Json& json, const std::string
     h.retry_delay = std::chrono::milliseconds(it->get<std::int64_t>());
   }
   if (auto it = json.find("retry_backoff"); it != json.end()) {
-    if (!it->is_number() || it->get<double>() < 1.0) return bad("/retry_backoff", "expected a number >= 1");
+    if (!it->is_number() || it->get<double>() < 1.0)
+      return bad("/retry_backoff", "expected a number >= 1");
     h.retry_backoff = it->get<double>();
   }
   return h;

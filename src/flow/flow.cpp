@@ -126,8 +126,7 @@ std::vector<ValidationIssue> Flow::validate() const {
     issues.push_back({Severity::error, "flow '" + flow_id() + "'", "has no routines"});
   for (const auto& [id, r] : data_->routines) {
     const std::string where = "routine '" + id + "'";
-    if (!r->logic())
-      issues.push_back({Severity::error, where, "has no logic (call set_logic)"});
+    if (!r->logic()) issues.push_back({Severity::error, where, "has no logic (call set_logic)"});
     if (r->slots().empty()) {
       issues.push_back({Severity::warning, where, "has no slots, so nothing can activate it"});
       continue;
@@ -136,8 +135,8 @@ std::vector<ValidationIssue> Flow::validate() const {
     for (const auto& c : data_->connections)
       if (c.to == id) fed.insert(c.slot);
     if (fed.empty()) {
-      issues.push_back({Severity::warning, where,
-                        "has slots but no incoming connection: only posts reach it"});
+      issues.push_back(
+          {Severity::warning, where, "has slots but no incoming connection: only posts reach it"});
       continue;
     }
     const auto kind = r->activation_policy().kind();
@@ -194,14 +193,14 @@ Result<std::unique_ptr<Routine>> RoutineRegistry::create(std::string_view name) 
   try {
     routine = factory();
   } catch (const std::exception& e) {
-    return std::unexpected(Error{.kind = ErrorKind::invalid,
-                                 .message = "routine type '" + std::string(name) +
-                                            "' failed to construct: " + e.what()});
+    return std::unexpected(Error{
+        .kind = ErrorKind::invalid,
+        .message = "routine type '" + std::string(name) + "' failed to construct: " + e.what()});
   }
   if (!routine)
-    return std::unexpected(Error{.kind = ErrorKind::invalid,
-                                 .message = "routine type '" + std::string(name) +
-                                            "': the factory returned null"});
+    return std::unexpected(
+        Error{.kind = ErrorKind::invalid,
+              .message = "routine type '" + std::string(name) + "': the factory returned null"});
   routine->type_name_ = std::string(name);
   return routine;
 }

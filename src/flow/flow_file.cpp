@@ -62,9 +62,9 @@ Result<Json> Flow::to_json() const {
                                               "no JSON form (RoutineRegistry::create)"});
     auto policy = r->activation_policy().to_json();
     if (!policy)
-      return std::unexpected(Error{.kind = ErrorKind::usage,
-                                   .message = "flow '" + flow_id() + "': routine '" + id +
-                                              "': " + policy.error().message});
+      return std::unexpected(Error{
+          .kind = ErrorKind::usage,
+          .message = "flow '" + flow_id() + "': routine '" + id + "': " + policy.error().message});
     Json entry = {{"type", r->type_name()}, {"policy", *policy}};
     if (!r->config().empty()) entry["config"] = r->config();
     if (r->error_handler()) entry["error_handler"] = r->error_handler()->to_json();
@@ -74,14 +74,16 @@ Result<Json> Flow::to_json() const {
   Json connections = Json::array();
   for (const auto& c : data_->connections)
     connections.push_back({{"from", c.from}, {"event", c.event}, {"to", c.to}, {"slot", c.slot}});
-  Json out = {{"flow_id", flow_id()}, {"routines", std::move(routines)},
+  Json out = {{"flow_id", flow_id()},
+              {"routines", std::move(routines)},
               {"connections", std::move(connections)}};
   if (data_->error_handler) out["error_handler"] = data_->error_handler->to_json();
   return out;
 }
 
 Result<Flow> Flow::from_json(const Json& json) {
-  if (!json.is_object()) return invalid(std::string("/: expected an object, not ") + json.type_name());
+  if (!json.is_object())
+    return invalid(std::string("/: expected an object, not ") + json.type_name());
   if (auto ok = only_keys(json, {"flow_id", "routines", "connections", "error_handler"}, ""); !ok)
     return std::unexpected(ok.error());
   auto id = json.find("flow_id");
@@ -95,8 +97,8 @@ Result<Flow> Flow::from_json(const Json& json) {
   for (const auto& [rid, spec] : routines->items()) {
     const std::string where = "/routines/" + rid;
     if (!spec.is_object()) return invalid(where + ": expected an object");
-    if (auto ok = only_keys(spec, {"type", "config", "policy", "error_handler", "concurrency"},
-                            where);
+    if (auto ok =
+            only_keys(spec, {"type", "config", "policy", "error_handler", "concurrency"}, where);
         !ok)
       return std::unexpected(ok.error());
     auto type = spec.find("type");

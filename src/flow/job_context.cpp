@@ -128,11 +128,16 @@ Json JobContext::to_json() const {
                      {"routine", t.routine},
                      {"action", t.action},
                      {"details", t.details}});
-  Json out = {{"job_id", job_id_},         {"flow_id", flow_id_},
-              {"worker_id", worker_id_},   {"status", to_string(status_)},
-              {"metadata", metadata_},     {"data", data_},
-              {"routine_data", routine_data_}, {"trace", std::move(trace)},
-              {"trace_dropped", trace_dropped_}, {"errors", errors_}};
+  Json out = {{"job_id", job_id_},
+              {"flow_id", flow_id_},
+              {"worker_id", worker_id_},
+              {"status", to_string(status_)},
+              {"metadata", metadata_},
+              {"data", data_},
+              {"routine_data", routine_data_},
+              {"trace", std::move(trace)},
+              {"trace_dropped", trace_dropped_},
+              {"errors", errors_}};
   out["error"] = error_ ? Json(*error_) : Json();
   return out;
 }

@@ -40,8 +40,7 @@ void Routine::add_event(std::string name, std::vector<std::string> params) {
   if (find_event(name)) throw FlowError("add_event: event '" + name + "' already exists");
   for (std::size_t i = 0; i < params.size(); ++i)
     if (std::find(params.begin(), params.begin() + i, params[i]) != params.begin() + i)
-      throw FlowError("add_event: event '" + name + "' lists parameter '" + params[i] +
-                      "' twice");
+      throw FlowError("add_event: event '" + name + "' lists parameter '" + params[i] + "' twice");
   events_.push_back({std::move(name), std::move(params)});
 }
 
@@ -66,7 +65,9 @@ void Routine::set_config(Json config) {
   config_ = std::move(config);
 }
 
-void Routine::set_config(std::string key, Json value) { config_[std::move(key)] = std::move(value); }
+void Routine::set_config(std::string key, Json value) {
+  config_[std::move(key)] = std::move(value);
+}
 
 Json Routine::get_config(std::string_view key, Json fallback) const {
   auto it = config_.find(key);

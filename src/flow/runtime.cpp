@@ -126,8 +126,8 @@ class Runtime::Impl final : public detail::Runner {
       if (issue.severity == ValidationIssue::Severity::error)
         problems += (problems.empty() ? "" : "; ") + issue.describe();
     if (!problems.empty())
-      return error(ErrorKind::invalid, "exec: flow '" + flow.flow_id() + "' is not valid: " +
-                                           problems);
+      return error(ErrorKind::invalid,
+                   "exec: flow '" + flow.flow_id() + "' is not valid: " + problems);
     flow.data()->frozen.store(true);
 
     std::string worker_id;
@@ -140,16 +140,16 @@ class Runtime::Impl final : public detail::Runner {
       try {
         state.load(restore);
       } catch (const std::exception& e) {
-        return error(ErrorKind::invalid, std::string("exec: cannot restore the worker state: ") +
-                                             e.what());
+        return error(ErrorKind::invalid,
+                     std::string("exec: cannot restore the worker state: ") + e.what());
       }
     }
     auto worker = std::make_unique<FlowWorker>(*this, name, flow, std::move(state));
     const auto& data = *flow.data();
     for (const auto& [id, routine] : data.routines) {
-      const ErrorHandler handler = routine->error_handler()   ? *routine->error_handler()
-                                   : data.error_handler ? *data.error_handler
-                                                        : ErrorHandler{};
+      const ErrorHandler handler = routine->error_handler() ? *routine->error_handler()
+                                   : data.error_handler     ? *data.error_handler
+                                                            : ErrorHandler{};
       worker->cells.push_back(std::make_unique<RoutineCell>(*worker, *routine, handler));
       worker->by_routine[id] = worker->cells.back().get();
     }
@@ -212,16 +212,16 @@ class Runtime::Impl final : public detail::Runner {
     if (closing_.load()) return error(ErrorKind::stopped, "post: the runtime is shut down");
     if (data.is_null()) data = Json::object();  // post(..., {}) means an empty object
     if (!data.is_object())
-      return error(ErrorKind::invalid, std::string("post: the data must be a JSON object, not ") +
-                                           data.type_name());
+      return error(ErrorKind::invalid,
+                   std::string("post: the data must be a JSON object, not ") + data.type_name());
     auto found = find_worker(flow_name, options.worker_id);
     if (!found) return std::unexpected(found.error());
     FlowWorker& worker = **found;
     auto cell_it = worker.by_routine.find(std::string(routine));
     if (cell_it == worker.by_routine.end())
-      return error(ErrorKind::not_found, "post: flow '" + worker.name + "' has no routine '" +
-                                             std::string(routine) + "' (routines: " +
-                                             join(worker.flow.routine_ids()) + ")");
+      return error(ErrorKind::not_found,
+                   "post: flow '" + worker.name + "' has no routine '" + std::string(routine) +
+                       "' (routines: " + join(worker.flow.routine_ids()) + ")");
     RoutineCell& cell = *cell_it->second;
     const auto& slots = cell.routine.slots();
     auto slot_it =
@@ -239,8 +239,7 @@ class Runtime::Impl final : public detail::Runner {
     auto job = std::make_shared<JobContext>(std::move(job_id), worker.flow.flow_id(),
                                             worker.state.worker_id(), std::move(options.metadata));
     job_begun(worker);
-    if (auto delivered = deliver(cell, slot_it - slots.begin(), data, job);
-        !delivered) {
+    if (auto delivered = deliver(cell, slot_it - slots.begin(), data, job); !delivered) {
       job_abandoned(worker);
       return std::unexpected(delivered.error());
     }
@@ -255,20 +254,19 @@ class Runtime::Impl final : public detail::Runner {
     FlowWorker& worker = cell.worker;
     const SlotSpec& spec = cell.routine.slots()[slot];
     if (worker.stopped.load())
-      return error(ErrorKind::stopped, "worker '" + worker.state.worker_id() +
-                                           "' has stopped: " + stop_reason(worker));
+      return error(ErrorKind::stopped,
+                   "worker '" + worker.state.worker_id() + "' has stopped: " + stop_reason(worker));
     if (options_.hooks.before_enqueue &&
         !options_.hooks.before_enqueue(cell.routine.id(), spec.name, payload, *job))
-      return error(ErrorKind::invalid, "slot '" + spec.name + "' of routine '" +
-                                           cell.routine.id() +
+      return error(ErrorKind::invalid, "slot '" + spec.name + "' of routine '" + cell.routine.id() +
                                            "': the before_enqueue hook refused the item");
     {
       std::lock_guard lock(cell.mutex);
       auto& queue = cell.queues[slot];
       if (queue.size() >= spec.max_queue_length)
-        return error(ErrorKind::queue_full,
-                     "slot '" + spec.name + "' of routine '" + cell.routine.id() + "' is full (" +
-                         std::to_string(spec.max_queue_length) + " items)");
+        return error(ErrorKind::queue_full, "slot '" + spec.name + "' of routine '" +
+                                                cell.routine.id() + "' is full (" +
+                                                std::to_string(spec.max_queue_length) + " items)");
       JobAccess::add_work(*job);
       queue.push_back({std::move(payload), job});
       if (!cell.scheduled && !worker.paused.load()) {
@@ -281,7 +279,8 @@ class Runtime::Impl final : public detail::Runner {
 
   void emit(Activation& a, const EventSpec& event, Json payload) {
     RoutineCell& cell = a.cell();
-    if (options_.hooks.on_emit) options_.hooks.on_emit(cell.routine.id(), event.name, payload, a.job());
+    if (options_.hooks.on_emit)
+      options_.hooks.on_emit(cell.routine.id(), event.name, payload, a.job());
     auto it = cell.outputs.find(event.name);
     if (it == cell.outputs.end()) return;  // connected to nothing
     const auto& targets = it->second;
@@ -372,7 +371,7 @@ class Runtime::Impl final : public detail::Runner {
     cell.last_run = now;
     alive_.fetch_add(1);
     auto job = item_jobs.front();  // the oldest item's job, in slot order
-    JobAccess::add_work(*job);      // the activation itself
+    JobAccess::add_work(*job);     // the activation itself
     if (cell.running < cell.routine.concurrency() && cell.any_queued()) {
       cell.scheduled = true;  // another activation may start beside this one
       push_ready(Task{&cell, nullptr});
@@ -387,7 +386,8 @@ class Runtime::Impl final : public detail::Runner {
     const std::string& id = cell.routine.id();
     if (a->attempt == 1)
       for (const auto& job : a->item_jobs())
-        if (JobAccess::start(*job) && options_.hooks.on_job_start) options_.hooks.on_job_start(*job);
+        if (JobAccess::start(*job) && options_.hooks.on_job_start)
+          options_.hooks.on_job_start(*job);
     if (options_.hooks.on_routine_start) options_.hooks.on_routine_start(id, a->job());
     if (options_.trace_routines)
       a->job().trace(id, "start", a->attempt == 1 ? Json() : Json{{"attempt", a->attempt}});
@@ -414,8 +414,8 @@ class Runtime::Impl final : public detail::Runner {
     if (!failure) {
       if (options_.trace_routines) a->job().trace(id, "end", {{"duration_us", micros}});
       if (options_.record_completions)
-        worker.state.record_execution(
-            id, "completed", {{"job_id", a->job().job_id()}, {"duration_us", micros}});
+        worker.state.record_execution(id, "completed",
+                                      {{"job_id", a->job().job_id()}, {"duration_us", micros}});
       return finish(std::move(a));
     }
     handle_failure(std::move(a), *failure);
@@ -426,7 +426,8 @@ class Runtime::Impl final : public detail::Runner {
     FlowWorker& worker = cell.worker;
     const std::string& id = cell.routine.id();
     const ErrorHandler& handler = cell.error_handler;
-    const Json details = {{"error", what}, {"attempt", a->attempt},
+    const Json details = {{"error", what},
+                          {"attempt", a->attempt},
                           {"job_id", a->job().job_id()},
                           {"strategy", to_string(handler.strategy)}};
     a->job().trace(id, "error", details);
@@ -454,8 +455,8 @@ class Runtime::Impl final : public detail::Runner {
           return;
         }
         {
-          std::string reason = "routine '" + id + "' failed after " +
-                               std::to_string(a->attempt) + " attempts: " + what;
+          std::string reason = "routine '" + id + "' failed after " + std::to_string(a->attempt) +
+                               " attempts: " + what;
           return stop_worker_after(std::move(a), reason);
         }
       case ErrorStrategy::STOP: {
@@ -693,10 +694,10 @@ class Runtime::Impl final : public detail::Runner {
       std::lock_guard lock(cell->mutex);
       for (std::size_t s = 0; s < cell->queues.size(); ++s) {
         const SlotSpec& spec = cell->routine.slots()[s];
-        SlotStatus st{cell->routine.id(), spec.name, cell->queues[s].size(), spec.max_queue_length,
-                      0.0, ""};
+        SlotStatus st{cell->routine.id(),    spec.name, cell->queues[s].size(),
+                      spec.max_queue_length, 0.0,       ""};
         st.usage = static_cast<double>(st.queued) / static_cast<double>(st.max_queue_length);
-        st.pressure = st.usage >= 1.0               ? "critical"
+        st.pressure = st.usage >= 1.0              ? "critical"
                       : st.usage >= spec.watermark ? "high"
                       : st.usage >= 0.6            ? "medium"
                                                    : "low";
@@ -787,7 +788,7 @@ class Runtime::Impl final : public detail::Runner {
   mutable std::mutex ready_mutex_;
   std::deque<Task> ready_;
   std::atomic<std::size_t> ready_size_{0};
-  std::atomic<std::size_t> alive_{0};  // activations prepared and not yet finished
+  std::atomic<std::size_t> alive_{0};        // activations prepared and not yet finished
   std::atomic<std::size_t> dispatching_{0};  // threads between taking a task and finishing it
   std::atomic<std::uint64_t> epoch_{0};      // advances with every task taken or queued
   std::atomic<std::uint64_t> cost_ns_{0};
@@ -855,7 +856,9 @@ bool Runtime::wait_until_all_jobs_finished(std::chrono::milliseconds timeout) {
   return impl_->wait_for_jobs(timeout);
 }
 
-Result<void> Runtime::pause(std::string_view worker_id) { return impl_->set_paused(worker_id, true); }
+Result<void> Runtime::pause(std::string_view worker_id) {
+  return impl_->set_paused(worker_id, true);
+}
 Result<void> Runtime::resume(std::string_view worker_id) {
   return impl_->set_paused(worker_id, false);
 }

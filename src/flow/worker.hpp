@@ -45,9 +45,9 @@ struct RoutineCell final : SlotsView {
 
   std::mutex mutex;
   std::vector<std::deque<QueuedItem>> queues;  // guarded by mutex, like the rest
-  std::size_t running = 0;    // activations under way, a parked retry included
-  bool scheduled = false;     // in the runtime's ready queue
-  bool timer_armed = false;   // a time_interval timer will look again
+  std::size_t running = 0;                     // activations under way, a parked retry included
+  bool scheduled = false;                      // in the runtime's ready queue
+  bool timer_armed = false;                    // a time_interval timer will look again
   std::optional<Clock::time_point> last_run;
 
   std::size_t slot_count() const override { return queues.size(); }
@@ -61,7 +61,10 @@ struct RoutineCell final : SlotsView {
 
 struct FlowWorker {
   FlowWorker(Runtime::Impl& runtime_, std::string name_, Flow flow_, WorkerState state_)
-      : runtime(runtime_), name(std::move(name_)), flow(std::move(flow_)), state(std::move(state_)) {}
+      : runtime(runtime_),
+        name(std::move(name_)),
+        flow(std::move(flow_)),
+        state(std::move(state_)) {}
 
   Runtime::Impl& runtime;
   const std::string name;  // the flow's name in the registry (what post() names)

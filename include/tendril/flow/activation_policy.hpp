@@ -64,8 +64,8 @@ class ActivationPolicy {
   struct Decision {
     enum { wait, run, run_later } verdict = wait;
     std::vector<std::size_t> take;  // per slot, when run
-    Json message;                    // the policy message, when run
-    Clock::time_point due{};         // when run_later: when to look again
+    Json message;                   // the policy message, when run
+    Clock::time_point due{};        // when run_later: when to look again
   };
   Decision decide(const SlotsView& slots, Clock::time_point now,
                   std::optional<Clock::time_point> last_run) const;

@@ -5,8 +5,8 @@
 // | tendril.Relay   | in    | out              | emits every item it takes, unchanged             |
 // | tendril.Counter | in    | count {count}    | adds config "step" (1) per item to its routine   |
 // |                 |       |                  | state {"count": n} and emits the new count       |
-// | tendril.Log     | in    |                  | prints each item as one JSON line on stdout,      |
-// |                 |       |                  | prefixed by config "prefix" (the routine id)     |
+// | tendril.Log     | in    |                  | prints each item as one JSON line on stdout, | |
+// |       |                  | prefixed by config "prefix" (the routine id)     |
 #pragma once
 
 #include "tendril/flow/flow.hpp"

@@ -34,7 +34,7 @@ struct Connection {
 struct ValidationIssue {
   enum class Severity { error, warning };
   Severity severity;
-  std::string where;    // "routine 'count'", "connection count.output -> log.input", ...
+  std::string where;  // "routine 'count'", "connection count.output -> log.input", ...
   std::string message;
   std::string describe() const;  // "warning: routine 'b': has slots but no incoming connection"
 };

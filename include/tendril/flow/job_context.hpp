@@ -101,8 +101,8 @@ class JobContext {
   std::vector<Json> errors_;
   std::optional<Clock::time_point> started_;
   std::optional<Clock::time_point> finished_;
-  bool announced_ = false;  // finished, and the runtime's bookkeeping for it done
-  bool failing_ = false;  // an error strategy gave up; ends `failed` when its work is done
+  bool announced_ = false;        // finished, and the runtime's bookkeeping for it done
+  bool failing_ = false;          // an error strategy gave up; ends `failed` when its work is done
   std::int64_t outstanding_ = 0;  // items in slots + activations running for the job
 };
 

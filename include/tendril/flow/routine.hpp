@@ -8,8 +8,8 @@
 //       add_slot("input");
 //       add_event("output", {"count"});
 //       set_logic([this](const td::SlotData& in, const td::Json&, td::WorkerState& state) {
-//         auto now = state.update_routine_state(id(), [](td::Json& s) { s["count"] = s.value("count", 0) + 1; });
-//         emit("output", {{"count", now["count"]}});
+//         auto now = state.update_routine_state(id(), [](td::Json& s) { s["count"] =
+//         s.value("count", 0) + 1; }); emit("output", {{"count", now["count"]}});
 //       });
 //     }
 //   };

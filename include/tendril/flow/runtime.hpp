@@ -50,10 +50,10 @@ struct RuntimeHooks {
 };
 
 struct RuntimeOptions {
-  std::size_t thread_pool_size = 10;        // >= 1
-  FlowRegistry* registry = nullptr;         // null: FlowRegistry::instance()
+  std::size_t thread_pool_size = 10;  // >= 1
+  FlowRegistry* registry = nullptr;   // null: FlowRegistry::instance()
   RuntimeHooks hooks = {};
-  std::size_t history_limit = 1000;         // execution records kept per worker
+  std::size_t history_limit = 1000;  // execution records kept per worker
   // Each routine's start and end on its job's trace, and each completed activation in the
   // worker's history (errors, retries and skips are always recorded). Off: fewer allocations
   // per job, for the last bit of throughput.
@@ -75,8 +75,8 @@ struct Posted {
 struct SlotStatus {
   std::string routine, slot;
   std::size_t queued = 0, max_queue_length = 0;
-  double usage = 0;       // queued / max_queue_length
-  std::string pressure;   // low < 0.6 <= medium < watermark <= high < 1.0 <= critical
+  double usage = 0;      // queued / max_queue_length
+  std::string pressure;  // low < 0.6 <= medium < watermark <= high < 1.0 <= critical
 };
 
 class Runtime {
@@ -93,9 +93,9 @@ class Runtime {
   Result<std::string> exec(std::string_view flow_name, const Json& restore = nullptr);
   Result<std::string> exec(const Flow& flow, const Json& restore = nullptr);
 
-  // Puts `data` (a JSON object; null means {}) into `slot` of `routine` as a new job. Errors name what is wrong:
-  // unknown flow, routine or slot; no running worker; a stopped worker; a full slot; a refusal
-  // by before_enqueue; a runtime shut down.
+  // Puts `data` (a JSON object; null means {}) into `slot` of `routine` as a new job. Errors name
+  // what is wrong: unknown flow, routine or slot; no running worker; a stopped worker; a full slot;
+  // a refusal by before_enqueue; a runtime shut down.
   Result<Posted> post(std::string_view flow_name, std::string_view routine, std::string_view slot,
                       Json data, PostOptions options = {});
 
