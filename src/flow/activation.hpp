@@ -13,8 +13,8 @@ struct RoutineCell;
 
 class Activation {
  public:
-  Activation(RoutineCell& cell, SlotData data, Json message, std::shared_ptr<JobContext> job,
-             std::vector<std::shared_ptr<JobContext>> item_jobs)
+  Activation(RoutineCell& cell, SlotData data, std::shared_ptr<const Json> message,
+             std::shared_ptr<JobContext> job, std::vector<std::shared_ptr<JobContext>> item_jobs)
       : cell_(cell),
         data_(std::move(data)),
         message_(std::move(message)),
@@ -30,7 +30,7 @@ class Activation {
 
   RoutineCell& cell() noexcept { return cell_; }
   const SlotData& data() const noexcept { return data_; }
-  const Json& message() const noexcept { return message_; }
+  const Json& message() const noexcept { return *message_; }
   JobContext& job() const noexcept { return *job_; }
   const std::shared_ptr<JobContext>& job_ptr() const noexcept { return job_; }
   // The job of every item taken (one entry per item; the same job may repeat).
@@ -40,7 +40,7 @@ class Activation {
  private:
   RoutineCell& cell_;
   SlotData data_;
-  Json message_;
+  std::shared_ptr<const Json> message_;
   std::shared_ptr<JobContext> job_;
   std::vector<std::shared_ptr<JobContext>> item_jobs_;
 };

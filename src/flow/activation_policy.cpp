@@ -31,17 +31,24 @@ bool SlotsView::any_queued() const {
   return false;
 }
 
-ActivationPolicy ActivationPolicy::immediate() { return {Kind::immediate, "immediate"}; }
+ActivationPolicy ActivationPolicy::immediate() {
+  ActivationPolicy p{Kind::immediate, "immediate"};
+  p.message_ = std::make_shared<const Json>(Json{{"policy", p.name_}});
+  return p;
+}
 
 ActivationPolicy ActivationPolicy::batch_size(std::size_t n) {
   if (n == 0) throw std::invalid_argument("batch_size policy: n must be at least 1, got 0");
   ActivationPolicy p{Kind::batch_size, "batch_size"};
   p.batch_ = n;
+  p.message_ = std::make_shared<const Json>(Json{{"policy", p.name_}, {"batch_size", n}});
   return p;
 }
 
 ActivationPolicy ActivationPolicy::all_slots_ready() {
-  return {Kind::all_slots_ready, "all_slots_ready"};
+  ActivationPolicy p{Kind::all_slots_ready, "all_slots_ready"};
+  p.message_ = std::make_shared<const Json>(Json{{"policy", p.name_}});
+  return p;
 }
 
 ActivationPolicy ActivationPolicy::time_interval(std::chrono::milliseconds interval) {
@@ -57,6 +64,7 @@ ActivationPolicy ActivationPolicy::custom(Predicate predicate, std::string name)
   if (!predicate) throw std::invalid_argument("custom policy: the predicate is empty");
   ActivationPolicy p{Kind::custom, std::move(name)};
   p.predicate_ = std::move(predicate);
+  p.message_ = std::make_shared<const Json>(Json{{"policy", p.name_}});
   return p;
 }
 
@@ -69,7 +77,7 @@ ActivationPolicy::Decision ActivationPolicy::decide(
     case Kind::immediate:
       if (!slots.any_queued()) return d;
       d.take = take_all(slots);
-      d.message = {{"policy", name_}};
+      d.message = message_;
       break;
     case Kind::batch_size:
     case Kind::all_slots_ready: {
@@ -77,8 +85,7 @@ ActivationPolicy::Decision ActivationPolicy::decide(
       for (std::size_t i = 0; i < n; ++i)
         if (slots.queued(i) < batch_) return d;
       d.take.assign(n, batch_);
-      d.message = {{"policy", name_}};
-      if (kind_ == Kind::batch_size) d.message["batch_size"] = batch_;
+      d.message = message_;
       break;
     }
     case Kind::time_interval: {
@@ -89,16 +96,17 @@ ActivationPolicy::Decision ActivationPolicy::decide(
         return d;
       }
       d.take = take_all(slots);
-      d.message = {{"policy", name_}, {"interval_ms", interval_.count()}};
+      Json message = {{"policy", name_}, {"interval_ms", interval_.count()}};
       if (last_run)
-        d.message["since_last_ms"] =
+        message["since_last_ms"] =
             std::chrono::duration_cast<std::chrono::milliseconds>(now - *last_run).count();
+      d.message = std::make_shared<const Json>(std::move(message));
       break;
     }
     case Kind::custom:
       if (!predicate_(slots)) return d;
       d.take = take_all(slots);
-      d.message = {{"policy", name_}};
+      d.message = message_;
       break;
   }
   d.verdict = Decision::run;

@@ -46,6 +46,7 @@ bool JobContext::finished() const {
 
 Json JobContext::get_data(std::string_view key) const {
   std::lock_guard lock(mutex_);
+  if (!data_.is_object()) return {};
   auto it = data_.find(key);
   return it == data_.end() ? Json() : *it;
 }
@@ -57,11 +58,12 @@ void JobContext::set_data(std::string key, Json value) {
 
 Json JobContext::data() const {
   std::lock_guard lock(mutex_);
-  return data_;
+  return data_.is_object() ? data_ : Json::object();
 }
 
 Json JobContext::get_routine_data(std::string_view routine, std::string_view key) const {
   std::lock_guard lock(mutex_);
+  if (!routine_data_.is_object()) return {};
   auto r = routine_data_.find(routine);
   if (r == routine_data_.end()) return {};
   auto it = r->find(key);
@@ -75,6 +77,7 @@ void JobContext::set_routine_data(std::string_view routine, std::string key, Jso
 
 Json JobContext::routine_data(std::string_view routine) const {
   std::lock_guard lock(mutex_);
+  if (!routine_data_.is_object()) return Json::object();
   auto r = routine_data_.find(routine);
   return r == routine_data_.end() ? Json::object() : *r;
 }
@@ -133,8 +136,8 @@ Json JobContext::to_json() const {
               {"worker_id", worker_id_},
               {"status", to_string(status_)},
               {"metadata", metadata_},
-              {"data", data_},
-              {"routine_data", routine_data_},
+              {"data", data_.is_object() ? data_ : Json::object()},
+              {"routine_data", routine_data_.is_object() ? routine_data_ : Json::object()},
               {"trace", std::move(trace)},
               {"trace_dropped", trace_dropped_},
               {"errors", errors_}};

@@ -173,7 +173,7 @@ class Runtime::Impl final : public detail::Runner {
   Result<FlowWorker*> find_worker(std::string_view flow_name, std::string_view worker_id) {
     std::lock_guard lock(workers_mutex_);
     if (!worker_id.empty()) {
-      auto it = by_id_.find(std::string(worker_id));
+      auto it = by_id_.find(worker_id);
       if (it == by_id_.end())
         return error(ErrorKind::not_found, "no worker '" + std::string(worker_id) + "'");
       if (it->second->name != flow_name)
@@ -182,7 +182,7 @@ class Runtime::Impl final : public detail::Runner {
                                              std::string(flow_name) + "'");
       return it->second;
     }
-    auto it = running_by_name_.find(std::string(flow_name));
+    auto it = running_by_name_.find(flow_name);
     if (it != running_by_name_.end()) return it->second;
     if (registry_.get(flow_name))
       return error(ErrorKind::stopped, "flow '" + std::string(flow_name) +
@@ -194,7 +194,7 @@ class Runtime::Impl final : public detail::Runner {
 
   FlowWorker* worker_by_id(std::string_view id) const {
     std::lock_guard lock(workers_mutex_);
-    auto it = by_id_.find(std::string(id));
+    auto it = by_id_.find(id);
     return it == by_id_.end() ? nullptr : it->second;
   }
 
@@ -217,7 +217,7 @@ class Runtime::Impl final : public detail::Runner {
     auto found = find_worker(flow_name, options.worker_id);
     if (!found) return std::unexpected(found.error());
     FlowWorker& worker = **found;
-    auto cell_it = worker.by_routine.find(std::string(routine));
+    auto cell_it = worker.by_routine.find(routine);
     if (cell_it == worker.by_routine.end())
       return error(ErrorKind::not_found,
                    "post: flow '" + worker.name + "' has no routine '" + std::string(routine) +
@@ -802,8 +802,8 @@ class Runtime::Impl final : public detail::Runner {
 
   mutable std::mutex workers_mutex_;
   std::vector<std::unique_ptr<FlowWorker>> workers_;
-  std::map<std::string, FlowWorker*> by_id_;
-  std::map<std::string, FlowWorker*> running_by_name_;
+  std::map<std::string, FlowWorker*, std::less<>> by_id_;  // transparent: no key copies
+  std::map<std::string, FlowWorker*, std::less<>> running_by_name_;
   std::uint64_t worker_counter_ = 0;
 
   std::mutex jobs_mutex_;

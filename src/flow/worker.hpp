@@ -8,6 +8,7 @@
 #include <chrono>
 #include <cstddef>
 #include <deque>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -71,7 +72,7 @@ struct FlowWorker {
   const Flow flow;
   WorkerState state;
   std::vector<std::unique_ptr<RoutineCell>> cells;
-  std::unordered_map<std::string, RoutineCell*> by_routine;
+  std::map<std::string, RoutineCell*, std::less<>> by_routine;
   std::atomic<bool> stopped{false};
   std::atomic<bool> paused{false};
   std::atomic<std::uint64_t> next_job{0};

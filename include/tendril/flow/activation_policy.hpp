@@ -18,6 +18,7 @@
 #include <cstddef>
 #include <deque>
 #include <functional>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -63,9 +64,9 @@ class ActivationPolicy {
   // The policy's decision for the slots as they are now.
   struct Decision {
     enum { wait, run, run_later } verdict = wait;
-    std::vector<std::size_t> take;  // per slot, when run
-    Json message;                   // the policy message, when run
-    Clock::time_point due{};        // when run_later: when to look again
+    std::vector<std::size_t> take;        // per slot, when run
+    std::shared_ptr<const Json> message;  // the policy message, when run (shared, not copied)
+    Clock::time_point due{};              // when run_later: when to look again
   };
   Decision decide(const SlotsView& slots, Clock::time_point now,
                   std::optional<Clock::time_point> last_run) const;
@@ -80,6 +81,7 @@ class ActivationPolicy {
   ActivationPolicy(Kind kind, std::string name) : kind_(kind), name_(std::move(name)) {}
   Kind kind_;
   std::string name_;
+  std::shared_ptr<const Json> message_;  // the same for every activation, but time_interval's
   std::size_t batch_ = 1;
   std::chrono::milliseconds interval_{0};
   Predicate predicate_;

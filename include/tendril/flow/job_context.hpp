@@ -93,8 +93,8 @@ class JobContext {
   mutable std::mutex mutex_;
   mutable std::condition_variable finished_cv_;
   JobStatus status_ = JobStatus::pending;  // guarded by mutex_, like everything below
-  Json data_ = Json::object();
-  Json routine_data_ = Json::object();
+  Json data_;  // null until first written (an object then), as is routine_data_
+  Json routine_data_;
   std::vector<TraceEntry> trace_;
   std::uint64_t trace_dropped_ = 0;
   std::optional<std::string> error_;
