@@ -1,3 +1,4 @@
+#include <tendril/flow.hpp>
 #include <tendril/state/publisher.hpp>
 #include <tendril/tendril.hpp>
 
@@ -17,5 +18,19 @@ int main() {
   ts::ToolStatePublisher publisher({.use_environment = false, .sink_path = "/dev/null"});
   publisher.publish(ts::ToolState{.state = "COMPLETED", .tool_name = "consumer"});
   const bool sent = publisher.shutdown();
-  return sum == 14 && sent && publisher.stats().sent == 1 ? 0 : 1;
+
+  // A flow of the built-in routine types, loaded from JSON and run.
+  tendril::register_builtin_routines();
+  auto flow = tendril::Flow::from_json(tendril::Json::parse(R"({"flow_id": "count",
+      "routines": {"count": {"type": "tendril.Counter"}}})"));
+  if (!flow) return 1;
+  tendril::Runtime runtime({.thread_pool_size = 1});
+  auto worker = runtime.exec(*flow);
+  if (!worker) return 1;
+  for (int i = 0; i < 3; ++i)
+    if (!runtime.post("count", "count", "in", {})) return 1;
+  if (!runtime.wait_until_all_jobs_finished(std::chrono::seconds(10))) return 1;
+  const auto counted = runtime.worker_state(*worker)->get_routine_state("count").value()["count"];
+  std::printf("consumer: flow counted %d\n", counted.get<int>());
+  return sum == 14 && sent && publisher.stats().sent == 1 && counted == 3 ? 0 : 1;
 }
