@@ -3,9 +3,13 @@
 #include <fmt/core.h>
 #include <sys/wait.h>
 
+#include <atomic>
+#include <chrono>
 #include <cstdio>
 #include <fstream>
+#include <iostream>
 #include <tendril/flow.hpp>
+#include <thread>
 
 #include "terminal.hpp"
 
@@ -101,6 +105,90 @@ int run_flow_graph(const std::string& file, const std::string& output) {
   }
   fmt::print(stderr, "wrote {}\n", output);
   return 0;
+}
+
+int run_flow_run(const FlowRunOptions& options) {
+  auto flow = load(options.file);
+  if (!flow) {
+    fmt::print(stderr, "tendril flow run: {}\n", flow.error().message);
+    return 1;
+  }
+  const auto dot = options.post.find('.');
+  if (dot == std::string::npos || dot == 0 || dot + 1 == options.post.size()) {
+    fmt::print(stderr, "tendril flow run: --post wants ROUTINE.SLOT, got '{}'\n", options.post);
+    return 2;
+  }
+  const std::string routine = options.post.substr(0, dot), slot = options.post.substr(dot + 1);
+
+  std::atomic<std::uint64_t> completed{0}, failed{0}, cancelled{0};
+  RuntimeHooks hooks;
+  hooks.on_job_end = [&](const JobContext& job) {
+    switch (job.status()) {
+      case JobStatus::completed:
+        ++completed;
+        break;
+      case JobStatus::failed:
+        ++failed;
+        fmt::print(stderr, "job {} failed: {}\n", job.job_id(), job.error().value_or("?"));
+        break;
+      default:
+        ++cancelled;
+    }
+  };
+  FlowRegistry registry;
+  Runtime runtime({.thread_pool_size = options.threads, .registry = &registry, .hooks = hooks});
+  auto worker = runtime.exec(*flow);
+  if (!worker) {
+    fmt::print(stderr, "tendril flow run: {}\n", worker.error().message);
+    return 1;
+  }
+  const auto start = std::chrono::steady_clock::now();
+  std::uint64_t posted = 0, bad_lines = 0, line_number = 0;
+  for (std::string line; std::getline(std::cin, line);) {
+    ++line_number;
+    if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
+    Json data = Json::parse(line, nullptr, /*allow_exceptions=*/false);
+    if (data.is_discarded() || !data.is_object()) {
+      fmt::print(stderr, "stdin:{}: not a JSON object, skipped\n", line_number);
+      ++bad_lines;
+      continue;
+    }
+    for (;;) {  // a full slot is backpressure: wait for room
+      auto result = runtime.post(flow->flow_id(), routine, slot, data);
+      if (result) break;
+      if (result.error().kind != ErrorKind::queue_full) {
+        fmt::print(stderr, "tendril flow run: {}\n", result.error().message);
+        return 1;
+      }
+      std::this_thread::sleep_for(std::chrono::microseconds(200));
+    }
+    ++posted;
+  }
+  runtime.shutdown();
+  const double seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  const WorkerState& state = *runtime.worker_state(*worker);
+  fmt::print(stderr, "{}",
+             key_value_table({
+                 {"flow", flow->flow_id()},
+                 {"worker", *worker},
+                 {"jobs posted", std::to_string(posted)},
+                 {"completed", std::to_string(completed.load())},
+                 {"failed", std::to_string(failed.load())},
+                 {"cancelled", std::to_string(cancelled.load())},
+                 {"bad input lines", std::to_string(bad_lines)},
+                 {"worker status", to_string(state.status())},
+                 {"elapsed", fmt::format("{:.3f} s", seconds)},
+             }));
+  if (!options.save_state.empty()) {
+    std::ofstream out(options.save_state);
+    out << state.to_json().dump(2) << "\n";
+    if (!out) {
+      fmt::print(stderr, "tendril flow run: cannot write {}\n", options.save_state);
+      return 1;
+    }
+  }
+  return failed == 0 && cancelled == 0 && bad_lines == 0 ? 0 : 1;
 }
 
 }  // namespace tendril::cli

@@ -13,4 +13,16 @@ int run_flow_validate(const std::string& file);
 // Graphviz's `dot` when it ends in .svg or .png. Exit status 0, or 1 with a message.
 int run_flow_graph(const std::string& file, const std::string& output);
 
+struct FlowRunOptions {
+  std::string file;
+  std::string post;  // ROUTINE.SLOT that every input line is posted to
+  std::size_t threads = 2;
+  std::string save_state;  // write the worker's state here (JSON) at the end
+};
+
+// Runs a flow file: every line of stdin (a JSON object) is posted as a job to ROUTINE.SLOT; then
+// waits for every job, prints a summary table on stderr. Exit 0 when every job completed, 1 when
+// some failed or were cancelled, a line was not a JSON object, or the file does not load.
+int run_flow_run(const FlowRunOptions& options);
+
 }  // namespace tendril::cli

@@ -51,6 +51,18 @@ int main(int argc, char** argv) {
   graph_command->add_option("-o,--output", graph_output,
                             "FILE.dot, or FILE.svg / FILE.png (drawn by Graphviz's dot)");
 
+  tendril::cli::FlowRunOptions run;
+  auto* run_command = flow_command->add_subcommand(
+      "run", "run a flow file: post each JSON line of stdin to ROUTINE.SLOT, then summarise");
+  run_command->add_option("FILE", run.file, "the flow file")->required();
+  run_command->add_option("--post", run.post, "where each input line goes: ROUTINE.SLOT")
+      ->required();
+  run_command->add_option("-t,--threads", run.threads, "pool threads")
+      ->check(CLI::Range(1, 1024))
+      ->capture_default_str();
+  run_command->add_option("--save-state", run.save_state,
+                          "write the worker's state (JSON) here at the end");
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -62,5 +74,6 @@ int main(int argc, char** argv) {
   if (*watch_command) return tendril::cli::run_watch(watch);
   if (*validate_command) return tendril::cli::run_flow_validate(flow_file);
   if (*graph_command) return tendril::cli::run_flow_graph(flow_file, graph_output);
+  if (*run_command) return tendril::cli::run_flow_run(run);
   return 0;
 }

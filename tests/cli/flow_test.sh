@@ -45,6 +45,22 @@ if err=$("$tendril" flow graph "$examples/flows/counting.json" -o "$work/flow.tx
 fi
 grep -q 'give a .dot, .svg or .png file' <<<"$err" || fail "bad extension not explained: $err"
 
+# run: each stdin line is a job; the summary table, the saved state, a bad line reported.
+out=$(printf '{"n": 1}\n{"n": 2}\n{"n": 3}\n' |
+      "$tendril" flow run "$examples/flows/counting.json" --post intake.in --save-state "$work/state.json" 2>"$work/run.err")
+grep -q '^log: {"n":3}$' <<<"$out" || fail "the log routine did not print: $out"
+grep -q '| completed       |          3 |' "$work/run.err" || fail "no summary: $(cat "$work/run.err")"
+grep -q '"count": 3' "$work/state.json" || fail "state not saved: $(cat "$work/state.json")"
+if printf '{"n": 1}\nnot json\n' | "$tendril" flow run "$examples/flows/counting.json" --post intake.in \
+     >/dev/null 2>"$work/bad.err"; then
+  fail "a bad input line passed"
+fi
+grep -q 'stdin:2: not a JSON object, skipped' "$work/bad.err" || fail "bad line not named: $(cat "$work/bad.err")"
+if echo '{}' | "$tendril" flow run "$examples/flows/counting.json" --post intake.nope >/dev/null 2>"$work/slot.err"; then
+  fail "an unknown slot passed"
+fi
+grep -q "routine 'intake' has no slot 'nope' (slots: in)" "$work/slot.err" || fail "unknown slot not named: $(cat "$work/slot.err")"
+
 # Usage errors exit 2.
 set +e
 "$tendril" flow >/dev/null 2>&1; status=$?
