@@ -37,7 +37,7 @@ dot_out=$("$tendril" flow graph "$examples/flows/counting.json")
 grep -q '"intake" -> "count" \[label="out → in"\]' <<<"$dot_out" || fail "no edge in DOT: $dot_out"
 "$tendril" flow graph "$examples/flows/counting.json" -o "$work/flow.svg" 2>/dev/null
 grep -q '<svg' "$work/flow.svg" || fail "no SVG written"
-grep -q 'every_second' "$work/flow.svg" || fail "SVG lacks a routine"
+grep -q 'ticker' "$work/flow.svg" || fail "SVG lacks a routine"
 "$tendril" flow graph "$examples/flows/counting.json" -o "$work/flow.dot"
 cmp -s "$work/flow.dot" <(printf '%s\n' "$dot_out") || fail ".dot file differs from stdout"
 if err=$("$tendril" flow graph "$examples/flows/counting.json" -o "$work/flow.txt" 2>&1); then
