@@ -248,8 +248,10 @@ TEST(Policy, TimeIntervalFiresOnItsOwnTimerAtMostOncePerIntervalPerRoutine) {
   ASSERT_EQ(slow.activations.size(), 2u);
   EXPECT_EQ(fast.activations[1].size(), 3u);  // everything queued meanwhile, at once
   EXPECT_EQ(slow.activations[1].size(), 3u);
-  EXPECT_GE(fast.times[1] - fast.times[0], 149ms);
-  EXPECT_GE(slow.times[1] - slow.times[0], 299ms);
+  // At most once per interval: the policy measures from one decision to run to the next (the
+  // logic itself may start a little later under load, so its own clock is not the measure).
+  EXPECT_GE(fast.messages[1]["since_last_ms"].get<int>(), 150) << fast.messages[1];
+  EXPECT_GE(slow.messages[1]["since_last_ms"].get<int>(), 300) << slow.messages[1];
   EXPECT_LT(fast.times[1] - start, 2s);
   EXPECT_EQ(fast.messages[1]["interval_ms"], 150);
   EXPECT_THROW(td::ActivationPolicy::time_interval(0ms), std::invalid_argument);
