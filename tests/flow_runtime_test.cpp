@@ -343,7 +343,7 @@ TEST(JobContext, CurrentJobIsVisibleInEveryRoutineItReachesThroughEmit) {
     std::lock_guard lock(mutex);
     statuses_at_start.push_back(job.status());
   };
-  Fixture f(2, hooks);
+  Fixture f(1, hooks);  // one pool thread: the trace below is in a fixed order
   td::Flow flow("jobs");
   auto first = routine({"in"}, {{"out", {}}}, nullptr);
   td::Routine* self = first.get();
@@ -403,8 +403,8 @@ namespace {
 struct FlakyFlow {
   explicit FlakyFlow(std::optional<td::ErrorHandler> routine_handler,
                      std::optional<td::ErrorHandler> flow_handler = std::nullopt,
-                     td::RuntimeHooks hooks = {})
-      : f(2, std::move(hooks)) {
+                     td::RuntimeHooks hooks = {}, std::size_t threads = 2)
+      : f(threads, std::move(hooks)) {
     td::Flow flow("flaky");
     auto r = routine({"in"}, {{"out", {}}}, nullptr);
     td::Routine* self = r.get();
@@ -564,7 +564,8 @@ TEST(Hooks, FireForWorkersJobsRoutinesEmitsAndEnqueues) {
     return !payload.value("refuse", false);
   };
   {
-    FlakyFlow flow(std::nullopt, std::nullopt, hooks);
+    // One pool thread, so that the order of the hooks is the order of the work.
+    FlakyFlow flow(std::nullopt, std::nullopt, hooks, 1);
     auto job = flow.f.rt.post("flaky", "flaky", "in", {{"fail", 0}}, {.job_id = "j1"});
     ASSERT_TRUE(job);
     ASSERT_TRUE(flow.f.rt.wait_until_all_jobs_finished(10s));
