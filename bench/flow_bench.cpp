@@ -22,25 +22,19 @@
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
-#include <fstream>
 #include <functional>
 #include <string>
 #include <tendril/flow.hpp>
 #include <thread>
 #include <vector>
 
+#include "machine.hpp"
+
 namespace td = tendril;
 using Clock = std::chrono::steady_clock;
 using td::Json;
 
 namespace {
-
-std::string cpu_model() {
-  std::ifstream info("/proc/cpuinfo");
-  for (std::string line; std::getline(info, line);)
-    if (line.rfind("model name", 0) == 0) return line.substr(line.find(':') + 2);
-  return "unknown";
-}
 
 std::int64_t now_ns() {
   return std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now().time_since_epoch())
@@ -68,10 +62,38 @@ struct Figures {
   double p50_us = 0, p99_us = 0;
 };
 
-void latencies(std::vector<double>& us, Figures& f) {
+// Jobs per second of `post_all` (posting `jobs`, then waiting for them), best of 3.
+template <class PostAll>
+double best_jobs_per_s(long jobs, PostAll&& post_all) {
+  double best = 1e300;
+  for (int run = 0; run < 3; ++run) {
+    const auto start = Clock::now();
+    post_all();
+    best = std::min(best, std::chrono::duration<double>(Clock::now() - start).count());
+  }
+  return double(jobs) / best;
+}
+
+// Median and p99 microseconds from `post_one(i)` to the last routine's start, one job at a
+// time; `settle()` returns once the job is wholly done.
+template <class PostOne, class Settle>
+void measure_latency(Figures& f, PostOne&& post_one, Settle&& settle) {
+  std::vector<double> us;
+  for (int i = 0; i < 2200; ++i) {
+    const std::int64_t before = last_arrival.load();
+    const std::int64_t t0 = now_ns();
+    post_one(i, before);
+    settle();
+    if (last_arrival.load() == before) std::abort();
+    if (i >= 200) us.push_back(double(last_arrival.load() - t0) / 1000.0);
+  }
   std::sort(us.begin(), us.end());
   f.p50_us = us[us.size() / 2];
   f.p99_us = us[us.size() * 99 / 100];
+}
+
+void await_arrival(std::int64_t before) {
+  while (last_arrival.load(std::memory_order_acquire) == before) std::this_thread::yield();
 }
 
 // --- Tendril ---
@@ -109,26 +131,18 @@ Figures run_tendril(long jobs, std::size_t threads, bool lean) {
   if (!rt.exec("chain")) std::abort();
 
   Figures f;
-  double best = 1e300;
-  for (int run = 0; run < 3; ++run) {
-    const auto start = Clock::now();
+  f.jobs_per_s = best_jobs_per_s(jobs, [&] {
     for (long i = 0; i < jobs; ++i)
       while (!rt.post("chain", "a", "in", {{"n", i}})) std::this_thread::yield();  // full: wait
     if (!rt.wait_until_all_jobs_finished(std::chrono::minutes(5))) std::abort();
-    best = std::min(best, std::chrono::duration<double>(Clock::now() - start).count());
-  }
-  f.jobs_per_s = double(jobs) / best;
-
-  std::vector<double> us;
-  for (int i = 0; i < 2200; ++i) {
-    const std::int64_t before = last_arrival.load();
-    const std::int64_t t0 = now_ns();
-    if (!rt.post("chain", "a", "in", {{"n", i}})) std::abort();
-    while (last_arrival.load(std::memory_order_acquire) == before) std::this_thread::yield();
-    if (i >= 200) us.push_back(double(last_arrival.load() - t0) / 1000.0);
-    rt.wait_until_all_jobs_finished(std::chrono::seconds(10));
-  }
-  latencies(us, f);
+  });
+  measure_latency(
+      f,
+      [&](int i, std::int64_t before) {
+        if (!rt.post("chain", "a", "in", {{"n", i}})) std::abort();
+        await_arrival(before);
+      },
+      [&] { rt.wait_until_all_jobs_finished(std::chrono::seconds(10)); });
   return f;
 }
 
@@ -148,28 +162,19 @@ Figures run_tbb(long jobs, int threads) {
   flow::make_edge(b, c);
 
   Figures f;
-  double best = 1e300;
-  for (int run = 0; run < 3; ++run) {
-    const auto start = Clock::now();
+  f.jobs_per_s = best_jobs_per_s(jobs, [&] {
     for (long i = 0; i < jobs; ++i) a.try_put(Json{{"n", i}});
     g.wait_for_all();
-    best = std::min(best, std::chrono::duration<double>(Clock::now() - start).count());
-  }
-  f.jobs_per_s = double(jobs) / best;
-
-  std::vector<double> us;
-  for (int i = 0; i < 2200; ++i) {
-    const std::int64_t before = last_arrival.load();
-    const std::int64_t t0 = now_ns();
-    a.try_put(Json{{"n", i}});
-    if (threads > 1) {  // a TBB worker thread takes it, as a pool thread does for Tendril
-      while (last_arrival.load(std::memory_order_acquire) == before) std::this_thread::yield();
-    }
-    g.wait_for_all();  // with one thread, the calling thread does all the work here
-    if (last_arrival.load() == before) std::abort();
-    if (i >= 200) us.push_back(double(last_arrival.load() - t0) / 1000.0);
-  }
-  latencies(us, f);
+  });
+  measure_latency(
+      f,
+      [&](int i, std::int64_t before) {
+        a.try_put(Json{{"n", i}});
+        // At 2 threads a TBB worker takes it, as a pool thread does for Tendril; at 1, the
+        // calling thread does all the work inside wait_for_all.
+        if (threads > 1) await_arrival(before);
+      },
+      [&] { g.wait_for_all(); });
   return f;
 }
 
@@ -177,7 +182,7 @@ Figures run_tbb(long jobs, int threads) {
 
 int main(int argc, char** argv) {
   const long jobs = argc > 1 ? std::atol(argv[1]) : 100'000;
-  std::printf("machine: %s, %u hardware threads\n", cpu_model().c_str(),
+  std::printf("machine: %s, %u hardware threads\n", bench::cpu_model().c_str(),
               std::thread::hardware_concurrency());
   std::printf("compiler: g++ %s; flags:%s\n", __VERSION__, TENDRIL_BENCH_FLAGS);
   std::printf("oneTBB %d.%d\n\n", TBB_VERSION_MAJOR, TBB_VERSION_MINOR);

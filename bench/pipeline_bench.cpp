@@ -18,7 +18,6 @@
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
-#include <fstream>
 #include <functional>
 #include <ranges>
 #include <string>
@@ -26,17 +25,12 @@
 #include <thread>
 #include <vector>
 
+#include "machine.hpp"
+
 namespace td = tendril;
 using Clock = std::chrono::steady_clock;
 
 namespace {
-
-std::string cpu_model() {
-  std::ifstream info("/proc/cpuinfo");
-  for (std::string line; std::getline(info, line);)
-    if (line.rfind("model name", 0) == 0) return line.substr(line.find(':') + 2);
-  return "unknown";
-}
 
 // Best of `runs` timings of `body`, in nanoseconds per item.
 double best_ns_per_item(long items, const std::function<void()>& body, int runs = 3) {
@@ -154,7 +148,7 @@ int main(int argc, char** argv) {
     tendril_trivial(items, 64);
     return 0;
   }
-  std::printf("machine: %s, %u hardware threads\n", cpu_model().c_str(),
+  std::printf("machine: %s, %u hardware threads\n", bench::cpu_model().c_str(),
               std::thread::hardware_concurrency());
   std::printf("compiler: g++ %s; flags:%s\n", __VERSION__, TENDRIL_BENCH_FLAGS);
   std::printf("oneTBB %d.%d\n\n", TBB_VERSION_MAJOR, TBB_VERSION_MINOR);
