@@ -96,7 +96,7 @@ void Scheduler::thread_main(std::size_t index) {
     --sleeping_;
     if (finished_ || stopping_) return;
     --wake_tokens_;
-    ++active_;
+    if (++active_ == 1) monitor_wake_.notify_one();  // the monitor rests while all sleep
   }
   for (;;) {
     lock.unlock();
@@ -142,7 +142,7 @@ void Scheduler::thread_main(std::size_t index) {
       return;
     }
     --wake_tokens_;
-    ++active_;
+    if (++active_ == 1) monitor_wake_.notify_one();
   }
 }
 
@@ -170,6 +170,13 @@ void Scheduler::monitor_main() {
   std::unique_lock lock(mutex_);
   auto tick = kShortestTick;
   while (!finished_ && !stopping_) {
+    if (active_ == 0) {
+      // Every thread sleeps: nothing can be stuck or worth a helper until one is woken (by
+      // work arriving), and that wakes the monitor too. An idle flow Runtime costs no ticks.
+      monitor_wake_.wait(lock);
+      tick = kShortestTick;
+      continue;
+    }
     monitor_wake_.wait_for(lock, tick);
     global_tick_.fetch_add(1, std::memory_order_relaxed);
     if (finished_ || stopping_) break;
