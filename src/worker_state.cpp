@@ -12,11 +12,16 @@ namespace {
 constexpr const char* kStatusNames[] = {"pending",   "running", "idle",     "paused",
                                         "completed", "failed",  "cancelled"};
 
-std::int64_t micros_since_epoch(std::chrono::system_clock::time_point t) {
-  return std::chrono::duration_cast<std::chrono::microseconds>(t.time_since_epoch()).count();
-}
-
 }  // namespace
+
+Json to_json(const ExecutionRecord& record) {
+  const auto micros =
+      std::chrono::duration_cast<std::chrono::microseconds>(record.time.time_since_epoch()).count();
+  return {{"time_us", micros},
+          {"routine", record.routine},
+          {"action", record.action},
+          {"details", record.details}};
+}
 
 const char* to_string(WorkerStatus status) noexcept {
   return kStatusNames[static_cast<int>(status)];
@@ -179,11 +184,7 @@ Json WorkerState::to_json() const {
   for (const auto& [id, value] : records_->routine_states) states[id] = value;
   out["routine_states"] = std::move(states);
   Json history = Json::array();
-  for (const auto& r : records_->history)
-    history.push_back({{"time_us", micros_since_epoch(r.time)},
-                       {"routine", r.routine},
-                       {"action", r.action},
-                       {"details", r.details}});
+  for (const auto& r : records_->history) history.push_back(tendril::to_json(r));
   out["history"] = std::move(history);
   out["history_dropped"] = records_->history_dropped;
   return out;

@@ -42,13 +42,15 @@ enum class WorkerStatus { pending, running, idle, paused, completed, failed, can
 const char* to_string(WorkerStatus status) noexcept;
 std::optional<WorkerStatus> worker_status_from(std::string_view name) noexcept;
 
-// One entry of a worker's execution history.
+// One entry of a worker's execution history (and of a job's trace).
 struct ExecutionRecord {
   std::chrono::system_clock::time_point time;
   std::string routine;
   std::string action;  // "completed", "failed", "retried", "skipped", "error_continued", ...
   Json details;
 };
+// {"time_us": <microseconds since the epoch>, "routine": ..., "action": ..., "details": ...}
+Json to_json(const ExecutionRecord& record);
 
 class WorkerState {
  public:

@@ -4,23 +4,14 @@
 #include <set>
 
 #include "flow_data.hpp"
+#include "names.hpp"
 
 namespace tendril {
 
 namespace {
 
-std::string join(const std::vector<std::string>& names) {
-  std::string out;
-  for (const auto& n : names) out += (out.empty() ? "" : ", ") + n;
-  return out.empty() ? "none" : out;
-}
-
-template <class Specs>
-std::string names_of(const Specs& specs) {
-  std::vector<std::string> names;
-  for (const auto& s : specs) names.push_back(s.name);
-  return join(names);
-}
+using detail::join_names;
+using detail::join_names_of;
 
 }  // namespace
 
@@ -84,17 +75,17 @@ void Flow::connect(std::string_view from, std::string_view event, std::string_vi
   Routine* source = routine(from);
   if (!source)
     throw FlowError(what + "flow '" + flow_id() + "' has no routine '" + std::string(from) +
-                    "' (routines: " + join(routine_ids()) + ")");
+                    "' (routines: " + join_names(routine_ids()) + ")");
   if (!source->find_event(event))
     throw FlowError(what + "routine '" + std::string(from) + "' has no event '" +
-                    std::string(event) + "' (events: " + names_of(source->events()) + ")");
+                    std::string(event) + "' (events: " + join_names_of(source->events()) + ")");
   Routine* target = routine(to);
   if (!target)
     throw FlowError(what + "flow '" + flow_id() + "' has no routine '" + std::string(to) +
-                    "' (routines: " + join(routine_ids()) + ")");
+                    "' (routines: " + join_names(routine_ids()) + ")");
   if (!target->find_slot(slot))
     throw FlowError(what + "routine '" + std::string(to) + "' has no slot '" + std::string(slot) +
-                    "' (slots: " + names_of(target->slots()) + ")");
+                    "' (slots: " + join_names_of(target->slots()) + ")");
   Connection c{std::string(from), std::string(event), std::string(to), std::string(slot)};
   std::lock_guard lock(data_->mutex);
   if (std::find(data_->connections.begin(), data_->connections.end(), c) !=
@@ -188,7 +179,7 @@ Result<std::unique_ptr<Routine>> RoutineRegistry::create(std::string_view name) 
   if (!factory)
     return std::unexpected(Error{.kind = ErrorKind::not_found,
                                  .message = "unknown routine type '" + std::string(name) +
-                                            "' (registered: " + join(names()) + ")"});
+                                            "' (registered: " + join_names(names()) + ")"});
   std::unique_ptr<Routine> routine;
   try {
     routine = factory();

@@ -26,4 +26,8 @@ struct JobAccess {
   static void record_error(JobContext& job, Json error);
 };
 
+// The thread's current job, which the runtime sets around each activation (tendril::current_job
+// reads it).
+JobContext*& current_job_slot() noexcept;
+
 }  // namespace tendril::detail

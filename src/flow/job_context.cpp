@@ -10,9 +10,6 @@ thread_local JobContext* current_job_ = nullptr;
 constexpr const char* kJobStatusNames[] = {"pending", "running", "completed", "failed",
                                            "cancelled"};
 
-std::int64_t micros(std::chrono::system_clock::time_point t) {
-  return std::chrono::duration_cast<std::chrono::microseconds>(t.time_since_epoch()).count();
-}
 }  // namespace
 
 namespace detail {
@@ -126,11 +123,7 @@ bool JobContext::wait(std::chrono::milliseconds timeout) const {
 Json JobContext::to_json() const {
   std::lock_guard lock(mutex_);
   Json trace = Json::array();
-  for (const auto& t : trace_)
-    trace.push_back({{"time_us", micros(t.time)},
-                     {"routine", t.routine},
-                     {"action", t.action},
-                     {"details", t.details}});
+  for (const auto& t : trace_) trace.push_back(tendril::to_json(t));
   Json out = {{"job_id", job_id_},
               {"flow_id", flow_id_},
               {"worker_id", worker_id_},

@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "activation.hpp"
+#include "names.hpp"
 
 namespace tendril {
 
@@ -88,23 +89,21 @@ const EventSpec* Routine::find_event(std::string_view name) const {
 
 void Routine::emit(std::string_view event, Json payload) const {
   const EventSpec* spec = find_event(event);
-  const std::string who = id_.empty() ? "routine" : "routine '" + id_ + "'";
-  if (!spec) throw FlowError(who + " has no event '" + std::string(event) + "'");
+  auto who = [&] { return id_.empty() ? std::string("routine") : "routine '" + id_ + "'"; };
+  if (!spec) throw FlowError(who() + " has no event '" + std::string(event) + "'");
   if (payload.is_null()) payload = Json::object();
   if (!payload.is_object())
-    throw FlowError(who + ": event '" + spec->name + "' takes a JSON object, not " +
+    throw FlowError(who() + ": event '" + spec->name + "' takes a JSON object, not " +
                     payload.type_name());
   if (!spec->params.empty())
     for (const auto& [key, value] : payload.items())
       if (std::find(spec->params.begin(), spec->params.end(), key) == spec->params.end()) {
-        std::string declared;
-        for (const auto& p : spec->params) declared += (declared.empty() ? "" : ", ") + p;
-        throw FlowError(who + ": event '" + spec->name + "' has no parameter '" + key +
-                        "' (declared: " + declared + ")");
+        throw FlowError(who() + ": event '" + spec->name + "' has no parameter '" + key +
+                        "' (declared: " + detail::join_names(spec->params) + ")");
       }
   detail::Activation* activation = detail::Activation::current();
   if (!activation || activation->routine() != this)
-    throw FlowError(who + ": emit('" + spec->name +
+    throw FlowError(who() + ": emit('" + spec->name +
                     "') outside the routine's logic (emit only from the thread running it)");
   activation->emit(*spec, std::move(payload));
 }

@@ -16,19 +16,17 @@
 
 #include "flow_data.hpp"
 #include "job_access.hpp"
+#include "names.hpp"
 #include "tendril/detail/run_context.hpp"
 #include "tendril/detail/scheduler.hpp"
 #include "worker.hpp"
 
 namespace tendril {
 
-namespace detail {
-JobContext*& current_job_slot() noexcept;
-}
-
 using detail::Activation;
 using detail::FlowWorker;
 using detail::JobAccess;
+using detail::join_names;
 using detail::QueuedItem;
 using detail::RoutineCell;
 
@@ -40,12 +38,6 @@ using Clock = std::chrono::steady_clock;
 
 std::unexpected<Error> error(ErrorKind kind, std::string message) {
   return std::unexpected(Error{.kind = kind, .message = std::move(message)});
-}
-
-std::string join(const std::vector<std::string>& names) {
-  std::string out;
-  for (const auto& n : names) out += (out.empty() ? "" : ", ") + n;
-  return out.empty() ? "none" : out;
 }
 
 // Sets the thread's current activation and job for the duration of a logic call.
@@ -155,10 +147,7 @@ class Runtime::Impl final : public detail::Runner {
     }
     for (const auto& c : data.connections) {
       RoutineCell* to = worker->by_routine.at(c.to);
-      const auto& slots = to->routine.slots();
-      const std::size_t slot =
-          std::find_if(slots.begin(), slots.end(), [&](auto& s) { return s.name == c.slot; }) -
-          slots.begin();
+      const std::size_t slot = to->routine.find_slot(c.slot) - to->routine.slots().data();
       worker->by_routine.at(c.from)->outputs[c.event].push_back({to, slot});
     }
     worker->state.set_status(WorkerStatus::idle);
@@ -189,7 +178,7 @@ class Runtime::Impl final : public detail::Runner {
                                            "' has no running worker: call exec(\"" +
                                            std::string(flow_name) + "\") first");
     return error(ErrorKind::not_found, "no flow '" + std::string(flow_name) +
-                                           "' (registered: " + join(registry_.names()) + ")");
+                                           "' (registered: " + join_names(registry_.names()) + ")");
   }
 
   FlowWorker* worker_by_id(std::string_view id) const {
@@ -221,25 +210,21 @@ class Runtime::Impl final : public detail::Runner {
     if (cell_it == worker.by_routine.end())
       return error(ErrorKind::not_found,
                    "post: flow '" + worker.name + "' has no routine '" + std::string(routine) +
-                       "' (routines: " + join(worker.flow.routine_ids()) + ")");
+                       "' (routines: " + join_names(worker.flow.routine_ids()) + ")");
     RoutineCell& cell = *cell_it->second;
-    const auto& slots = cell.routine.slots();
-    auto slot_it =
-        std::find_if(slots.begin(), slots.end(), [&](auto& s) { return s.name == slot; });
-    if (slot_it == slots.end()) {
-      std::vector<std::string> names;
-      for (const auto& s : slots) names.push_back(s.name);
+    const SlotSpec* slot_spec = cell.routine.find_slot(slot);
+    if (!slot_spec)
       return error(ErrorKind::not_found, "post: routine '" + std::string(routine) +
-                                             "' has no slot '" + std::string(slot) +
-                                             "' (slots: " + join(names) + ")");
-    }
+                                             "' has no slot '" + std::string(slot) + "' (slots: " +
+                                             detail::join_names_of(cell.routine.slots()) + ")");
     std::string job_id = std::move(options.job_id);
     if (job_id.empty())
       job_id = worker.state.worker_id() + "-job-" + std::to_string(++worker.next_job);
     auto job = std::make_shared<JobContext>(std::move(job_id), worker.flow.flow_id(),
                                             worker.state.worker_id(), std::move(options.metadata));
     job_begun(worker);
-    if (auto delivered = deliver(cell, slot_it - slots.begin(), data, job); !delivered) {
+    if (auto delivered = deliver(cell, slot_spec - cell.routine.slots().data(), data, job);
+        !delivered) {
       job_abandoned(worker);
       return std::unexpected(delivered.error());
     }
@@ -285,8 +270,12 @@ class Runtime::Impl final : public detail::Runner {
     if (it == cell.outputs.end()) return;  // connected to nothing
     const auto& targets = it->second;
     for (std::size_t i = 0; i < targets.size(); ++i) {
-      Json copy = i + 1 == targets.size() ? std::move(payload) : payload;
-      auto delivered = deliver_waiting(*targets[i].cell, targets[i].slot, copy, a.job_ptr());
+      // The last target takes the payload itself; the others a copy. (One conditional
+      // expression would copy both ways: an lvalue and an xvalue meet as a prvalue.)
+      Json copy;
+      if (i + 1 < targets.size()) copy = payload;
+      Json& item = i + 1 < targets.size() ? copy : payload;
+      auto delivered = deliver_waiting(*targets[i].cell, targets[i].slot, item, a.job_ptr());
       if (delivered) continue;
       switch (delivered.error().kind) {
         case ErrorKind::queue_full:  // full for too long: the routine's error strategy decides
@@ -349,10 +338,6 @@ class Runtime::Impl final : public detail::Runner {
       }
       return nullptr;
     }
-    std::size_t taking = 0;
-    for (std::size_t s = 0; s < cell.queues.size(); ++s)
-      taking += std::min(decision.take[s], cell.queues[s].size());
-    if (taking == 0) return nullptr;  // a custom policy said yes to empty slots: no job to run for
     SlotData data;
     std::vector<std::shared_ptr<JobContext>> item_jobs;
     for (std::size_t s = 0; s < cell.queues.size(); ++s) {
@@ -367,6 +352,7 @@ class Runtime::Impl final : public detail::Runner {
       }
       data.add(cell.routine.slots()[s].name, std::move(items));
     }
+    if (item_jobs.empty()) return nullptr;  // a custom policy said yes to empty slots: no job
     ++cell.running;
     cell.last_run = now;
     alive_.fetch_add(1);
@@ -839,7 +825,7 @@ Result<std::string> Runtime::exec(std::string_view flow_name, const Json& restor
   auto flow = registry.get(flow_name);
   if (!flow)
     return error(ErrorKind::not_found, "exec: no flow '" + std::string(flow_name) +
-                                           "' (registered: " + join(registry.names()) + ")");
+                                           "' (registered: " + join_names(registry.names()) + ")");
   return impl_->exec(std::string(flow_name), std::move(*flow), restore);
 }
 

@@ -25,12 +25,7 @@ namespace tendril {
 enum class JobStatus { pending, running, completed, failed, cancelled };
 const char* to_string(JobStatus status) noexcept;
 
-struct TraceEntry {
-  std::chrono::system_clock::time_point time;
-  std::string routine;
-  std::string action;
-  Json details;
-};
+using TraceEntry = ExecutionRecord;  // time, routine, action, details
 
 namespace detail {
 struct JobAccess;
