@@ -103,7 +103,7 @@ std::unique_ptr<td::Routine> stage(std::function<Json(Json)> body, bool last) {
   td::Routine* self = r.get();
   r->add_slot("in", 4096);
   if (!last) r->add_event("out");
-  r->set_logic([self, body, last](const td::SlotData& in, const Json&, td::WorkerState&) {
+  r->set_logic([self, body, last](const td::SlotData& in, const Json&, td::FlowWorkerState&) {
     for (const auto& item : in["in"]) {
       if (last) {
         step_c(item);

@@ -127,9 +127,9 @@ int main(int argc, char** argv) {
   if (!connection) return 1;
   const auto start = Clock::now();
   for (long i = 0; i < naive_states; ++i) {
-    const ts::Json payload{{"schema", "PythonTool"},
-                           {"data", ts::Json::array({sample(i).to_json()})}};
-    const ts::Json attributes{
+    const ts::OrderedJson payload{{"schema", "PythonTool"},
+                                  {"data", ts::OrderedJson::array({sample(i).to_json()})}};
+    const ts::OrderedJson attributes{
         {"event_type", "tool"}, {"count", 1}, {"timestamp", ts::utc_timestamp()}};
     if (!connection->command(
             {"XADD", "naive", "*", "data", payload.dump(), "attributes", attributes.dump()}))

@@ -167,7 +167,7 @@ int run_flow_run(const FlowRunOptions& options) {
   runtime.shutdown();
   const double seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  const WorkerState& state = *runtime.worker_state(*worker);
+  const FlowWorkerState& state = *runtime.worker_state(*worker);
   fmt::print(stderr, "{}",
              key_value_table({
                  {"flow", flow->flow_id()},

@@ -19,7 +19,7 @@
 namespace tendril::cli {
 namespace {
 
-using state::Json;
+using state::OrderedJson;
 using state::ToolState;
 
 // Seconds since the epoch of an ISO-8601 UTC timestamp as ToolState writes it; 0 if unreadable.
@@ -42,7 +42,7 @@ struct RunView {
 
 class Runs {
  public:
-  void add(const Json& json) {
+  void add(const OrderedJson& json) {
     ToolState s = ToolState::from_json(json);
     const std::string key = s.flow_run_id.empty() ? s.tool_name : s.flow_run_id + " " + s.tool_name;
     auto [it, inserted] = runs_.try_emplace(key, RunView{s, s});
@@ -87,7 +87,7 @@ class StreamReader {
       const auto& fields = entry.elements[1].elements;
       for (std::size_t i = 0; i + 1 < fields.size(); i += 2) {
         if (fields[i].text != "data") continue;
-        const Json data = Json::parse(fields[i + 1].text, nullptr, false);
+        const OrderedJson data = OrderedJson::parse(fields[i + 1].text, nullptr, false);
         if (data.is_object() && data.contains("data"))
           for (const auto& state : data["data"]) runs.add(state);
       }
@@ -111,7 +111,7 @@ class FileReader {
     for (std::string line; std::getline(in, line);) {
       if (in.eof()) break;  // a line still being written
       offset_ = in.tellg();
-      const Json json = Json::parse(line, nullptr, false);
+      const OrderedJson json = OrderedJson::parse(line, nullptr, false);
       if (json.is_object()) runs.add(json);
     }
   }

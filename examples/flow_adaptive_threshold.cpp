@@ -15,20 +15,21 @@ class AdaptiveClassifier : public td::Routine {
   AdaptiveClassifier() {
     add_slot("sample");
     set_activation_policy(td::batch_size_policy(1));  // learn from one labelled sample at a time
-    set_logic([](const td::SlotData& slot_data, const td::Json&, td::WorkerState& worker_state) {
-      const td::Json& sample = slot_data["sample"].at(0);
-      worker_state.update_routine_state("adaptive", [&](td::Json& state) {
-        double threshold = state.value("threshold", 0.5);
-        const bool predicted = sample["score"].get<double>() >= threshold;
-        const bool actual = sample["label"].get<bool>();
-        if (predicted && !actual)
-          threshold += 0.05;  // a false positive
-        else if (!predicted && actual)
-          threshold -= 0.05;  // a false negative
-        if (predicted != actual) state["adjustments"] = state.value("adjustments", 0) + 1;
-        state["threshold"] = std::round(threshold * 100) / 100;
-      });
-    });
+    set_logic(
+        [](const td::SlotData& slot_data, const td::Json&, td::FlowWorkerState& worker_state) {
+          const td::Json& sample = slot_data["sample"].at(0);
+          worker_state.update_routine_state("adaptive", [&](td::Json& state) {
+            double threshold = state.value("threshold", 0.5);
+            const bool predicted = sample["score"].get<double>() >= threshold;
+            const bool actual = sample["label"].get<bool>();
+            if (predicted && !actual)
+              threshold += 0.05;  // a false positive
+            else if (!predicted && actual)
+              threshold -= 0.05;  // a false negative
+            if (predicted != actual) state["adjustments"] = state.value("adjustments", 0) + 1;
+            state["threshold"] = std::round(threshold * 100) / 100;
+          });
+        });
   }
 };
 

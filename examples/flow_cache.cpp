@@ -20,7 +20,7 @@ class ExpensiveDataProcessor : public td::Routine {
     add_slot("clear_cache");  // optional cache clearing
 
     set_logic([this](const td::SlotData& slot_data, const td::Json&,
-                     td::WorkerState& worker_state) {
+                     td::FlowWorkerState& worker_state) {
       td::Json state = worker_state.get_routine_state("processor").value_or(td::Json::object());
       td::Json cache = state.value("cache", td::Json::object());
       td::Json stats = state.value("stats", td::Json{{"hits", 0}, {"misses", 0}});

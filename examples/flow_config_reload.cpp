@@ -27,7 +27,7 @@ class ConfiguredRoutine : public td::Routine {
     add_slot("in");
     set_config("reload_seconds", 0.05);
     set_logic(
-        [this](const td::SlotData& slot_data, const td::Json&, td::WorkerState& worker_state) {
+        [this](const td::SlotData& slot_data, const td::Json&, td::FlowWorkerState& worker_state) {
           td::Json state = worker_state.get_routine_state("config").value_or(td::Json::object());
           const double last_check = state.value("last_check", 0.0);
           if (now_seconds() - last_check > get_config("reload_seconds").get<double>()) {

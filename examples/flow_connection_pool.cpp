@@ -36,7 +36,7 @@ class DatabaseQueryRoutine : public td::Routine {
     add_slot("query");
     add_event("result", {"data"});
     set_logic(
-        [this](const td::SlotData& slot_data, const td::Json&, td::WorkerState& worker_state) {
+        [this](const td::SlotData& slot_data, const td::Json&, td::FlowWorkerState& worker_state) {
           auto& pool = worker_state.get_or_create("db_accessor.pool", [&] {
             std::puts("Initializing database connection pool...");
             worker_state.update_routine_state("db_accessor", {{"pool_size", 4}});
@@ -56,7 +56,7 @@ int main() {
   std::vector<td::Json> results;
   auto collect = std::make_unique<td::Routine>();
   collect->add_slot("in");
-  collect->set_logic([&](const td::SlotData& in, const td::Json&, td::WorkerState&) {
+  collect->set_logic([&](const td::SlotData& in, const td::Json&, td::FlowWorkerState&) {
     std::lock_guard lock(mutex);
     for (const auto& r : in["in"]) results.push_back(r["data"]);
   });

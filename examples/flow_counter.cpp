@@ -16,7 +16,7 @@ class RequestCounter : public td::Routine {
     add_slot("request");
     add_event("response", {"request_id", "count"});
     set_logic(
-        [this](const td::SlotData& slot_data, const td::Json&, td::WorkerState& worker_state) {
+        [this](const td::SlotData& slot_data, const td::Json&, td::FlowWorkerState& worker_state) {
           for (const auto& req : slot_data["request"]) {
             const std::string req_id = req.value("request_id", "unknown");
             const std::string req_type = req.value("type", "unknown");
@@ -40,7 +40,7 @@ class ResponseLog : public td::Routine {
  public:
   ResponseLog() {
     add_slot("response");
-    set_logic([this](const td::SlotData& slot_data, const td::Json&, td::WorkerState&) {
+    set_logic([this](const td::SlotData& slot_data, const td::Json&, td::FlowWorkerState&) {
       std::lock_guard lock(mutex);
       for (const auto& r : slot_data["response"]) responses.push_back(r);
     });

@@ -16,16 +16,17 @@ double now_seconds() {
 std::unique_ptr<td::Routine> stats_tracker() {
   auto r = std::make_unique<td::Routine>();
   r->add_slot("in");
-  r->set_logic([](const td::SlotData& slot_data, const td::Json&, td::WorkerState& worker_state) {
-    for (const auto& item : slot_data["in"]) {
-      const bool bad = item.value("value", 0) < 0;
-      worker_state.update_routine_state("stats", [&](td::Json& state) {
-        state["processed"] = state.value("processed", 0) + 1;
-        state["errors"] = state.value("errors", 0) + (bad ? 1 : 0);
-        state["last_processed"] = now_seconds();
+  r->set_logic(
+      [](const td::SlotData& slot_data, const td::Json&, td::FlowWorkerState& worker_state) {
+        for (const auto& item : slot_data["in"]) {
+          const bool bad = item.value("value", 0) < 0;
+          worker_state.update_routine_state("stats", [&](td::Json& state) {
+            state["processed"] = state.value("processed", 0) + 1;
+            state["errors"] = state.value("errors", 0) + (bad ? 1 : 0);
+            state["last_processed"] = now_seconds();
+          });
+        }
       });
-    }
-  });
   return r;
 }
 
@@ -35,7 +36,7 @@ int main() {
   td::Routine* self = fan.get();
   fan->add_slot("in");
   fan->add_event("out", {"value"});
-  fan->set_logic([self](const td::SlotData& in, const td::Json&, td::WorkerState&) {
+  fan->set_logic([self](const td::SlotData& in, const td::Json&, td::FlowWorkerState&) {
     for (const auto& item : in["in"]) self->emit("out", item);
   });
   flow.add_routine(std::move(fan), "fan");

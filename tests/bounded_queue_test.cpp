@@ -2,7 +2,7 @@
 
 #include <atomic>
 #include <numeric>
-#include <tendril/bounded_queue.hpp>
+#include <tendril/core/bounded_queue.hpp>
 #include <thread>
 #include <vector>
 

@@ -122,7 +122,7 @@ TEST(Routine, EmitChecksTheEventItsParametersAndWhereItIsCalledFrom) {
   r->add_event("out", {"value"});
   std::vector<std::string> errors;
   std::mutex mutex;
-  r->set_logic([&, self](const td::SlotData& in, const Json&, td::WorkerState&) {
+  r->set_logic([&, self](const td::SlotData& in, const Json&, td::FlowWorkerState&) {
     for (const auto& item : in["in"]) {
       const std::string what = item["try"];
       std::string caught = flow_error_of([&] {
@@ -202,7 +202,7 @@ TEST(Policy, BatchSizeTakesExactlyNFromEachSlotAndLeavesTheRest) {
 TEST(Policy, AllSlotsReadyTakesOneFromEachSlotOnlyWhenEveryOneHasData) {
   std::vector<std::pair<std::size_t, std::size_t>> taken;
   td::Flow flow("ready");
-  auto r = routine({"a", "b"}, {}, [&](const td::SlotData& in, const Json&, td::WorkerState&) {
+  auto r = routine({"a", "b"}, {}, [&](const td::SlotData& in, const Json&, td::FlowWorkerState&) {
     taken.emplace_back(in["a"].size(), in["b"].size());
   });
   r->set_activation_policy(td::ActivationPolicy::all_slots_ready());
@@ -338,7 +338,7 @@ class CountingRoutine : public td::Routine {
   CountingRoutine() {
     add_slot("input");
     add_event("output", {"count"});
-    set_logic([this](const td::SlotData& in, const Json&, td::WorkerState& state) {
+    set_logic([this](const td::SlotData& in, const Json&, td::FlowWorkerState& state) {
       const int step = get_config("step", 1);
       for (std::size_t i = 0; i < in["input"].size(); ++i) {
         Json now = state.update_routine_state(
@@ -353,7 +353,7 @@ class SinkRoutine : public td::Routine {
  public:
   SinkRoutine() {
     add_slot("input");
-    set_logic([this](const td::SlotData& in, const Json&, td::WorkerState& state) {
+    set_logic([this](const td::SlotData& in, const Json&, td::FlowWorkerState& state) {
       for (const auto& item : in["input"])
         state.update_routine_state(id(), [&](Json& s) { s["last"] = item; });
     });

@@ -20,7 +20,7 @@ bool contains(const std::string& text, const std::string& part) {
 std::unique_ptr<td::Routine> atomic_counter(std::size_t concurrency = 1) {
   auto r = routine({"in"}, {{"count", {"count"}}}, nullptr);
   td::Routine* self = r.get();
-  r->set_logic([self](const td::SlotData& in, const Json&, td::WorkerState& state) {
+  r->set_logic([self](const td::SlotData& in, const Json&, td::FlowWorkerState& state) {
     for (std::size_t i = 0; i < in["in"].size(); ++i) {
       Json now = state.update_routine_state("counter",
                                             [](Json& s) { s["count"] = s.value("count", 0) + 1; });
@@ -112,7 +112,7 @@ TEST(Runtime, WaitUntilAllJobsFinishedCoversEverythingAJobCaused) {
   flow.add_routine(relay(), "a");
   auto slow = routine({"in"}, {{"out", {}}}, nullptr);
   td::Routine* self = slow.get();
-  slow->set_logic([self](const td::SlotData& in, const Json&, td::WorkerState&) {
+  slow->set_logic([self](const td::SlotData& in, const Json&, td::FlowWorkerState&) {
     std::this_thread::sleep_for(50ms);
     for (auto& item : in["in"]) self->emit("out", item);
   });
@@ -252,8 +252,9 @@ TEST(FlowWorkerState, IdentityStatusCountersAndBoundedHistory) {
   std::vector<td::WorkerStatus> seen_in_logic;
   td::Runtime rt({.thread_pool_size = 1, .registry = &registry, .history_limit = 5});
   td::Flow flow("life");
-  auto one_at_a_time = routine(
-      {"in"}, {}, [&](auto&, auto&, td::WorkerState& s) { seen_in_logic.push_back(s.status()); });
+  auto one_at_a_time = routine({"in"}, {}, [&](auto&, auto&, td::FlowWorkerState& s) {
+    seen_in_logic.push_back(s.status());
+  });
   one_at_a_time->set_activation_policy(td::ActivationPolicy::batch_size(1));
   flow.add_routine(std::move(one_at_a_time), "r");
   registry.register_by_name("life", flow);
@@ -314,7 +315,7 @@ TEST(FlowWorkerState, SavesAndRestoresAsJson) {
 TEST(FlowWorkerState, FrameworkBookkeepingNeverOverwritesWhatARoutineStored) {
   Fixture f(1);
   td::Flow flow("own");
-  auto r = routine({"in"}, {}, [](const td::SlotData& in, const Json&, td::WorkerState& state) {
+  auto r = routine({"in"}, {}, [](const td::SlotData& in, const Json&, td::FlowWorkerState& state) {
     state.update_routine_state("r", {{"mine", true}, {"status", "my own status"}});
     if (in["in"].at(0).value("fail", false)) throw std::runtime_error("boom");
   });
@@ -347,7 +348,7 @@ TEST(JobContext, CurrentJobIsVisibleInEveryRoutineItReachesThroughEmit) {
   td::Flow flow("jobs");
   auto first = routine({"in"}, {{"out", {}}}, nullptr);
   td::Routine* self = first.get();
-  first->set_logic([&, self](const td::SlotData& in, const Json&, td::WorkerState&) {
+  first->set_logic([&, self](const td::SlotData& in, const Json&, td::FlowWorkerState&) {
     td::JobContext* job = td::current_job();
     ASSERT_NE(job, nullptr);
     job->set_data("seen_by_first", true);
@@ -408,7 +409,7 @@ struct FlakyFlow {
     td::Flow flow("flaky");
     auto r = routine({"in"}, {{"out", {}}}, nullptr);
     td::Routine* self = r.get();
-    r->set_logic([this, self](const td::SlotData& in, const Json&, td::WorkerState&) {
+    r->set_logic([this, self](const td::SlotData& in, const Json&, td::FlowWorkerState&) {
       std::lock_guard lock(mutex);
       attempts.push_back(std::chrono::steady_clock::now());
       const Json& item = in["in"].at(0);
@@ -543,8 +544,8 @@ TEST(Hooks, FireForWorkersJobsRoutinesEmitsAndEnqueues) {
     events.push_back(std::move(e));
   };
   td::RuntimeHooks hooks;
-  hooks.on_worker_start = [&](const td::WorkerState& s) { log("worker_start:" + s.flow_id()); };
-  hooks.on_worker_end = [&](const td::WorkerState& s) { log("worker_end:" + s.flow_id()); };
+  hooks.on_worker_start = [&](const td::FlowWorkerState& s) { log("worker_start:" + s.flow_id()); };
+  hooks.on_worker_end = [&](const td::FlowWorkerState& s) { log("worker_end:" + s.flow_id()); };
   hooks.on_job_start = [&](const td::JobContext& j) { log("job_start:" + j.job_id()); };
   hooks.on_job_end = [&](const td::JobContext& j) {
     log("job_end:" + j.job_id() + ":" + to_string(j.status()));

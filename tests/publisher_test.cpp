@@ -35,12 +35,12 @@ ts::ToolState numbered(int publisher, int seq) {
 }
 
 // Every state in the stream, read with a consumer group by an independent client.
-std::vector<ts::Json> read_all(int port, const std::string& stream = "progress",
-                               std::vector<ts::Json>* attributes = nullptr) {
+std::vector<ts::OrderedJson> read_all(int port, const std::string& stream = "progress",
+                                      std::vector<ts::OrderedJson>* attributes = nullptr) {
   auto reader = rd::Connection::open(at_port(port));
   EXPECT_TRUE(reader) << reader.error().message;
   reader->command({"XGROUP", "CREATE", stream, "readers", "0", "MKSTREAM"});
-  std::vector<ts::Json> states;
+  std::vector<ts::OrderedJson> states;
   for (;;) {
     auto reply = reader->command(
         {"XREADGROUP", "GROUP", "readers", "c1", "COUNT", "1000", "STREAMS", stream, ">"});
@@ -53,9 +53,9 @@ std::vector<ts::Json> read_all(int port, const std::string& stream = "progress",
       std::map<std::string, std::string> by_name;
       for (std::size_t i = 0; i + 1 < fields.size(); i += 2)
         by_name[fields[i].text] = fields[i + 1].text;
-      const ts::Json data = ts::Json::parse(by_name.at("data"));
+      const ts::OrderedJson data = ts::OrderedJson::parse(by_name.at("data"));
       EXPECT_EQ(data.at("schema"), "PythonTool");
-      if (attributes) attributes->push_back(ts::Json::parse(by_name.at("attributes")));
+      if (attributes) attributes->push_back(ts::OrderedJson::parse(by_name.at("attributes")));
       for (const auto& state : data.at("data")) states.push_back(state);
       reader->command({"XACK", stream, "readers", entry.elements[0].text});
     }
@@ -86,7 +86,7 @@ TEST(ToolState, WritesTheRealPackagesFieldsAndReadsThemBack) {
   state.tool_name = "scan";
   state.total_files = 10;
   state.extra = {{"host", "a"}};
-  const ts::Json json = state.to_json();
+  const ts::OrderedJson json = state.to_json();
   std::vector<std::string> keys;
   for (const auto& [key, value] : json.items()) keys.push_back(key);
   EXPECT_EQ(keys,
@@ -130,7 +130,7 @@ TEST(Publisher, OneStreamEntryPerFlushInTheRealWireFormat) {
   for (int i = 0; i < 5; ++i) publisher.publish(numbered(0, i));
   ASSERT_TRUE(eventually([&] { return stream_length(server.port()) == 1; }))
       << "five states, batch_size five: one XADD without waiting for the interval";
-  std::vector<ts::Json> attributes;
+  std::vector<ts::OrderedJson> attributes;
   const auto states = read_all(server.port(), "progress", &attributes);
   ASSERT_EQ(states.size(), 5u);
   EXPECT_EQ(states[4]["seq"], 4);
@@ -197,7 +197,7 @@ TEST(Publisher, PubSubModePublishesAJsonArray) {
   ASSERT_EQ(message->elements.size(), 3u);
   EXPECT_EQ(message->elements[0].text, "message");
   EXPECT_EQ(message->elements[1].text, "tools");
-  const ts::Json array = ts::Json::parse(message->elements[2].text);
+  const ts::OrderedJson array = ts::OrderedJson::parse(message->elements[2].text);
   ASSERT_TRUE(array.is_array());
   EXPECT_EQ(array.size(), 2u);
 }
@@ -251,7 +251,7 @@ TEST(Publisher, WithNoRedisStatesGoToTheDefaultSink) {
   std::ifstream sink(path);
   int lines = 0;
   for (std::string line; std::getline(sink, line); ++lines)
-    EXPECT_EQ(ts::Json::parse(line)["seq"], lines);
+    EXPECT_EQ(ts::OrderedJson::parse(line)["seq"], lines);
   EXPECT_EQ(lines, 7);
 }
 
@@ -313,7 +313,7 @@ TEST(ToolStateManager, PublishesTheRunsLifecycle) {
   EXPECT_EQ(states[2]["message"], "disk gone");
   EXPECT_EQ(states[3]["state"], "COMPLETED");
   EXPECT_EQ(states[3]["tool_name"], "scan");
-  EXPECT_EQ(states[3]["steps"], ts::Json::array({"walk", "hash"}));
+  EXPECT_EQ(states[3]["steps"], ts::OrderedJson::array({"walk", "hash"}));
 }
 
 TEST(Publisher, ANormalProcessExitFlushesTheSharedPublisher) {
@@ -357,7 +357,7 @@ TEST(Publisher, AFlushIsSplitOnlyAboveTheByteLimit) {
                                     .endpoint = server.endpoint()});
   for (int i = 0; i < 10; ++i) publisher.publish(numbered(0, i));
   ASSERT_TRUE(eventually([&] { return publisher.stats().sent == 10; }));
-  std::vector<ts::Json> attributes;
+  std::vector<ts::OrderedJson> attributes;
   const auto states = read_all(server.port(), "progress", &attributes);
   ASSERT_EQ(states.size(), 10u);
   ASSERT_EQ(attributes.size(), 3u) << "ten states of which four fit a command: 4 + 4 + 2";

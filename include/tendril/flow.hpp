@@ -9,4 +9,4 @@
 #include "tendril/flow/job_context.hpp"
 #include "tendril/flow/routine.hpp"
 #include "tendril/flow/runtime.hpp"
-#include "tendril/worker_state.hpp"
+#include "tendril/flow/worker_state.hpp"

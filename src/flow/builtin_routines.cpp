@@ -12,7 +12,7 @@ class Relay : public Routine {
   Relay() {
     add_slot("in");
     add_event("out");
-    set_logic([this](const SlotData& in, const Json&, WorkerState&) {
+    set_logic([this](const SlotData& in, const Json&, FlowWorkerState&) {
       for (const auto& item : in["in"]) emit("out", item);
     });
   }
@@ -23,7 +23,7 @@ class Counter : public Routine {
   Counter() {
     add_slot("in");
     add_event("count", {"count"});
-    set_logic([this](const SlotData& in, const Json&, WorkerState& state) {
+    set_logic([this](const SlotData& in, const Json&, FlowWorkerState& state) {
       const std::int64_t step = get_config("step", 1).get<std::int64_t>();
       for (std::size_t i = 0; i < in["in"].size(); ++i) {
         const Json now = state.update_routine_state(
@@ -38,7 +38,7 @@ class Log : public Routine {
  public:
   Log() {
     add_slot("in");
-    set_logic([this](const SlotData& in, const Json&, WorkerState&) {
+    set_logic([this](const SlotData& in, const Json&, FlowWorkerState&) {
       static std::mutex stdout_mutex;
       const std::string prefix = get_config("prefix", id()).get<std::string>();
       std::lock_guard lock(stdout_mutex);

@@ -17,13 +17,14 @@
 #include "flow_data.hpp"
 #include "job_access.hpp"
 #include "names.hpp"
-#include "tendril/detail/run_context.hpp"
-#include "tendril/detail/scheduler.hpp"
+#include "tendril/core/scheduler.hpp"
 #include "worker.hpp"
+#include "worker_control.hpp"
 
 namespace tendril {
 
 using detail::Activation;
+using Control = detail::FlowWorkerControl;
 using detail::FlowWorker;
 using detail::JobAccess;
 using detail::join_names;
@@ -70,7 +71,7 @@ class Runtime::Impl final : public detail::Runner {
   explicit Impl(RuntimeOptions options)
       : options_(std::move(options)),
         registry_(options_.registry ? *options_.registry : FlowRegistry::instance()),
-        scheduler_(options_.thread_pool_size, context_) {
+        scheduler_(options_.thread_pool_size) {
     scheduler_.set_source(this);
     scheduler_.start();
     timer_thread_ = std::thread([this] { timer_main(); });
@@ -127,7 +128,7 @@ class Runtime::Impl final : public detail::Runner {
       std::lock_guard lock(workers_mutex_);
       worker_id = flow.flow_id() + "#" + std::to_string(++worker_counter_);
     }
-    auto state = WorkerState::for_flow(flow.flow_id(), worker_id, options_.history_limit);
+    FlowWorkerState state(flow.flow_id(), worker_id, options_.history_limit);
     if (!restore.is_null()) {
       try {
         state.load(restore);
@@ -150,7 +151,7 @@ class Runtime::Impl final : public detail::Runner {
       const std::size_t slot = to->routine.find_slot(c.slot) - to->routine.slots().data();
       worker->by_routine.at(c.from)->outputs[c.event].push_back({to, slot});
     }
-    worker->state.set_status(WorkerStatus::idle);
+    Control::set_status(worker->state, WorkerStatus::idle);
     if (options_.hooks.on_worker_start) options_.hooks.on_worker_start(worker->state);
     std::lock_guard lock(workers_mutex_);
     running_by_name_[name] = worker.get();
@@ -400,8 +401,8 @@ class Runtime::Impl final : public detail::Runner {
     if (!failure) {
       if (options_.trace_routines) a->job().trace(id, "end", {{"duration_us", micros}});
       if (options_.record_completions)
-        worker.state.record_execution(id, "completed",
-                                      {{"job_id", a->job().job_id()}, {"duration_us", micros}});
+        Control::record_execution(worker.state, id, "completed",
+                                  {{"job_id", a->job().job_id()}, {"duration_us", micros}});
       return finish(std::move(a));
     }
     handle_failure(std::move(a), *failure);
@@ -421,7 +422,7 @@ class Runtime::Impl final : public detail::Runner {
       case ErrorStrategy::CONTINUE:
         for (const auto& job : distinct_jobs(*a))
           JobAccess::record_error(*job, {{"routine", id}, {"error", what}});
-        worker.state.record_execution(id, "error_continued", details);
+        Control::record_execution(worker.state, id, "error_continued", details);
         return finish(std::move(a));
       case ErrorStrategy::SKIP:
         for (const auto& job : distinct_jobs(*a)) {
@@ -429,12 +430,12 @@ class Runtime::Impl final : public detail::Runner {
           job->set_routine_data(id, "error", what);
           job->trace(id, "skipped", {{"error", what}});
         }
-        worker.state.record_execution(id, "skipped", details);
+        Control::record_execution(worker.state, id, "skipped", details);
         return finish(std::move(a));
       case ErrorStrategy::RETRY:
         if (a->attempt <= handler.max_retries) {
           const auto delay = handler.delay_before(a->attempt);
-          worker.state.record_execution(id, "retried", details);
+          Control::record_execution(worker.state, id, "retried", details);
           a->job().trace(id, "retry", {{"attempt", a->attempt + 1}, {"delay_ms", delay.count()}});
           ++a->attempt;
           add_timer(Clock::now() + delay, Task{nullptr, std::move(a)});
@@ -458,8 +459,8 @@ class Runtime::Impl final : public detail::Runner {
       JobAccess::fail(*job, reason);
       JobAccess::record_error(*job, {{"routine", a->cell().routine.id()}, {"error", reason}});
     }
-    worker.state.record_execution(a->cell().routine.id(), "failed",
-                                  {{"error", reason}, {"job_id", a->job().job_id()}});
+    Control::record_execution(worker.state, a->cell().routine.id(), "failed",
+                              {{"error", reason}, {"job_id", a->job().job_id()}});
     stop_worker(worker, WorkerStatus::failed, reason);
     finish(std::move(a));
   }
@@ -497,7 +498,7 @@ class Runtime::Impl final : public detail::Runner {
     }
     std::lock_guard lock(worker.mutex);
     if (++worker.jobs_in_flight == 1 && worker.state.status() == WorkerStatus::idle)
-      worker.state.set_status(WorkerStatus::running);
+      Control::set_status(worker.state, WorkerStatus::running);
   }
 
   void job_abandoned(FlowWorker& worker) {
@@ -510,7 +511,8 @@ class Runtime::Impl final : public detail::Runner {
   void release(FlowWorker& worker, const std::shared_ptr<JobContext>& job) {
     const auto end = JobAccess::finish_work(*job);
     if (end == JobAccess::End::none) return;
-    if (end != JobAccess::End::cancelled) worker.state.count_job(end == JobAccess::End::failed);
+    if (end != JobAccess::End::cancelled)
+      Control::count_job(worker.state, end == JobAccess::End::failed);
     if (options_.hooks.on_job_end) options_.hooks.on_job_end(*job);
     worker_job_done(worker);
     JobAccess::announce(*job);
@@ -522,7 +524,7 @@ class Runtime::Impl final : public detail::Runner {
   void worker_job_done(FlowWorker& worker) {
     std::lock_guard lock(worker.mutex);
     if (--worker.jobs_in_flight == 0 && worker.state.status() == WorkerStatus::running)
-      worker.state.set_status(WorkerStatus::idle);
+      Control::set_status(worker.state, WorkerStatus::idle);
   }
 
   bool wait_for_jobs(std::chrono::milliseconds timeout) {
@@ -573,7 +575,7 @@ class Runtime::Impl final : public detail::Runner {
       std::lock_guard lock(worker.mutex);
       worker.stop_reason = reason;
     }
-    worker.state.set_status(status);
+    Control::set_status(worker.state, status);
     {
       std::lock_guard lock(workers_mutex_);
       auto it = running_by_name_.find(worker.name);
@@ -617,9 +619,9 @@ class Runtime::Impl final : public detail::Runner {
     worker->paused.store(paused);
     {
       std::lock_guard lock(worker->mutex);
-      worker->state.set_status(paused                       ? WorkerStatus::paused
-                               : worker->jobs_in_flight > 0 ? WorkerStatus::running
-                                                            : WorkerStatus::idle);
+      Control::set_status(worker->state, paused                       ? WorkerStatus::paused
+                                         : worker->jobs_in_flight > 0 ? WorkerStatus::running
+                                                                      : WorkerStatus::idle);
     }
     if (!paused) {
       for (auto& cell : worker->cells) {
@@ -649,7 +651,8 @@ class Runtime::Impl final : public detail::Runner {
     if (!drained) {
       for (FlowWorker* w : workers) {
         w->stopped.store(true);
-        if (w->state.status() != WorkerStatus::failed) w->state.set_status(WorkerStatus::cancelled);
+        if (w->state.status() != WorkerStatus::failed)
+          Control::set_status(w->state, WorkerStatus::cancelled);
         drop_queued(*w);
       }
       cancel_timers();
@@ -667,7 +670,7 @@ class Runtime::Impl final : public detail::Runner {
     for (FlowWorker* w : workers) {
       w->stopped.store(true);
       if (drained && w->state.status() != WorkerStatus::failed)
-        w->state.set_status(WorkerStatus::completed);
+        Control::set_status(w->state, WorkerStatus::completed);
       end_worker(*w);
     }
   }
@@ -768,7 +771,6 @@ class Runtime::Impl final : public detail::Runner {
 
   RuntimeOptions options_;
   FlowRegistry& registry_;
-  detail::RunContext context_;
   detail::Scheduler scheduler_;
 
   mutable std::mutex ready_mutex_;
@@ -853,7 +855,7 @@ void Runtime::shutdown(bool wait, std::chrono::milliseconds timeout) {
   impl_->shutdown(wait, timeout);
 }
 
-WorkerState* Runtime::worker_state(std::string_view worker_id) const {
+FlowWorkerState* Runtime::worker_state(std::string_view worker_id) const {
   FlowWorker* worker = impl_->worker_by_id(worker_id);
   return worker ? &worker->state : nullptr;
 }

@@ -1,4 +1,4 @@
-// src/flow/worker.hpp — a running flow: its WorkerState and one cell per routine. Internal.
+// src/flow/worker.hpp — a running flow: its FlowWorkerState and one cell per routine. Internal.
 //
 // A cell holds a routine's slot queues for one worker and decides, under its lock, when the
 // routine runs (its activation policy) and what it takes. Cells live as long as the Runtime.
@@ -61,7 +61,7 @@ struct RoutineCell final : SlotsView {
 };
 
 struct FlowWorker {
-  FlowWorker(Runtime::Impl& runtime_, std::string name_, Flow flow_, WorkerState state_)
+  FlowWorker(Runtime::Impl& runtime_, std::string name_, Flow flow_, FlowWorkerState state_)
       : runtime(runtime_),
         name(std::move(name_)),
         flow(std::move(flow_)),
@@ -70,7 +70,7 @@ struct FlowWorker {
   Runtime::Impl& runtime;
   const std::string name;  // the flow's name in the registry (what post() names)
   const Flow flow;
-  WorkerState state;
+  FlowWorkerState state;
   std::vector<std::unique_ptr<RoutineCell>> cells;
   std::map<std::string, RoutineCell*, std::less<>> by_routine;
   std::atomic<bool> stopped{false};

@@ -119,7 +119,7 @@ struct ToolStatePublisher::Impl {
       array += ']';
       std::vector<std::string> command;
       if (options.mode == PublishMode::stream) {
-        const Json attributes{
+        const OrderedJson attributes{
             {"event_type", "tool"}, {"count", count}, {"timestamp", utc_timestamp()}};
         command = {"XADD",
                    options.topic,

@@ -34,18 +34,18 @@ ToolState ToolState::updated(const std::function<void(ToolState&)>& change) cons
   return copy;
 }
 
-Json ToolState::to_json() const {
-  Json json{{"type", type},
-            {"flow_run_id", flow_run_id},
-            {"state", state},
-            {"tool_name", tool_name},
-            {"step_name", step_name},
-            {"message", message},
-            {"total_files", total_files},
-            {"processed_files", processed_files},
-            {"current_file_name", current_file_name},
-            {"steps", steps},
-            {"timestamp", timestamp}};
+OrderedJson ToolState::to_json() const {
+  OrderedJson json{{"type", type},
+                   {"flow_run_id", flow_run_id},
+                   {"state", state},
+                   {"tool_name", tool_name},
+                   {"step_name", step_name},
+                   {"message", message},
+                   {"total_files", total_files},
+                   {"processed_files", processed_files},
+                   {"current_file_name", current_file_name},
+                   {"steps", steps},
+                   {"timestamp", timestamp}};
   for (const auto& [key, value] : extra.items())
     if (!json.contains(key)) json[key] = value;
   return json;
@@ -145,7 +145,7 @@ void ToolState::append_json(std::string& out) const {
   out += '}';
 }
 
-ToolState ToolState::from_json(const Json& json) {
+ToolState ToolState::from_json(const OrderedJson& json) {
   ToolState s;
   s.type = json.value("type", s.type);
   s.flow_run_id = json.value("flow_run_id", std::string());
@@ -156,7 +156,7 @@ ToolState ToolState::from_json(const Json& json) {
   s.total_files = json.value("total_files", 0LL);
   s.processed_files = json.value("processed_files", 0LL);
   s.current_file_name = json.value("current_file_name", std::string());
-  s.steps = json.value("steps", Json::array());
+  s.steps = json.value("steps", OrderedJson::array());
   s.timestamp = json.value("timestamp", std::string());
   for (const auto& [key, value] : json.items()) {
     const bool known = is_standard_field(key);

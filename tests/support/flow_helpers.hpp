@@ -30,7 +30,7 @@ inline std::unique_ptr<td::Routine> relay() {
   r->add_slot("in");
   r->add_event("out");
   td::Routine* self = r.get();
-  r->set_logic([self](const td::SlotData& in, const td::Json&, td::WorkerState&) {
+  r->set_logic([self](const td::SlotData& in, const td::Json&, td::FlowWorkerState&) {
     for (const auto& item : in["in"]) self->emit("out", item);
   });
   return r;
@@ -44,7 +44,7 @@ struct Recorder {
   std::vector<std::chrono::steady_clock::time_point> times;
 
   td::Routine::Logic logic(std::string slot = "in") {
-    return [this, slot](const td::SlotData& in, const td::Json& message, td::WorkerState&) {
+    return [this, slot](const td::SlotData& in, const td::Json& message, td::FlowWorkerState&) {
       std::lock_guard lock(mutex);
       activations.push_back(in[slot]);
       messages.push_back(message);

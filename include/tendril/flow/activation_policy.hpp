@@ -24,8 +24,8 @@
 #include <string_view>
 #include <vector>
 
-#include "tendril/error.hpp"
-#include "tendril/worker_state.hpp"
+#include "tendril/core/error.hpp"
+#include "tendril/flow/json.hpp"
 
 namespace tendril {
 

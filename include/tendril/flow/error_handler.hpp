@@ -16,8 +16,8 @@
 #include <chrono>
 #include <string>
 
-#include "tendril/error.hpp"
-#include "tendril/worker_state.hpp"
+#include "tendril/core/error.hpp"
+#include "tendril/flow/json.hpp"
 
 namespace tendril {
 

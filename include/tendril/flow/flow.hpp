@@ -21,7 +21,7 @@
 #include <string_view>
 #include <vector>
 
-#include "tendril/error.hpp"
+#include "tendril/core/error.hpp"
 #include "tendril/flow/routine.hpp"
 
 namespace tendril {

@@ -18,7 +18,7 @@
 #include <string_view>
 #include <vector>
 
-#include "tendril/worker_state.hpp"
+#include "tendril/flow/worker_state.hpp"
 
 namespace tendril {
 

@@ -7,7 +7,7 @@
 //     Counter() {
 //       add_slot("input");
 //       add_event("output", {"count"});
-//       set_logic([this](const td::SlotData& in, const td::Json&, td::WorkerState& state) {
+//       set_logic([this](const td::SlotData& in, const td::Json&, td::FlowWorkerState& state) {
 //         auto now = state.update_routine_state(id(), [](td::Json& s) { s["count"] =
 //         s.value("count", 0) + 1; }); emit("output", {{"count", now["count"]}});
 //       });
@@ -15,7 +15,7 @@
 //   };
 //
 // A routine is configuration: once a flow holding it runs, the same object serves every worker of
-// that flow, so per-worker data belongs in the WorkerState, per-job data in the JobContext. The
+// that flow, so per-worker data belongs in the FlowWorkerState, per-job data in the JobContext. The
 // builder methods throw `FlowError` (a std::invalid_argument) naming what is wrong.
 #pragma once
 
@@ -32,7 +32,7 @@
 #include "tendril/flow/activation_policy.hpp"
 #include "tendril/flow/error_handler.hpp"
 #include "tendril/flow/job_context.hpp"
-#include "tendril/worker_state.hpp"
+#include "tendril/flow/worker_state.hpp"
 
 namespace tendril {
 
@@ -72,7 +72,7 @@ struct EventSpec {
 class Routine {
  public:
   // (slot data, policy message, worker state)
-  using Logic = std::function<void(const SlotData&, const Json&, WorkerState&)>;
+  using Logic = std::function<void(const SlotData&, const Json&, FlowWorkerState&)>;
 
   Routine() = default;
   virtual ~Routine() = default;

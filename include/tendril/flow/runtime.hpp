@@ -5,7 +5,7 @@
 //   rt.post("cached_processor", "processor", "input", {{"data", "hello"}});
 //   rt.wait_until_all_jobs_finished(10s);
 //
-// `exec` starts a worker: one WorkerState shared by every routine of the flow for as long as it
+// `exec` starts a worker: one FlowWorkerState shared by every routine of the flow for as long as it
 // runs. `post` without a worker id goes to the flow's running worker (the newest one), so state
 // is shared across posts. Each post is a job (JobContext); it completes when all the work it
 // caused has finished. The pool's threads are Tendril's run-to-completion scheduler threads: a
@@ -22,10 +22,10 @@
 #include <string_view>
 #include <vector>
 
-#include "tendril/error.hpp"
+#include "tendril/core/error.hpp"
 #include "tendril/flow/flow.hpp"
 #include "tendril/flow/job_context.hpp"
-#include "tendril/worker_state.hpp"
+#include "tendril/flow/worker_state.hpp"
 
 namespace tendril {
 
@@ -33,8 +33,8 @@ namespace tendril {
 // not call the Runtime from them. `before_enqueue` may refuse an item (return false): a post is
 // then an error, an emit drops the item (traced on the job).
 struct RuntimeHooks {
-  std::function<void(const WorkerState&)> on_worker_start;
-  std::function<void(const WorkerState&)> on_worker_end;
+  std::function<void(const FlowWorkerState&)> on_worker_start;
+  std::function<void(const FlowWorkerState&)> on_worker_end;
   std::function<void(const JobContext&)> on_job_start;
   std::function<void(const JobContext&)> on_job_end;
   std::function<void(std::string_view routine, const JobContext&)> on_routine_start;
@@ -88,8 +88,8 @@ class Runtime {
   Runtime& operator=(const Runtime&) = delete;
 
   // Starts a worker for the flow registered as `flow_name` (or for `flow`), optionally restoring
-  // a WorkerState saved with `WorkerState::to_json`. Returns the worker id. Errors: unknown flow,
-  // a flow whose validate() reports errors, a runtime shut down.
+  // a FlowWorkerState saved with `FlowWorkerState::to_json`. Returns the worker id. Errors: unknown
+  // flow, a flow whose validate() reports errors, a runtime shut down.
   Result<std::string> exec(std::string_view flow_name, const Json& restore = nullptr);
   Result<std::string> exec(const Flow& flow, const Json& restore = nullptr);
 
@@ -115,7 +115,7 @@ class Runtime {
   void shutdown(bool wait = true, std::chrono::milliseconds timeout = std::chrono::hours(24));
 
   // The worker's state (alive as long as the runtime), or null for an unknown id.
-  WorkerState* worker_state(std::string_view worker_id) const;
+  FlowWorkerState* worker_state(std::string_view worker_id) const;
   std::vector<std::string> worker_ids() const;
   std::vector<SlotStatus> slot_status(std::string_view worker_id) const;
   std::size_t thread_pool_size() const noexcept;

@@ -12,7 +12,7 @@
 
 namespace tendril::state {
 
-using Json = nlohmann::ordered_json;
+using OrderedJson = nlohmann::ordered_json;
 
 // Now, in UTC, as ISO-8601 with microseconds: "2026-11-22T10:25:28.123456+00:00".
 std::string utc_timestamp();
@@ -27,20 +27,20 @@ struct ToolState {
   long long total_files = 0;
   long long processed_files = 0;
   std::string current_file_name = {};
-  Json steps = Json::array();
+  OrderedJson steps = OrderedJson::array();
   std::string timestamp = utc_timestamp();
-  Json extra = Json::object();  // free-form fields, written after the standard ones
+  OrderedJson extra = OrderedJson::object();  // free-form fields, written after the standard ones
 
   // A copy with `change` applied and a new timestamp (the seed's build(**changes)).
   ToolState updated(const std::function<void(ToolState&)>& change) const;
 
-  Json to_json() const;
+  OrderedJson to_json() const;
   // Appends the same JSON as to_json().dump() to `out`, without building a tree: the
   // publisher's hot path.
   void append_json(std::string& out) const;
   // Reads what to_json() wrote; unknown fields land in `extra`. Throws nlohmann::json errors
   // naming the field when a standard field has the wrong type.
-  static ToolState from_json(const Json& json);
+  static ToolState from_json(const OrderedJson& json);
 
   static std::string default_flow_run_id();
 };

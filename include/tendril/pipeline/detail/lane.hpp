@@ -1,4 +1,4 @@
-// tendril/detail/lane.hpp — a bounded queue of items and the worker slots that serve it.
+// tendril/pipeline/detail/lane.hpp — a bounded queue of items and the worker slots that serve it.
 //
 // The one admission protocol of every stage: an arriving item runs at once when a slot is
 // free and nothing is queued before it; otherwise it takes a free slot and the oldest queued
@@ -16,9 +16,9 @@
 #include <deque>
 #include <mutex>
 
-#include "tendril/detail/channel.hpp"
-#include "tendril/detail/scheduler.hpp"
-#include "tendril/detail/slot_pool.hpp"
+#include "tendril/core/scheduler.hpp"
+#include "tendril/pipeline/detail/channel.hpp"
+#include "tendril/pipeline/detail/slot_pool.hpp"
 
 namespace tendril::detail {
 

@@ -1,9 +1,7 @@
-#include "tendril/worker_state.hpp"
+#include "tendril/flow/worker_state.hpp"
 
 #include <algorithm>
 #include <stdexcept>
-
-#include "tendril/detail/type_name.hpp"
 
 namespace tendril {
 
@@ -33,92 +31,46 @@ std::optional<WorkerStatus> worker_status_from(std::string_view name) noexcept {
   return std::nullopt;
 }
 
-struct WorkerState::Records {
+struct FlowWorkerState::Records {
   explicit Records(std::size_t limit) : history_limit(std::max<std::size_t>(limit, 1)) {}
-  std::recursive_mutex values_mutex;  // the typed store, in a flow worker
-  mutable std::mutex mutex;           // everything below but the atomics
+  mutable std::mutex mutex;  // everything below but the atomics
   std::unordered_map<std::string, Json> routine_states;
   std::deque<ExecutionRecord> history;
   std::size_t history_limit;
   std::uint64_t history_dropped = 0;
-  std::atomic<WorkerStatus> status{WorkerStatus::running};
+  std::atomic<WorkerStatus> status{WorkerStatus::pending};
   std::atomic<std::uint64_t> jobs_processed{0};
   std::atomic<std::uint64_t> jobs_failed{0};
 };
 
-WorkerState::WorkerState(std::string stage_name, std::size_t worker_index, std::stop_token stop)
-    : stage_name_(std::move(stage_name)),
-      worker_index_(worker_index),
-      worker_id_(stage_name_ + "#" + std::to_string(worker_index)),
-      stop_(std::move(stop)),
-      records_(std::make_unique<Records>(1000)) {}
+FlowWorkerState::FlowWorkerState(std::string flow_id, std::string worker_id,
+                                 std::size_t history_limit)
+    : WorkerState(SharedWorker{}, std::move(flow_id), std::move(worker_id)),
+      records_(std::make_unique<Records>(history_limit)) {}
 
-WorkerState::WorkerState(std::string flow_id, std::string worker_id, std::size_t history_limit)
-    : worker_id_(std::move(worker_id)),
-      flow_id_(std::move(flow_id)),
-      shared_(true),
-      records_(std::make_unique<Records>(history_limit)) {
-  records_->status = WorkerStatus::pending;
-}
+FlowWorkerState::FlowWorkerState(FlowWorkerState&&) noexcept = default;
+FlowWorkerState& FlowWorkerState::operator=(FlowWorkerState&&) noexcept = default;
+FlowWorkerState::~FlowWorkerState() = default;
 
-WorkerState WorkerState::for_flow(std::string flow_id, std::string worker_id,
-                                  std::size_t history_limit) {
-  return WorkerState(std::move(flow_id), std::move(worker_id), history_limit);
-}
-
-WorkerState::WorkerState(WorkerState&&) noexcept = default;
-WorkerState& WorkerState::operator=(WorkerState&&) noexcept = default;
-WorkerState::~WorkerState() = default;
-
-std::unique_lock<std::recursive_mutex> WorkerState::lock_values() const {
-  if (!shared_) return {};
-  return std::unique_lock(records_->values_mutex);
-}
-
-bool WorkerState::contains(std::string_view key) const {
-  auto lock = lock_values();
-  return values_.find(key) != values_.end();
-}
-
-bool WorkerState::erase(std::string_view key) {
-  auto lock = lock_values();
-  auto it = values_.find(key);
-  if (it == values_.end()) return false;
-  values_.erase(it);
-  return true;
-}
-
-std::size_t WorkerState::size() const {
-  auto lock = lock_values();
-  return values_.size();
-}
-
-void WorkerState::check_type(std::string_view key, const std::type_info& stored,
-                             const std::type_info& wanted) {
-  if (stored == wanted) return;
-  throw std::logic_error("WorkerState: key '" + std::string(key) + "' holds " +
-                         detail::demangle(stored) + ", not " + detail::demangle(wanted));
-}
-
-std::unordered_map<std::string, Json> WorkerState::routine_states() const {
+std::unordered_map<std::string, Json> FlowWorkerState::routine_states() const {
   std::lock_guard lock(records_->mutex);
   return records_->routine_states;
 }
 
-std::optional<Json> WorkerState::get_routine_state(std::string_view routine_id) const {
+std::optional<Json> FlowWorkerState::get_routine_state(std::string_view routine_id) const {
   std::lock_guard lock(records_->mutex);
   auto it = records_->routine_states.find(std::string(routine_id));
   if (it == records_->routine_states.end()) return std::nullopt;
   return it->second;
 }
 
-void WorkerState::update_routine_state(std::string_view routine_id, Json value) {
+void FlowWorkerState::update_routine_state(std::string_view routine_id, Json value) {
   std::lock_guard lock(records_->mutex);
   records_->routine_states.insert_or_assign(std::string(routine_id), std::move(value));
 }
 
-Json WorkerState::update_routine_state(std::string_view routine_id,
-                                       const std::function<void(Json&)>& change) {
+Json FlowWorkerState::update_routine_state(std::string_view routine_id,
+                                           const std::function<void(Json&)>& change) {
   std::lock_guard lock(records_->mutex);
   auto [it, inserted] =
       records_->routine_states.try_emplace(std::string(routine_id), Json::object());
@@ -133,36 +85,36 @@ Json WorkerState::update_routine_state(std::string_view routine_id,
   return it->second;
 }
 
-bool WorkerState::erase_routine_state(std::string_view routine_id) {
+bool FlowWorkerState::erase_routine_state(std::string_view routine_id) {
   std::lock_guard lock(records_->mutex);
   return records_->routine_states.erase(std::string(routine_id)) > 0;
 }
 
-WorkerStatus WorkerState::status() const noexcept { return records_->status.load(); }
-void WorkerState::set_status(WorkerStatus status) noexcept { records_->status.store(status); }
+WorkerStatus FlowWorkerState::status() const noexcept { return records_->status.load(); }
+void FlowWorkerState::set_status(WorkerStatus status) noexcept { records_->status.store(status); }
 
-std::uint64_t WorkerState::jobs_processed() const noexcept {
+std::uint64_t FlowWorkerState::jobs_processed() const noexcept {
   return records_->jobs_processed.load(std::memory_order_relaxed);
 }
-std::uint64_t WorkerState::jobs_failed() const noexcept {
+std::uint64_t FlowWorkerState::jobs_failed() const noexcept {
   return records_->jobs_failed.load(std::memory_order_relaxed);
 }
-void WorkerState::count_job(bool failed) noexcept {
+void FlowWorkerState::count_job(bool failed) noexcept {
   records_->jobs_processed.fetch_add(1, std::memory_order_relaxed);
   if (failed) records_->jobs_failed.fetch_add(1, std::memory_order_relaxed);
 }
 
-std::vector<ExecutionRecord> WorkerState::execution_history() const {
+std::vector<ExecutionRecord> FlowWorkerState::execution_history() const {
   std::lock_guard lock(records_->mutex);
   return {records_->history.begin(), records_->history.end()};
 }
 
-std::uint64_t WorkerState::history_dropped() const {
+std::uint64_t FlowWorkerState::history_dropped() const {
   std::lock_guard lock(records_->mutex);
   return records_->history_dropped;
 }
 
-void WorkerState::record_execution(std::string routine, std::string action, Json details) {
+void FlowWorkerState::record_execution(std::string routine, std::string action, Json details) {
   ExecutionRecord record{std::chrono::system_clock::now(), std::move(routine), std::move(action),
                          std::move(details)};
   std::lock_guard lock(records_->mutex);
@@ -173,9 +125,9 @@ void WorkerState::record_execution(std::string routine, std::string action, Json
   records_->history.push_back(std::move(record));
 }
 
-Json WorkerState::to_json() const {
-  Json out = {{"worker_id", worker_id_},
-              {"flow_id", flow_id_},
+Json FlowWorkerState::to_json() const {
+  Json out = {{"worker_id", worker_id()},
+              {"flow_id", flow_id()},
               {"status", to_string(status())},
               {"jobs_processed", jobs_processed()},
               {"jobs_failed", jobs_failed()}};
@@ -190,7 +142,7 @@ Json WorkerState::to_json() const {
   return out;
 }
 
-void WorkerState::load(const Json& saved) {
+void FlowWorkerState::load(const Json& saved) {
   auto field = [&](const char* name, Json::value_t type) -> const Json* {
     auto it = saved.find(name);
     if (it == saved.end()) return nullptr;

@@ -1,9 +1,7 @@
-#include "tendril/detail/scheduler.hpp"
+#include "tendril/core/scheduler.hpp"
 
 #include <algorithm>
 #include <chrono>
-
-#include "tendril/detail/run_context.hpp"
 
 namespace tendril::detail {
 
@@ -25,8 +23,8 @@ void cpu_relax() noexcept {
 
 }  // namespace
 
-Scheduler::Scheduler(std::size_t threads, RunContext& context)
-    : context_(context),
+Scheduler::Scheduler(std::size_t threads, std::stop_token stop)
+    : stop_(std::move(stop)),
       thread_states_(threads),
       cores_(std::max(1u, std::thread::hardware_concurrency())) {}
 
@@ -113,7 +111,7 @@ void Scheduler::thread_main(std::size_t index) {
     }
     lock.lock();
     if (finished_) return;
-    if (stopping_ || context_.stopped()) {
+    if (stopping_ || stop_.stop_requested()) {
       if (--active_ == 0) finish_locked();
       return;
     }

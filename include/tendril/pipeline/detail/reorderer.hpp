@@ -1,4 +1,4 @@
-// tendril/detail/reorderer.hpp — passes a stage's items on in input order.
+// tendril/pipeline/detail/reorderer.hpp — passes a stage's items on in input order.
 //
 // Items arrive numbered (0, 1, 2, ...) in any order; they leave in number order, each exactly
 // once, through a single emitter at a time. A deliverer whose number is `window` or more ahead
@@ -13,8 +13,8 @@
 #include <mutex>
 #include <optional>
 
-#include "tendril/detail/channel.hpp"
-#include "tendril/detail/scheduler.hpp"
+#include "tendril/core/scheduler.hpp"
+#include "tendril/pipeline/detail/channel.hpp"
 
 namespace tendril::detail {
 

@@ -1,4 +1,5 @@
-// tendril/detail/handler_traits.hpp — what a stage handler takes and gives, read off its type.
+// tendril/pipeline/detail/handler_traits.hpp — what a stage handler takes and gives, read off its
+// type.
 //
 // A handler is `Out(In, WorkerState&)` or `Out(In)`, as a lambda, function object or function
 // pointer with spelled-out parameter types. `Out` may be `Result<X>` to fail without throwing;
@@ -12,8 +13,8 @@
 #include <tuple>
 #include <type_traits>
 
-#include "tendril/error.hpp"
-#include "tendril/worker_state.hpp"
+#include "tendril/core/error.hpp"
+#include "tendril/core/worker_state.hpp"
 
 // Declared here so that handler types can be recognised as coroutines without pulling Asio
 // into every translation unit; <tendril/task.hpp> includes the real thing.

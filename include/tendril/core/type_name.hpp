@@ -1,4 +1,4 @@
-// tendril/detail/type_name.hpp — readable type names for error messages.
+// tendril/core/type_name.hpp — readable type names for error messages.
 #pragma once
 
 #include <string>

@@ -1,4 +1,5 @@
-// tendril/detail/run.hpp — one run of a pipeline: builds its stages and source, runs them, ends it.
+// tendril/pipeline/detail/run.hpp — one run of a pipeline: builds its stages and source, runs them,
+// ends it.
 //
 // A RunCore lives for one run. start() starts its scheduler's threads, which pull the source
 // and carry items through the stages; finish() joins them and reports. fail() on its context
@@ -14,12 +15,12 @@
 #include <typeindex>
 #include <vector>
 
-#include "tendril/detail/channel.hpp"
-#include "tendril/detail/run_context.hpp"
-#include "tendril/detail/scheduler.hpp"
-#include "tendril/detail/source.hpp"
-#include "tendril/detail/stage_node.hpp"
-#include "tendril/metrics.hpp"
+#include "tendril/core/scheduler.hpp"
+#include "tendril/pipeline/detail/channel.hpp"
+#include "tendril/pipeline/detail/run_context.hpp"
+#include "tendril/pipeline/detail/source.hpp"
+#include "tendril/pipeline/detail/stage_node.hpp"
+#include "tendril/pipeline/metrics.hpp"
 
 namespace tendril::detail {
 

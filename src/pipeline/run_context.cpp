@@ -1,4 +1,4 @@
-#include "tendril/detail/run_context.hpp"
+#include "tendril/pipeline/detail/run_context.hpp"
 
 namespace tendril::detail {
 

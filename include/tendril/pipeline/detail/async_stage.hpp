@@ -1,4 +1,4 @@
-// tendril/detail/async_stage.hpp — a stage whose handler is a coroutine (Task<Out>).
+// tendril/pipeline/detail/async_stage.hpp — a stage whose handler is a coroutine (Task<Out>).
 //
 // Its workers are coroutine frames, not threads: `num_workers` bounds how many items are in
 // flight at once, and each worker keeps its own WorkerState across the items it handles. A run
@@ -29,12 +29,12 @@
 #include <thread>
 #include <vector>
 
-#include "tendril/detail/channel.hpp"
-#include "tendril/detail/lane.hpp"
-#include "tendril/detail/run_context.hpp"
-#include "tendril/detail/scheduler.hpp"
-#include "tendril/detail/stage_node.hpp"
-#include "tendril/stage.hpp"
+#include "tendril/core/scheduler.hpp"
+#include "tendril/pipeline/detail/channel.hpp"
+#include "tendril/pipeline/detail/lane.hpp"
+#include "tendril/pipeline/detail/run_context.hpp"
+#include "tendril/pipeline/detail/stage_node.hpp"
+#include "tendril/pipeline/stage.hpp"
 
 namespace tendril::detail {
 

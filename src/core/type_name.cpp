@@ -1,4 +1,4 @@
-#include "tendril/detail/type_name.hpp"
+#include "tendril/core/type_name.hpp"
 
 #include <cxxabi.h>
 

@@ -1,4 +1,4 @@
-// tendril/detail/stage_node.hpp — one stage of a running pipeline: its lanes and workers.
+// tendril/pipeline/detail/stage_node.hpp — one stage of a running pipeline: its lanes and workers.
 //
 // A lane is a bounded queue with worker slots. Pool mode: one lane of `buffer` items whose
 // `num_workers` slots any thread may take. Fork mode (fork_merge): one lane per worker; each
@@ -22,13 +22,13 @@
 #include <unordered_map>
 #include <vector>
 
-#include "tendril/detail/channel.hpp"
-#include "tendril/detail/lane.hpp"
-#include "tendril/detail/reorderer.hpp"
-#include "tendril/detail/run_context.hpp"
-#include "tendril/detail/scheduler.hpp"
-#include "tendril/stage.hpp"
-#include "tendril/worker_state.hpp"
+#include "tendril/core/scheduler.hpp"
+#include "tendril/core/worker_state.hpp"
+#include "tendril/pipeline/detail/channel.hpp"
+#include "tendril/pipeline/detail/lane.hpp"
+#include "tendril/pipeline/detail/reorderer.hpp"
+#include "tendril/pipeline/detail/run_context.hpp"
+#include "tendril/pipeline/stage.hpp"
 
 namespace tendril::detail {
 

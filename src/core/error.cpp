@@ -1,4 +1,4 @@
-#include "tendril/error.hpp"
+#include "tendril/core/error.hpp"
 
 namespace tendril {
 
@@ -57,8 +57,6 @@ std::string Error::describe() const {
 
 }  // namespace tendril
 
-#include "tendril/stage.hpp"
-
 namespace tendril::detail {
 
 Error error_from(std::exception_ptr exception) {
@@ -71,10 +69,6 @@ Error error_from(std::exception_ptr exception) {
   } catch (...) {
     return Error{.kind = ErrorKind::handler, .message = "unknown exception"};
   }
-}
-
-void throw_invalid_stage(const std::string& what) {
-  throw std::invalid_argument("tendril stage: " + what);
 }
 
 }  // namespace tendril::detail

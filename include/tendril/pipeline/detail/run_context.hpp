@@ -1,4 +1,4 @@
-// tendril/detail/run_context.hpp — the shared fate of one pipeline run.
+// tendril/pipeline/detail/run_context.hpp — the shared fate of one pipeline run.
 //
 // Holds the run's stop source and its first fatal error. Any thread may call `fail()`: the
 // first call records its error, requests stop and aborts every registered queue, so that every
@@ -12,7 +12,7 @@
 #include <stop_token>
 #include <vector>
 
-#include "tendril/error.hpp"
+#include "tendril/core/error.hpp"
 
 namespace tendril::detail {
 

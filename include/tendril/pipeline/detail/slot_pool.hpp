@@ -1,4 +1,4 @@
-// tendril/detail/slot_pool.hpp — which workers of a stage are free, lock-free.
+// tendril/pipeline/detail/slot_pool.hpp — which workers of a stage are free, lock-free.
 //
 // One bit per worker slot, set while the slot is free. try_acquire() and release() are
 // thread-safe; acquiring a slot synchronises with its last release (acquire/release), so the

@@ -1,4 +1,4 @@
-// tendril/detail/channel.hpp — how items travel between the parts of one run.
+// tendril/pipeline/detail/channel.hpp — how items travel between the parts of one run.
 //
 // An `Inlet<T>` takes items of type T from whoever produced them. accept() may run the item's
 // next handlers on the calling thread (run-to-completion), queue it, or block while the
@@ -10,11 +10,11 @@
 #include <cstddef>
 #include <cstdint>
 
-#include "tendril/bounded_queue.hpp"
-#include "tendril/detail/handler_traits.hpp"
-#include "tendril/detail/scheduler.hpp"
-#include "tendril/error.hpp"
-#include "tendril/metrics.hpp"
+#include "tendril/core/bounded_queue.hpp"
+#include "tendril/core/error.hpp"
+#include "tendril/core/scheduler.hpp"
+#include "tendril/pipeline/detail/handler_traits.hpp"
+#include "tendril/pipeline/metrics.hpp"
 
 namespace tendril::detail {
 

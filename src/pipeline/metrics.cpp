@@ -1,4 +1,4 @@
-#include "tendril/metrics.hpp"
+#include "tendril/pipeline/metrics.hpp"
 
 #include <algorithm>
 #include <cstdio>

@@ -1,4 +1,4 @@
-// tendril/detail/source.hpp — where a pipeline's items come from.
+// tendril/pipeline/detail/source.hpp — where a pipeline's items come from.
 //
 // Each run opens a cursor on the source; whichever thread holds the source's single slot pulls
 // the next item and carries it into the first stage. Multi-pass sources (containers, forward
@@ -16,9 +16,9 @@
 #include <typeindex>
 #include <utility>
 
-#include "tendril/detail/channel.hpp"
-#include "tendril/detail/run_context.hpp"
-#include "tendril/detail/scheduler.hpp"
+#include "tendril/core/scheduler.hpp"
+#include "tendril/pipeline/detail/channel.hpp"
+#include "tendril/pipeline/detail/run_context.hpp"
 
 namespace tendril::detail {
 

@@ -1,4 +1,4 @@
-// tendril/detail/scheduler.hpp — the threads of one run, and how they find work.
+// tendril/core/scheduler.hpp — the threads of one run, and how they find work.
 //
 // Run-to-completion: a thread that takes an item carries it through as many stages as it can
 // (a stage's worker slot is taken before the previous one is let go, so one-worker stages keep
@@ -20,13 +20,12 @@
 #include <functional>
 #include <limits>
 #include <mutex>
+#include <stop_token>
 #include <thread>
 #include <utility>
 #include <vector>
 
 namespace tendril::detail {
-
-class RunContext;
 
 // Something threads can run: a stage's queue(s) or the source.
 class Runner {
@@ -69,7 +68,8 @@ class Lease {
 
 class Scheduler {
  public:
-  Scheduler(std::size_t threads, RunContext& context);
+  // `threads` run the work; once `stop` is requested they finish what they hold and end.
+  Scheduler(std::size_t threads, std::stop_token stop = {});
   ~Scheduler();
   Scheduler(const Scheduler&) = delete;
   Scheduler& operator=(const Scheduler&) = delete;
@@ -120,7 +120,7 @@ class Scheduler {
   std::size_t threads_worth_waking() const;  // with mutex_ held
   void finish_locked();
 
-  RunContext& context_;
+  std::stop_token stop_;
   std::vector<Runner*> runners_;
   Runner* source_ = nullptr;
   alignas(64) std::atomic<std::size_t> queued_items_{0};

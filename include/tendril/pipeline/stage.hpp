@@ -1,0 +1,195 @@
+// tendril/pipeline/stage.hpp — stages: pools of workers that run a handler on every item.
+//
+//   auto add_one = tendril::work_pool({.buffer = 10, .retries = 3, .num_workers = 4},
+//                                     [](int x, tendril::WorkerState&) { return x + 1; });
+//   auto analyze = tendril::mix_pool({.fork_merge = merge_tags}, sentiment, keywords, topic);
+//
+// A `Stage` is an immutable description, cheap to copy and safe to share between pipelines and
+// threads; workers, queues and state are made fresh for every run. Options are checked when the
+// stage is made: a bad value throws std::invalid_argument naming the option.
+#pragma once
+
+#include <cstddef>
+#include <functional>
+#include <memory>
+#include <string>
+#include <type_traits>
+#include <utility>
+#include <vector>
+
+#include "tendril/core/error.hpp"
+#include "tendril/pipeline/detail/handler_traits.hpp"
+
+namespace tendril {
+
+// What a stage does with an item that failed every attempt. Every policy counts the failure
+// and calls `dead_letter` when one is set.
+enum class OnError {
+  drop,       // the seed's default: the item goes no further; run() still succeeds
+  fail_fast,  // the run stops and run() returns this item's error
+  pass,       // the error travels downstream as a value (see Pipeline::iter_results)
+};
+
+// Options of work_pool. Designated initializers must follow this order.
+template <class In, class Out>
+struct PoolOptions {
+  std::size_t buffer = 1;       // input queue capacity: the backpressure bound
+  int retries = 1;              // total attempts per item (1 = no retry)
+  std::size_t num_workers = 1;  // concurrent workers, each with its own WorkerState
+  // When set, every worker gets every item and this merges their results (in worker order).
+  std::function<Out(std::vector<Out>)> fork_merge = {};
+  bool ordered = false;  // pass items on in input order even with several workers
+  OnError on_error = OnError::drop;
+  std::function<void(const In&, const Error&)> dead_letter = {};  // sees each failed item
+  std::string name = {};  // for metrics and errors; "stage<N>" when empty
+};
+
+// Options of mix_pool: as PoolOptions, with one worker per handler instead of num_workers.
+template <class In, class Out>
+struct MixOptions {
+  std::size_t buffer = 1;
+  int retries = 1;
+  std::function<Out(std::vector<Out>)> fork_merge = {};
+  bool ordered = false;
+  OnError on_error = OnError::drop;
+  std::function<void(const In&, const Error&)> dead_letter = {};
+  std::string name = {};
+};
+
+namespace detail {
+
+class NodeBase;
+class InletBase;
+class RunContext;
+
+// A stage as built for one run, and where its input goes.
+struct BuiltNode {
+  std::unique_ptr<NodeBase> node;
+  InletBase* inlet;
+};
+
+// Builds a coroutine stage for one run (made by <tendril/task.hpp>).
+template <class In, class Out>
+using AsyncNodeFactory =
+    std::function<BuiltNode(const PoolOptions<In, Out>&, std::string, InletBase&, RunContext&)>;
+
+// Defined by <tendril/task.hpp>; an "incomplete type" error naming it means a coroutine
+// handler was given to work_pool without including <tendril/task.hpp>.
+template <class F>
+struct coroutine_handlers_need_tendril_task_hpp;
+template <class In, class Out, class F>
+AsyncNodeFactory<In, Out> async_node_factory(F handler);
+
+// Everything a run needs to build a stage's workers. Immutable once made.
+template <class In, class Out>
+struct StageSpec {
+  PoolOptions<In, Out> options;
+  std::vector<ErasedHandler<In, Out>> handlers;  // worker i runs handlers[i % size]
+  std::vector<bool> accepts_errors;              // per handler
+  AsyncNodeFactory<In, Out> async_node;          // set instead for a coroutine stage
+  bool fork() const { return static_cast<bool>(options.fork_merge); }
+};
+
+void throw_invalid_stage(const std::string& what);
+
+template <class In, class Out>
+void validate(const PoolOptions<In, Out>& o) {
+  if (o.buffer < 1) throw_invalid_stage("buffer must be at least 1, got 0");
+  if (o.retries < 1)
+    throw_invalid_stage("retries counts total attempts and must be at least 1, got " +
+                        std::to_string(o.retries));
+  if (o.num_workers < 1) throw_invalid_stage("num_workers must be at least 1, got 0");
+  if constexpr (!std::is_copy_constructible_v<In>) {
+    if (o.retries > 1) throw_invalid_stage("retries > 1 needs a copyable item type");
+    if (o.dead_letter) throw_invalid_stage("dead_letter needs a copyable item type");
+    if (o.fork_merge && o.num_workers > 1)
+      throw_invalid_stage("fork_merge over several workers needs a copyable item type");
+  }
+}
+
+}  // namespace detail
+
+template <class In, class Out>
+class Stage {
+ public:
+  using input_type = In;
+  using output_type = Out;
+
+  explicit Stage(std::shared_ptr<const detail::StageSpec<In, Out>> spec) : spec_(std::move(spec)) {}
+
+  const std::string& name() const noexcept { return spec_->options.name; }
+  std::size_t num_workers() const noexcept { return spec_->options.num_workers; }
+  // A copy of this stage under another name.
+  Stage named(std::string name) const {
+    auto spec = std::make_shared<detail::StageSpec<In, Out>>(*spec_);
+    spec->options.name = std::move(name);
+    return Stage(std::move(spec));
+  }
+  const std::shared_ptr<const detail::StageSpec<In, Out>>& spec() const noexcept { return spec_; }
+
+ private:
+  std::shared_ptr<const detail::StageSpec<In, Out>> spec_;
+};
+
+// A stage of `num_workers` identical workers running `handler`.
+template <class F>
+auto work_pool(PoolOptions<detail::handler_input_t<F>, detail::handler_output_t<F>> options,
+               F handler) {
+  using In = detail::handler_input_t<F>;
+  using Out = detail::handler_output_t<F>;
+  detail::validate(options);
+  auto spec = std::make_shared<detail::StageSpec<In, Out>>();
+  if constexpr (detail::handler_traits<F>::is_async) {
+    static_assert(sizeof(detail::coroutine_handlers_need_tendril_task_hpp<F>) > 0);
+    if (options.fork_merge)
+      detail::throw_invalid_stage("fork_merge is not supported for coroutine handlers yet");
+    if (options.ordered)
+      detail::throw_invalid_stage("ordered is not supported for coroutine handlers yet");
+    spec->async_node = detail::async_node_factory<In, Out>(std::move(handler));
+  } else {
+    spec->handlers.push_back(detail::erase_handler(std::move(handler)));
+    spec->accepts_errors.push_back(detail::handler_traits<F>::accepts_errors);
+  }
+  spec->options = std::move(options);
+  return Stage<In, Out>(std::move(spec));
+}
+
+// A one-worker stage with default options.
+template <class F>
+auto work_pool(F handler) {
+  return work_pool({}, std::move(handler));
+}
+
+// A stage with one worker per handler: each item goes to one of them, or, with fork_merge, to
+// all of them, and their results are merged in the order the handlers are given.
+template <class F, class... Fs>
+auto mix_pool(MixOptions<detail::handler_input_t<F>, detail::handler_output_t<F>> options, F first,
+              Fs... rest) {
+  using In = detail::handler_input_t<F>;
+  using Out = detail::handler_output_t<F>;
+  static_assert((std::is_same_v<detail::handler_input_t<Fs>, In> && ...),
+                "every handler of a mix_pool must take the same item type");
+  static_assert((std::is_same_v<detail::handler_output_t<Fs>, Out> && ...),
+                "every handler of a mix_pool must return the same item type");
+  static_assert(
+      !detail::handler_traits<F>::is_async && (!detail::handler_traits<Fs>::is_async && ...),
+      "mix_pool takes plain handlers; use work_pool for a coroutine handler");
+  PoolOptions<In, Out> pool{.buffer = options.buffer,
+                            .retries = options.retries,
+                            .num_workers = 1 + sizeof...(Fs),
+                            .fork_merge = std::move(options.fork_merge),
+                            .ordered = options.ordered,
+                            .on_error = options.on_error,
+                            .dead_letter = std::move(options.dead_letter),
+                            .name = std::move(options.name)};
+  detail::validate(pool);
+  auto spec = std::make_shared<detail::StageSpec<In, Out>>();
+  spec->options = std::move(pool);
+  spec->handlers.push_back(detail::erase_handler(std::move(first)));
+  spec->accepts_errors.push_back(detail::handler_traits<F>::accepts_errors);
+  (spec->handlers.push_back(detail::erase_handler(std::move(rest))), ...);
+  (spec->accepts_errors.push_back(detail::handler_traits<Fs>::accepts_errors), ...);
+  return Stage<In, Out>(std::move(spec));
+}
+
+}  // namespace tendril
