@@ -1,9 +1,8 @@
-# Install the library, its headers and a package config so that consumers can say
-# find_package(tendril) and link tendril::tendril.
-include(GNUInstallDirs)
+# Install the libraries, their headers and a package config, so that consumers can say
+# find_package(tendril [COMPONENTS coroutines flow redis state]) and link tendril::<component>.
 include(CMakePackageConfigHelpers)
 
-install(TARGETS tendril tendril_redis tendril_state tendril_flow EXPORT tendrilTargets
+install(TARGETS ${tendril_installed_targets} EXPORT tendrilTargets
         ARCHIVE DESTINATION ${CMAKE_INSTALL_LIBDIR}
         LIBRARY DESTINATION ${CMAKE_INSTALL_LIBDIR})
 install(DIRECTORY include/tendril DESTINATION ${CMAKE_INSTALL_INCLUDEDIR})

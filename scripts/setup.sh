@@ -3,7 +3,7 @@
 set -euo pipefail
 packages=(cmake ninja-build g++ ccache pkg-config googletest libgtest-dev libbenchmark-dev
           libfmt-dev libcli11-dev nlohmann-json3-dev libssl-dev libtbb-dev libhiredis-dev
-          redis-server libasio-dev bsdutils valgrind bc graphviz)
+          redis-server libasio-dev bsdutils valgrind bc graphviz clang-format git)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
-# Builds and runs every test: release, then ASan+UBSan, then TSan.
+# Checks the sources (clang-format, headers alone), then builds and runs every test: release,
+# then ASan+UBSan, then TSan.
 # Usage: scripts/test.sh [PRESET...]   (default: release asan tsan)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
+scripts/check_sources.sh
 presets=("$@")
 ((${#presets[@]})) || presets=(release asan tsan)
 for preset in "${presets[@]}"; do

@@ -9,8 +9,16 @@ command -v ninja >/dev/null && generator=(-G Ninja)
 case $mode in
   find_package)
     cmake --install "$build" --prefix "$work/prefix" >/dev/null
+    # A component that does not exist is a clear configure error naming it.
+    if out=$(cmake -S "$source/tests/consumer" -B "$work/bad" "${generator[@]}" \
+               -DCONSUMER_MODE=find_package -DCONSUMER_CONFIGURE_ONLY=ON \
+               "-DCONSUMER_COMPONENTS=flow;nosuch" -DCMAKE_PREFIX_PATH="$work/prefix" 2>&1); then
+      echo "find_package(tendril COMPONENTS nosuch) was accepted" >&2; exit 1
+    fi
+    grep -q "tendril has no component 'nosuch'" <<<"$out" || { echo "$out" >&2; exit 1; }
     cmake -S "$source/tests/consumer" -B "$work/build" "${generator[@]}" \
-      -DCONSUMER_MODE=find_package -DCMAKE_PREFIX_PATH="$work/prefix" >/dev/null ;;
+      -DCONSUMER_MODE=find_package "-DCONSUMER_COMPONENTS=flow;state" \
+      -DCMAKE_PREFIX_PATH="$work/prefix" >/dev/null ;;
   add_subdirectory)
     cmake -S "$source/tests/consumer" -B "$work/build" "${generator[@]}" \
       -DCONSUMER_MODE=add_subdirectory -DTENDRIL_SOURCE_DIR="$source" >/dev/null ;;

@@ -2,7 +2,6 @@
 
 #include <memory>
 #include <tendril/core/worker_state.hpp>
-#include <tendril/flow/worker_state.hpp>
 
 using tendril::WorkerState;
 
@@ -44,30 +43,7 @@ TEST(WorkerState, ReadingAValueAsAnotherTypeNamesKeyAndTypes) {
   }
 }
 
-TEST(WorkerState, AFlowWorkersStateStartsPendingAndUpdatesAllOrNothing) {
-  tendril::FlowWorkerState state("f", "f#1", 3);
-  EXPECT_EQ(state.status(), tendril::WorkerStatus::pending);
-  EXPECT_EQ(state.worker_id(), "f#1");
-  EXPECT_EQ(state.flow_id(), "f");
-  EXPECT_FALSE(state.get_routine_state("r"));
-  state.update_routine_state("r", [](tendril::Json& s) { s["n"] = 1; });
-  EXPECT_THROW(state.update_routine_state("r",
-                                          [](tendril::Json& s) {
-                                            s["n"] = 2;
-                                            throw std::runtime_error("half way");
-                                          }),
-               std::runtime_error);
-  EXPECT_EQ(state.get_routine_state("r").value(), (tendril::Json{{"n", 1}}));  // untouched
-  EXPECT_THROW(state.update_routine_state("new", [](tendril::Json&) { throw 1; }), int);
-  EXPECT_FALSE(state.get_routine_state("new"));  // not left behind as {}
-  try {
-    state.load(tendril::Json{{"history", {{{"routine", 1}}}}});
-    FAIL() << "expected an error";
-  } catch (const std::invalid_argument& e) {
-    EXPECT_NE(std::string(e.what()).find("history[0] needs string 'routine' and 'action'"),
-              std::string::npos)
-        << e.what();
-  }
+TEST(WorkerState, APipelineWorkersIdIsItsStageAndIndex) {
   // A pipeline worker's id is its stage and index.
   EXPECT_EQ(WorkerState("parse", 2).worker_id(), "parse#2");
 }

@@ -75,7 +75,7 @@ TEST(Backpressure, AFastSourceIntoASlowStageHoldsNoMoreThanTheBuffersAllow) {
   EXPECT_EQ(result->stages[1].queue_high_water, 3u);
 }
 
-TEST(Backpressure, AMillionItemsThroughBufferEightStagesStayBounded) {
+TEST(BackpressureStress, AMillionItemsThroughBufferEightStagesStayBounded) {
   tendril::testing::Watchdog watchdog(240s, "million items");
   FlightRecorder flight;
   const long n = stress_items();
