@@ -129,7 +129,8 @@ int run_flow_run(const FlowRunOptions& options) {
         break;
       case JobStatus::failed:
         ++failed;
-        fmt::print(stderr, "job {} failed: {}\n", job.job_id(), job.error().value_or("?"));
+        fmt::print(stderr, "job {} failed: {}\n", job.job_id(),
+                   job.error() ? job.error()->describe() : "?");
         break;
       default:
         ++cancelled;

@@ -22,6 +22,10 @@ const char* to_string(ErrorKind kind) noexcept {
       return "queue_full";
     case ErrorKind::stopped:
       return "stopped";
+    case ErrorKind::connection:
+      return "connection";
+    case ErrorKind::refused:
+      return "refused";
   }
   return "unknown";
 }
@@ -30,7 +34,9 @@ std::string Error::describe() const {
   std::string out;
   switch (kind) {
     case ErrorKind::handler:
-      out = stage.empty() ? "handler failed" : "stage '" + stage + "' failed";
+      out = !stage.empty()     ? "stage '" + stage + "' failed"
+            : !routine.empty() ? "routine '" + routine + "' failed"
+                               : "handler failed";
       if (attempts > 1) out += " after " + std::to_string(attempts) + " attempts";
       break;
     case ErrorKind::source:
@@ -40,7 +46,9 @@ std::string Error::describe() const {
       out = "cancelled";
       break;
     case ErrorKind::kill_switch:
-      out = stage.empty() ? "kill switch" : "kill switch in stage '" + stage + "'";
+      out = !stage.empty()     ? "kill switch in stage '" + stage + "'"
+            : !routine.empty() ? "kill switch in routine '" + routine + "'"
+                               : "kill switch";
       break;
     case ErrorKind::usage:
       out = "usage error";
@@ -49,11 +57,28 @@ std::string Error::describe() const {
     case ErrorKind::not_found:
     case ErrorKind::queue_full:
     case ErrorKind::stopped:
+    case ErrorKind::connection:
+    case ErrorKind::refused:
       return message.empty() ? to_string(kind) : message;  // the message says it all
   }
   if (!message.empty()) out += ": " + message;
   return out;
 }
+
+bool Error::retryable() const noexcept {
+  switch (kind) {
+    case ErrorKind::handler:
+    case ErrorKind::connection:
+    case ErrorKind::queue_full:
+      return true;
+    default:
+      return false;
+  }
+}
+
+UsageError::UsageError(std::string message)
+    : std::invalid_argument(message),
+      error_{.kind = ErrorKind::usage, .message = std::move(message)} {}
 
 }  // namespace tendril
 

@@ -2,6 +2,7 @@
 
 #include <stdexcept>
 
+#include "tendril/core/error.hpp"
 #include "tendril/core/type_name.hpp"
 
 namespace tendril {
@@ -42,8 +43,8 @@ std::size_t WorkerState::size() const {
 void WorkerState::check_type(std::string_view key, const std::type_info& stored,
                              const std::type_info& wanted) {
   if (stored == wanted) return;
-  throw std::logic_error("WorkerState: key '" + std::string(key) + "' holds " +
-                         detail::demangle(stored) + ", not " + detail::demangle(wanted));
+  throw UsageError("WorkerState: key '" + std::string(key) + "' holds " + detail::demangle(stored) +
+                   ", not " + detail::demangle(wanted));
 }
 
 }  // namespace tendril

@@ -38,7 +38,7 @@ ActivationPolicy ActivationPolicy::immediate() {
 }
 
 ActivationPolicy ActivationPolicy::batch_size(std::size_t n) {
-  if (n == 0) throw std::invalid_argument("batch_size policy: n must be at least 1, got 0");
+  if (n == 0) throw UsageError("batch_size policy: n must be at least 1, got 0");
   ActivationPolicy p{Kind::batch_size, "batch_size"};
   p.batch_ = n;
   p.message_ = std::make_shared<const Json>(Json{{"policy", p.name_}, {"batch_size", n}});
@@ -53,15 +53,15 @@ ActivationPolicy ActivationPolicy::all_slots_ready() {
 
 ActivationPolicy ActivationPolicy::time_interval(std::chrono::milliseconds interval) {
   if (interval.count() <= 0)
-    throw std::invalid_argument("time_interval policy: the interval must be positive, got " +
-                                std::to_string(interval.count()) + " ms");
+    throw UsageError("time_interval policy: the interval must be positive, got " +
+                     std::to_string(interval.count()) + " ms");
   ActivationPolicy p{Kind::time_interval, "time_interval"};
   p.interval_ = interval;
   return p;
 }
 
 ActivationPolicy ActivationPolicy::custom(Predicate predicate, std::string name) {
-  if (!predicate) throw std::invalid_argument("custom policy: the predicate is empty");
+  if (!predicate) throw UsageError("custom policy: the predicate is empty");
   ActivationPolicy p{Kind::custom, std::move(name)};
   p.predicate_ = std::move(predicate);
   p.message_ = std::make_shared<const Json>(Json{{"policy", p.name_}});

@@ -13,21 +13,19 @@ const char* to_string(ErrorStrategy strategy) noexcept {
   return kStrategyNames[static_cast<int>(strategy)];
 }
 
-std::chrono::milliseconds ErrorHandler::delay_before(int n) const {
-  const double ms = static_cast<double>(retry_delay.count()) * std::pow(retry_backoff, n - 1);
-  return std::chrono::milliseconds(static_cast<std::int64_t>(std::min(ms, 86'400'000.0)));
+RetryPolicy ErrorHandler::retry_policy() const noexcept {
+  return RetryPolicy{.attempts = max_retries + 1, .delay = retry_delay, .backoff = retry_backoff};
 }
 
 void ErrorHandler::check() const {
   if (max_retries < 0)
-    throw std::invalid_argument("ErrorHandler: max_retries must be >= 0, got " +
-                                std::to_string(max_retries));
+    throw UsageError("ErrorHandler: max_retries must be >= 0, got " + std::to_string(max_retries));
   if (retry_delay.count() < 0)
-    throw std::invalid_argument("ErrorHandler: retry_delay must be >= 0, got " +
-                                std::to_string(retry_delay.count()) + " ms");
+    throw UsageError("ErrorHandler: retry_delay must be >= 0, got " +
+                     std::to_string(retry_delay.count()) + " ms");
   if (!(retry_backoff >= 1.0))
-    throw std::invalid_argument("ErrorHandler: retry_backoff must be >= 1, got " +
-                                std::to_string(retry_backoff));
+    throw UsageError("ErrorHandler: retry_backoff must be >= 1, got " +
+                     std::to_string(retry_backoff));
 }
 
 Json ErrorHandler::to_json() const {

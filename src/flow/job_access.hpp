@@ -4,6 +4,7 @@
 
 #include <string>
 
+#include "tendril/core/error.hpp"
 #include "tendril/flow/job_context.hpp"
 
 namespace tendril::detail {
@@ -20,7 +21,7 @@ struct JobAccess {
   // pending -> running; true the first time.
   static bool start(JobContext& job);
   // The job will end failed (the first error is kept as its error).
-  static void fail(JobContext& job, const std::string& error);
+  static void fail(JobContext& job, const Error& error);
   // The job will end cancelled unless it failed.
   static void cancel(JobContext& job);
   static void record_error(JobContext& job, Json error);

@@ -95,7 +95,7 @@ std::vector<TraceEntry> JobContext::trace_entries() const {
   return trace_;
 }
 
-std::optional<std::string> JobContext::error() const {
+std::optional<Error> JobContext::error() const {
   std::lock_guard lock(mutex_);
   return error_;
 }
@@ -134,7 +134,7 @@ Json JobContext::to_json() const {
               {"trace", std::move(trace)},
               {"trace_dropped", trace_dropped_},
               {"errors", errors_}};
-  out["error"] = error_ ? Json(*error_) : Json();
+  out["error"] = error_ ? Json(error_->describe()) : Json();
   return out;
 }
 
@@ -181,7 +181,7 @@ bool JobAccess::start(JobContext& job) {
   return true;
 }
 
-void JobAccess::fail(JobContext& job, const std::string& error) {
+void JobAccess::fail(JobContext& job, const Error& error) {
   std::lock_guard lock(job.mutex_);
   job.failing_ = true;
   if (!job.error_) job.error_ = error;

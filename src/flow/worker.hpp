@@ -18,11 +18,23 @@
 
 #include "activation.hpp"
 #include "tendril/flow/flow.hpp"
-#include "tendril/flow/runtime.hpp"
+#include "tendril/flow/worker_state.hpp"
 
 namespace tendril::detail {
 
 struct FlowWorker;
+class Activation;
+
+// What a running routine may ask of the runtime that runs it: the narrow way from a worker
+// back to its engine.
+class ActivationHost {
+ public:
+  // Delivers `payload` to every slot connected to `event` of the activation's routine.
+  virtual void emit(Activation& from, const EventSpec& event, Json payload) = 0;
+
+ protected:
+  ~ActivationHost() = default;
+};
 
 struct QueuedItem {
   Json payload;
@@ -61,13 +73,10 @@ struct RoutineCell final : SlotsView {
 };
 
 struct FlowWorker {
-  FlowWorker(Runtime::Impl& runtime_, std::string name_, Flow flow_, FlowWorkerState state_)
-      : runtime(runtime_),
-        name(std::move(name_)),
-        flow(std::move(flow_)),
-        state(std::move(state_)) {}
+  // Makes a cell per routine of `flow` and wires every connection to its target slot.
+  FlowWorker(ActivationHost& host, std::string name, Flow flow, FlowWorkerState state);
 
-  Runtime::Impl& runtime;
+  ActivationHost& host;
   const std::string name;  // the flow's name in the registry (what post() names)
   const Flow flow;
   FlowWorkerState state;

@@ -4,8 +4,6 @@
 
 namespace tendril::detail {
 
-void throw_invalid_stage(const std::string& what) {
-  throw std::invalid_argument("tendril stage: " + what);
-}
+void throw_invalid_stage(const std::string& what) { throw UsageError("tendril stage: " + what); }
 
 }  // namespace tendril::detail

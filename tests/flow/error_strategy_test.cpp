@@ -18,7 +18,7 @@ TEST(ErrorStrategy, StopFailsTheJobAndStopsTheWorker) {
   auto job = flow.post(1);
   ASSERT_TRUE(job->wait(10s));
   EXPECT_EQ(job->status(), td::JobStatus::failed);
-  EXPECT_EQ(job->error().value(), "routine 'flaky' failed: flaky failure");
+  EXPECT_EQ(job->error().value().describe(), "routine 'flaky' failed: flaky failure");
   EXPECT_EQ(flow.after.load(), 0);
   auto* state = flow.f.rt.worker_state(flow.worker);
   EXPECT_EQ(state->status(), td::WorkerStatus::failed);
@@ -72,7 +72,8 @@ TEST(ErrorStrategy, RetryGivesUpAfterMaxRetriesAndStops) {
   ASSERT_TRUE(job->wait(10s));
   EXPECT_EQ(flow.attempts.size(), 3u);  // the first and two retries
   EXPECT_EQ(job->status(), td::JobStatus::failed);
-  EXPECT_EQ(job->error().value(), "routine 'flaky' failed after 3 attempts: flaky failure");
+  EXPECT_EQ(job->error().value().describe(),
+            "routine 'flaky' failed after 3 attempts: flaky failure");
   EXPECT_EQ(flow.f.rt.worker_state(flow.worker)->status(), td::WorkerStatus::failed);
 }
 

@@ -30,8 +30,8 @@ TEST(Hooks, FireForWorkersJobsRoutinesEmitsAndEnqueues) {
   hooks.on_routine_start = [&](std::string_view r, const td::JobContext&) {
     log("routine_start:" + std::string(r));
   };
-  hooks.on_routine_end = [&](std::string_view r, const td::JobContext&, const std::string* e) {
-    log("routine_end:" + std::string(r) + (e ? ":" + *e : ""));
+  hooks.on_routine_end = [&](std::string_view r, const td::JobContext&, const td::Error* e) {
+    log("routine_end:" + std::string(r) + (e ? ":" + e->message : ""));
   };
   hooks.on_emit = [&](std::string_view r, std::string_view ev, const Json&, const td::JobContext&) {
     log("emit:" + std::string(r) + "." + std::string(ev));

@@ -21,13 +21,15 @@
 #include <optional>
 #include <stdexcept>
 
+#include "tendril/core/error.hpp"
+
 namespace tendril {
 
 template <class T>
 class BoundedQueue {
  public:
   explicit BoundedQueue(std::size_t capacity) : capacity_(capacity) {
-    if (capacity == 0) throw std::invalid_argument("BoundedQueue: capacity must be at least 1");
+    if (capacity == 0) throw UsageError("BoundedQueue: capacity must be at least 1");
   }
   BoundedQueue(const BoundedQueue&) = delete;
   BoundedQueue& operator=(const BoundedQueue&) = delete;

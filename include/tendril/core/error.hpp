@@ -1,9 +1,19 @@
-// tendril/core/error.hpp — the one error model of Tendril.
+// tendril/core/error.hpp — the one error model of Tendril, for every face.
 //
-// Every operation ends as a value or an `Error`. Handlers' exceptions become `Error` values at
-// the stage boundary; `Result<T>` is `std::expected<T, Error>`, so a result cannot be read
-// without saying what happens to the error. `Error` is a plain value: copyable, thread-safe to
-// read from several threads, no hidden state.
+// - Building something wrongly (a stage with buffer 0, a routine with two slots of one name, a
+//   Runtime with no threads, a policy of 0 items) throws `UsageError` (a std::invalid_argument)
+//   naming what is wrong. It is a programming error, found the first time the code runs.
+// - Running returns `Result<T>` = `std::expected<T, Error>`: a result cannot be read without
+//   saying what happens to the error. Nothing that runs throws to its caller.
+// - A handler's or a routine's failure is an `Error`: an exception it throws becomes one at its
+//   boundary (`KillSwitch` as kind `kill_switch`, which stops the pipeline run or the flow
+//   worker; anything else as kind `handler`). Jobs, hooks and metrics carry that `Error`.
+// - Redis failures are `Error`s too (kinds `connection` and `refused`), and every `Error` says
+//   whether another attempt can help: `retryable()`. One `RetryPolicy` (tendril/core/retry.hpp)
+//   says how many attempts and how long between them, for stages, flows and the publisher.
+//
+// `Error` is a plain value: copyable, thread-safe to read from several threads, no hidden
+// state.
 #pragma once
 
 #include <exception>
@@ -25,6 +35,8 @@ enum class ErrorKind {
   not_found,    // an unknown flow, worker, routine, slot or event
   queue_full,   // a bounded slot or queue had no room
   stopped,      // the worker or runtime no longer takes work
+  connection,   // a server could not be reached, or the connection failed or timed out
+  refused,      // a server refused the request (a wrong password, an error reply)
 };
 
 // Short lowercase name of a kind, e.g. "kill_switch".
@@ -33,11 +45,25 @@ const char* to_string(ErrorKind kind) noexcept;
 struct Error {
   ErrorKind kind = ErrorKind::handler;
   std::string message = {};
-  std::string stage = {};  // the stage where it arose; empty for pipeline-level errors
-  int attempts = 0;        // how many attempts were made before giving up (handler errors)
+  std::string stage = {};    // the pipeline stage where it arose; empty elsewhere
+  std::string routine = {};  // the flow routine where it arose; empty elsewhere
+  int attempts = 0;          // how many attempts were made before giving up (handler errors)
 
   // One line for people: "stage 'parse' failed after 3 attempts: bad digit".
   std::string describe() const;
+  // Whether another attempt may succeed: a handler's failure, a failed connection or a full
+  // queue may; a kill switch, a cancel, bad input or a refused request never will.
+  bool retryable() const noexcept;
+};
+
+// What building something wrongly throws: its error(), kind `usage`, says what is wrong.
+class UsageError : public std::invalid_argument {
+ public:
+  explicit UsageError(std::string message);
+  const Error& error() const noexcept { return error_; }
+
+ private:
+  Error error_;
 };
 
 template <class T>

@@ -17,6 +17,7 @@
 #include <string>
 
 #include "tendril/core/error.hpp"
+#include "tendril/core/retry.hpp"
 #include "tendril/flow/json.hpp"
 
 namespace tendril {
@@ -30,10 +31,12 @@ struct ErrorHandler {
   std::chrono::milliseconds retry_delay{1000};
   double retry_backoff = 2.0;
 
+  // RETRY as the one retry policy: max_retries + 1 attempts, retry_delay before the first
+  // retry, each later one retry_backoff times longer.
+  RetryPolicy retry_policy() const noexcept;
   // The wait before retry number `n` (1-based): retry_delay × retry_backoff^(n−1).
-  std::chrono::milliseconds delay_before(int n) const;
-  // Throws std::invalid_argument naming the field: max_retries < 0, retry_delay < 0,
-  // retry_backoff < 1.
+  std::chrono::milliseconds delay_before(int n) const { return retry_policy().delay_before(n + 1); }
+  // Throws UsageError naming the field: max_retries < 0, retry_delay < 0, retry_backoff < 1.
   void check() const;
 
   Json to_json() const;

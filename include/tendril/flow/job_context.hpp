@@ -18,6 +18,7 @@
 #include <string_view>
 #include <vector>
 
+#include "tendril/core/error.hpp"
 #include "tendril/flow/worker_state.hpp"
 
 namespace tendril {
@@ -63,8 +64,9 @@ class JobContext {
   std::vector<TraceEntry> trace_entries() const;
   static constexpr std::size_t kTraceLimit = 10'000;
 
-  // The error that failed the job, if it failed; every error recorded (CONTINUE records too).
-  std::optional<std::string> error() const;
+  // The error that failed the job, if it failed (its `routine` names where); every error
+  // recorded, as JSON (CONTINUE records too).
+  std::optional<Error> error() const;
   std::vector<Json> errors() const;
 
   Clock::time_point created_at() const noexcept { return created_; }
@@ -92,7 +94,7 @@ class JobContext {
   Json routine_data_;
   std::vector<TraceEntry> trace_;
   std::uint64_t trace_dropped_ = 0;
-  std::optional<std::string> error_;
+  std::optional<Error> error_;
   std::vector<Json> errors_;
   std::optional<Clock::time_point> started_;
   std::optional<Clock::time_point> finished_;

@@ -37,9 +37,10 @@
 namespace tendril {
 
 // A flow was described or used wrongly: the message names the flow, routine, slot or event.
-class FlowError : public std::invalid_argument {
+// The flows' UsageError.
+class FlowError : public UsageError {
  public:
-  using std::invalid_argument::invalid_argument;
+  using UsageError::UsageError;
 };
 
 // The data an activation took, slot by slot, oldest first. A slot that gave nothing reads empty.

@@ -22,6 +22,7 @@
 #include <string_view>
 #include <vector>
 
+#include "tendril/core/clock.hpp"
 #include "tendril/core/error.hpp"
 #include "tendril/flow/flow.hpp"
 #include "tendril/flow/job_context.hpp"
@@ -39,7 +40,7 @@ struct RuntimeHooks {
   std::function<void(const JobContext&)> on_job_end;
   std::function<void(std::string_view routine, const JobContext&)> on_routine_start;
   // `error` is null when the logic succeeded.
-  std::function<void(std::string_view routine, const JobContext&, const std::string* error)>
+  std::function<void(std::string_view routine, const JobContext&, const Error* error)>
       on_routine_end;
   std::function<void(std::string_view routine, std::string_view event, const Json& payload,
                      const JobContext&)>
@@ -52,6 +53,7 @@ struct RuntimeHooks {
 struct RuntimeOptions {
   std::size_t thread_pool_size = 10;  // >= 1
   FlowRegistry* registry = nullptr;   // null: FlowRegistry::instance()
+  Clock* clock = nullptr;             // null: the steady clock; a ManualClock in tests
   RuntimeHooks hooks = {};
   std::size_t history_limit = 1000;  // execution records kept per worker
   // Each routine's start and end on its job's trace, and each completed activation in the
@@ -120,9 +122,8 @@ class Runtime {
   std::vector<SlotStatus> slot_status(std::string_view worker_id) const;
   std::size_t thread_pool_size() const noexcept;
 
-  class Impl;
-
  private:
+  class Impl;  // src/flow/runtime_impl.hpp
   std::unique_ptr<Impl> impl_;
 };
 

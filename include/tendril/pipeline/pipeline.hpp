@@ -232,9 +232,9 @@ class Pipeline {
     const std::type_index wanted =
         tail.stages_.empty() ? std::type_index(typeid(U)) : tail.stages_.front()->input_type();
     if (wanted != typeid(T))
-      throw std::invalid_argument("tendril: cannot append a pipeline whose first stage takes " +
-                                  detail::demangle_index(wanted) + " to one that yields " +
-                                  detail::demangle(typeid(T)));
+      throw UsageError("tendril: cannot append a pipeline whose first stage takes " +
+                       detail::demangle_index(wanted) + " to one that yields " +
+                       detail::demangle(typeid(T)));
     auto stages = stages_;
     stages.insert(stages.end(), tail.stages_.begin(), tail.stages_.end());
     return Pipeline<U>(source_, std::move(stages));
@@ -284,7 +284,7 @@ class Pipeline {
 
   template <bool WithErrors>
   Iteration<T, WithErrors> start(std::size_t max_buffer) {
-    if (max_buffer == 0) throw std::invalid_argument("tendril: iter() needs max_buffer >= 1");
+    if (max_buffer == 0) throw UsageError("tendril: iter() needs max_buffer >= 1");
     if (!source_->claim()) return Iteration<T, WithErrors>(detail::consumed_source_error());
     return Iteration<T, WithErrors>(source_, stages_, max_buffer, registry_);
   }

@@ -1,0 +1,164 @@
+// Activations: a routine's policy decides under its cell's lock, its logic runs on a pool
+// thread, and its end frees its place and lets its jobs go.
+#include <algorithm>
+
+#include "job_access.hpp"
+#include "runtime_impl.hpp"
+#include "worker_control.hpp"
+
+namespace tendril {
+
+using detail::FlowWorker;
+using detail::JobAccess;
+using Control = detail::FlowWorkerControl;
+
+namespace {
+
+thread_local detail::Activation* current_activation = nullptr;
+
+// Sets the thread's current activation and job for the duration of a logic call.
+class ActivationScope {
+ public:
+  explicit ActivationScope(detail::Activation& a)
+      : previous_(current_activation), previous_job_(detail::current_job_slot()) {
+    current_activation = &a;
+    detail::current_job_slot() = &a.job();
+  }
+  ~ActivationScope() {
+    current_activation = previous_;
+    detail::current_job_slot() = previous_job_;
+  }
+  ActivationScope(const ActivationScope&) = delete;
+  ActivationScope& operator=(const ActivationScope&) = delete;
+
+ private:
+  detail::Activation* previous_;
+  JobContext* previous_job_;
+};
+
+}  // namespace
+
+namespace detail {
+
+Activation* Activation::current() noexcept { return current_activation; }
+const Routine* Activation::routine() const noexcept { return &cell_.routine; }
+void Activation::emit(const EventSpec& event, Json payload) {
+  cell_.worker.host.emit(*this, event, std::move(payload));
+}
+
+}  // namespace detail
+
+std::unique_ptr<detail::Activation> Runtime::Impl::prepare(RoutineCell& cell) {
+  std::lock_guard lock(cell.mutex);
+  cell.scheduled = false;
+  FlowWorker& worker = cell.worker;
+  if (worker.paused.load() || worker.stopped.load()) return nullptr;
+  if (cell.running >= cell.routine.concurrency()) return nullptr;  // finish() looks again
+  const auto now = clock_.now();
+  auto decision = cell.routine.activation_policy().decide(cell, now, cell.last_run);
+  if (decision.verdict == ActivationPolicy::Decision::wait) return nullptr;
+  if (decision.verdict == ActivationPolicy::Decision::run_later) {
+    if (!cell.timer_armed) {
+      cell.timer_armed = true;
+      timers_.add(decision.due, ReadyTask{&cell, nullptr});
+    }
+    return nullptr;
+  }
+  SlotData data;
+  std::vector<std::shared_ptr<JobContext>> item_jobs;
+  for (std::size_t s = 0; s < cell.queues.size(); ++s) {
+    auto& queue = cell.queues[s];
+    const std::size_t n = std::min(decision.take[s], queue.size());
+    std::vector<Json> items;
+    items.reserve(n);
+    for (std::size_t k = 0; k < n; ++k) {
+      items.push_back(std::move(queue.front().payload));
+      item_jobs.push_back(std::move(queue.front().job));
+      queue.pop_front();
+    }
+    data.add(cell.routine.slots()[s].name, std::move(items));
+  }
+  if (item_jobs.empty()) return nullptr;  // a custom policy said yes to empty slots: no job
+  ++cell.running;
+  cell.last_run = now;
+  alive_.fetch_add(1);
+  auto job = item_jobs.front();  // the oldest item's job, in slot order
+  JobAccess::add_work(*job);     // the activation itself
+  if (cell.running < cell.routine.concurrency() && cell.any_queued())
+    make_ready(cell);  // another activation may start beside this one
+  return std::make_unique<Activation>(cell, std::move(data), std::move(decision.message),
+                                      std::move(job), std::move(item_jobs));
+}
+
+void Runtime::Impl::run(std::unique_ptr<Activation> a) {
+  RoutineCell& cell = a->cell();
+  FlowWorker& worker = cell.worker;
+  const std::string& id = cell.routine.id();
+  if (a->attempt == 1)
+    for (const auto& job : a->item_jobs())
+      if (JobAccess::start(*job) && options_.hooks.on_job_start) options_.hooks.on_job_start(*job);
+  if (options_.hooks.on_routine_start) options_.hooks.on_routine_start(id, a->job());
+  if (options_.trace_routines)
+    a->job().trace(id, "start", a->attempt == 1 ? Json() : Json{{"attempt", a->attempt}});
+
+  std::optional<Error> failure;
+  const auto started = std::chrono::steady_clock::now();
+  {
+    ActivationScope scope(*a);
+    detail::Scheduler::enter_handler();
+    try {
+      cell.routine.logic()(a->data(), a->message(), worker.state);
+    } catch (...) {
+      failure = detail::error_from(std::current_exception());
+      failure->routine = id;
+      failure->attempts = a->attempt;
+    }
+    detail::Scheduler::leave_handler();
+  }
+  const auto elapsed = std::chrono::steady_clock::now() - started;
+  sample_cost(elapsed);
+  const auto micros = std::chrono::duration_cast<std::chrono::microseconds>(elapsed).count();
+  if (options_.hooks.on_routine_end)
+    options_.hooks.on_routine_end(id, a->job(), failure ? &*failure : nullptr);
+  if (failure) return handle_failure(std::move(a), *failure);
+  if (options_.trace_routines) a->job().trace(id, "end", {{"duration_us", micros}});
+  if (options_.record_completions)
+    Control::record_execution(worker.state, id, "completed",
+                              {{"job_id", a->job().job_id()}, {"duration_us", micros}});
+  finish(std::move(a));
+}
+
+void Runtime::Impl::finish(std::unique_ptr<Activation> a) {
+  RoutineCell& cell = a->cell();
+  {
+    std::lock_guard lock(cell.mutex);
+    --cell.running;
+    if (!cell.scheduled && cell.any_queued() && !cell.worker.paused.load()) make_ready(cell);
+  }
+  for (const auto& job : a->item_jobs()) release(cell.worker, job);
+  release(cell.worker, a->job_ptr());
+  alive_.fetch_sub(1);
+  if (closed_.load()) scheduler_.notify_work();  // a draining scheduler may now end
+}
+
+// One piece of a job's work is done; when it was the last, the job ends here.
+void Runtime::Impl::release(FlowWorker& worker, const std::shared_ptr<JobContext>& job) {
+  const auto end = JobAccess::finish_work(*job);
+  if (end == JobAccess::End::none) return;
+  if (end != JobAccess::End::cancelled)
+    Control::count_job(worker.state, end == JobAccess::End::failed);
+  if (options_.hooks.on_job_end) options_.hooks.on_job_end(*job);
+  jobs_.worker_done(worker);
+  JobAccess::announce(*job);
+  jobs_.done();
+}
+
+void Runtime::Impl::sample_cost(Clock::duration elapsed) {
+  if ((samples_.fetch_add(1, std::memory_order_relaxed) & 15) != 0) return;
+  const auto ns = static_cast<std::uint64_t>(
+      std::chrono::duration_cast<std::chrono::nanoseconds>(elapsed).count());
+  const auto old = cost_ns_.load(std::memory_order_relaxed);
+  cost_ns_.store(old == 0 ? ns : (old * 7 + ns) / 8, std::memory_order_relaxed);
+}
+
+}  // namespace tendril

@@ -1,0 +1,144 @@
+// Delivery: a post or an emit puts items into routines' slots, and a full slot is backpressure.
+#include <optional>
+#include <thread>
+
+#include "job_access.hpp"
+#include "names.hpp"
+#include "runtime_impl.hpp"
+
+namespace tendril {
+
+using detail::FlowWorker;
+using detail::JobAccess;
+
+namespace {
+
+std::unexpected<Error> error(ErrorKind kind, std::string message) {
+  return std::unexpected(Error{.kind = kind, .message = std::move(message)});
+}
+
+// How long an emit waits on a full slot (a cycle feeding itself, a stuck consumer) before it is
+// the emitting routine's error, and how deep a waiting thread may nest running other routines.
+constexpr auto kEmitPatience = std::chrono::seconds(30);
+constexpr int kHelpDepth = 4;
+thread_local int help_depth = 0;
+
+}  // namespace
+
+Result<Posted> Runtime::Impl::post(std::string_view flow_name, std::string_view routine,
+                                   std::string_view slot, Json data, PostOptions options) {
+  if (closing_.load()) return error(ErrorKind::stopped, "post: the runtime is shut down");
+  if (data.is_null()) data = Json::object();  // post(..., {}) means an empty object
+  if (!data.is_object())
+    return error(ErrorKind::invalid,
+                 std::string("post: the data must be a JSON object, not ") + data.type_name());
+  auto found = workers_.find(flow_name, options.worker_id, registry_);
+  if (!found) return std::unexpected(found.error());
+  FlowWorker& worker = **found;
+  auto cell_it = worker.by_routine.find(routine);
+  if (cell_it == worker.by_routine.end())
+    return error(ErrorKind::not_found,
+                 "post: flow '" + worker.name + "' has no routine '" + std::string(routine) +
+                     "' (routines: " + detail::join_names(worker.flow.routine_ids()) + ")");
+  RoutineCell& cell = *cell_it->second;
+  const SlotSpec* slot_spec = cell.routine.find_slot(slot);
+  if (!slot_spec)
+    return error(ErrorKind::not_found,
+                 "post: routine '" + std::string(routine) + "' has no slot '" + std::string(slot) +
+                     "' (slots: " + detail::join_names_of(cell.routine.slots()) + ")");
+  std::string job_id = std::move(options.job_id);
+  if (job_id.empty())
+    job_id = worker.state.worker_id() + "-job-" + std::to_string(++worker.next_job);
+  auto job = std::make_shared<JobContext>(std::move(job_id), worker.flow.flow_id(),
+                                          worker.state.worker_id(), std::move(options.metadata));
+  jobs_.begun(worker);
+  if (auto delivered = deliver(cell, slot_spec - cell.routine.slots().data(), data, job);
+      !delivered) {
+    jobs_.worker_done(worker);
+    jobs_.done();
+    return std::unexpected(delivered.error());
+  }
+  scheduler_.notify_work();
+  return Posted{worker.state.worker_id(), std::move(job)};
+}
+
+void Runtime::Impl::make_ready(RoutineCell& cell) {
+  cell.scheduled = true;
+  ready_.push(ReadyTask{&cell, nullptr});
+}
+
+Result<void> Runtime::Impl::deliver(RoutineCell& cell, std::size_t slot, Json& payload,
+                                    const std::shared_ptr<JobContext>& job) {
+  FlowWorker& worker = cell.worker;
+  const SlotSpec& spec = cell.routine.slots()[slot];
+  if (worker.stopped.load())
+    return error(ErrorKind::stopped,
+                 "worker '" + worker.state.worker_id() + "' has stopped: " + stop_reason(worker));
+  if (options_.hooks.before_enqueue &&
+      !options_.hooks.before_enqueue(cell.routine.id(), spec.name, payload, *job))
+    return error(ErrorKind::invalid, "slot '" + spec.name + "' of routine '" + cell.routine.id() +
+                                         "': the before_enqueue hook refused the item");
+  std::lock_guard lock(cell.mutex);
+  auto& queue = cell.queues[slot];
+  if (queue.size() >= spec.max_queue_length)
+    return error(ErrorKind::queue_full, "slot '" + spec.name + "' of routine '" +
+                                            cell.routine.id() + "' is full (" +
+                                            std::to_string(spec.max_queue_length) + " items)");
+  JobAccess::add_work(*job);
+  queue.push_back({std::move(payload), job});
+  if (!cell.scheduled && !worker.paused.load()) make_ready(cell);
+  return {};
+}
+
+void Runtime::Impl::emit(Activation& a, const EventSpec& event, Json payload) {
+  RoutineCell& cell = a.cell();
+  if (options_.hooks.on_emit)
+    options_.hooks.on_emit(cell.routine.id(), event.name, payload, a.job());
+  auto it = cell.outputs.find(event.name);
+  if (it == cell.outputs.end()) return;  // connected to nothing
+  const auto& targets = it->second;
+  for (std::size_t i = 0; i < targets.size(); ++i) {
+    // The last target takes the payload itself; the others a copy. (One conditional
+    // expression would copy both ways: an lvalue and an xvalue meet as a prvalue.)
+    Json copy;
+    if (i + 1 < targets.size()) copy = payload;
+    Json& item = i + 1 < targets.size() ? copy : payload;
+    auto delivered = deliver_waiting(*targets[i].cell, targets[i].slot, item, a.job_ptr());
+    if (delivered) continue;
+    switch (delivered.error().kind) {
+      case ErrorKind::queue_full:  // full for too long: the routine's error strategy decides
+        throw FlowError("emit('" + event.name + "'): " + delivered.error().message);
+      case ErrorKind::stopped:
+        a.job().trace(cell.routine.id(), "emit_dropped", {{"reason", delivered.error().message}});
+        JobAccess::cancel(a.job());
+        break;
+      default:
+        a.job().trace(cell.routine.id(), "emit_refused",
+                      {{"event", event.name}, {"reason", delivered.error().message}});
+        break;
+    }
+  }
+}
+
+Result<void> Runtime::Impl::deliver_waiting(RoutineCell& target, std::size_t slot, Json& payload,
+                                            const std::shared_ptr<JobContext>& job) {
+  std::optional<std::chrono::steady_clock::time_point> since;
+  for (;;) {
+    auto delivered = deliver(target, slot, payload, job);
+    if (delivered || delivered.error().kind != ErrorKind::queue_full) return delivered;
+    const auto now = std::chrono::steady_clock::now();
+    if (!since) since = now;
+    if (now - *since > kEmitPatience || closed_.load())
+      return error(ErrorKind::queue_full, delivered.error().message + " for " +
+                                              std::to_string(kEmitPatience.count()) + " s");
+    bool helped = false;
+    if (help_depth < kHelpDepth) {
+      ++help_depth;
+      helped = try_run();
+      --help_depth;
+    }
+    if (!helped) std::this_thread::sleep_for(std::chrono::microseconds(200));
+  }
+}
+
+}  // namespace tendril

@@ -1,0 +1,41 @@
+// src/flow/job_ledger.hpp — how many jobs are under way, runtime-wide and per worker. Internal.
+//
+// A job is counted from its post until it ends (all the work it caused has finished). A worker
+// is `running` while any of its jobs is under way and `idle` when none is. Thread-safe.
+#pragma once
+
+#include <chrono>
+#include <condition_variable>
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <mutex>
+#include <optional>
+
+#include "worker.hpp"
+
+namespace tendril::detail {
+
+class JobLedger {
+ public:
+  void begun(FlowWorker& worker);  // a post was accepted
+  // A job of `worker` ended (or a begun post was refused after all): first the worker's count,
+  // then (after its waiters were told) the runtime's.
+  void worker_done(FlowWorker& worker);
+  void done();
+
+  // True once no job is under way; false when `timeout` passed first.
+  bool wait(std::chrono::milliseconds timeout);
+  // Like wait(), but also false once nothing can move any more: `quiet_epoch` answers the
+  // runtime's epoch while nothing is ready, running or timed (nullopt otherwise), and two quiet
+  // looks 10 ms apart with the same epoch mean the jobs left can never finish.
+  bool wait_or_quiet(std::chrono::milliseconds timeout,
+                     const std::function<std::optional<std::uint64_t>()>& quiet_epoch);
+
+ private:
+  std::mutex mutex_;
+  std::condition_variable ended_;
+  std::size_t active_ = 0;  // guarded by mutex_
+};
+
+}  // namespace tendril::detail
