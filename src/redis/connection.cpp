@@ -60,12 +60,16 @@ void append(redisContext* context, const std::vector<std::string>& args) {
   redisAppendCommandArgv(context, static_cast<int>(argv.size()), argv.data(), lengths.data());
 }
 
+Error refused(std::string message) {
+  return Error{.kind = ErrorKind::refused, .message = std::move(message)};
+}
+
 }  // namespace
 
 RedisResult<Connection> Connection::open(const Endpoint& endpoint) {
   const timeval timeout = to_timeval(endpoint.timeout);
   redisContext* context = redisConnectWithTimeout(endpoint.host.c_str(), endpoint.port, timeout);
-  if (!context) return std::unexpected(RedisError{"cannot allocate a Redis context", false});
+  if (!context) return std::unexpected(refused("cannot allocate a Redis context"));
   Connection connection(endpoint, context);
   if (context->err) return std::unexpected(connection.connection_error("connecting to"));
   if (redisSetTimeout(context, timeout) != REDIS_OK)
@@ -95,9 +99,10 @@ Connection::~Connection() {
 
 bool Connection::healthy() const noexcept { return context_ && !context_->err; }
 
-RedisError Connection::connection_error(const std::string& doing) const {
+Error Connection::connection_error(const std::string& doing) const {
   const std::string cause = context_ && context_->err ? context_->errstr : "no connection";
-  return RedisError{doing + " " + endpoint_.describe() + " failed: " + cause, true};
+  return Error{.kind = ErrorKind::connection,
+               .message = doing + " " + endpoint_.describe() + " failed: " + cause};
 }
 
 RedisResult<void> Connection::log_in() {
@@ -107,10 +112,10 @@ RedisResult<void> Connection::log_in() {
     auth.push_back(endpoint_.password);
     auto reply = command(auth);
     if (!reply)
-      return std::unexpected(RedisError{"logging in to " + endpoint_.describe() + " as '" +
-                                            endpoint_.username +
-                                            "' failed: " + reply.error().message,
-                                        reply.error().retryable});
+      return std::unexpected(Error{.kind = reply.error().kind,
+                                   .message = "logging in to " + endpoint_.describe() + " as '" +
+                                              endpoint_.username +
+                                              "' failed: " + reply.error().message});
   }
   if (endpoint_.db != 0) {
     auto reply = command({"SELECT", std::to_string(endpoint_.db)});
@@ -125,7 +130,7 @@ RedisResult<Reply> Connection::command(const std::vector<std::string>& args) {
   Reply& reply = replies->front();
   if (reply.type == Reply::Type::error) {
     const std::string name = args.empty() ? "(empty)" : args.front();
-    return std::unexpected(RedisError{"Redis refused " + name + ": " + reply.text, false});
+    return std::unexpected(refused("Redis refused " + name + ": " + reply.text));
   }
   return std::move(reply);
 }

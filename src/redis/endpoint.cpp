@@ -24,8 +24,8 @@ std::optional<int> number(std::string_view text, int low, int high) {
   return value;
 }
 
-std::unexpected<ConfigError> bad(std::string message) {
-  return std::unexpected(ConfigError{std::move(message)});
+std::unexpected<Error> bad(std::string message) {
+  return std::unexpected(Error{.kind = ErrorKind::invalid, .message = std::move(message)});
 }
 
 bool truthy(std::string_view value) {
@@ -34,7 +34,7 @@ bool truthy(std::string_view value) {
 
 }  // namespace
 
-std::expected<Endpoint, ConfigError> Endpoint::parse_url(std::string_view url) {
+Result<Endpoint> Endpoint::parse_url(std::string_view url) {
   Endpoint endpoint;
   if (url.starts_with("rediss://"))
     return bad("redis URL '" + std::string(url) +
@@ -78,7 +78,7 @@ std::expected<Endpoint, ConfigError> Endpoint::parse_url(std::string_view url) {
   return endpoint;
 }
 
-std::expected<std::optional<Endpoint>, ConfigError> Endpoint::from_environment() {
+Result<std::optional<Endpoint>> Endpoint::from_environment() {
   if (const auto ssl = env("SSL"); ssl && truthy(*ssl))
     return bad(std::string(kPrefix) + "SSL=" + *ssl +
                ": TLS is not supported by this build (hiredis 0.14 has none)");

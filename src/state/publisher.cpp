@@ -10,12 +10,18 @@
 #include <thread>
 
 #include "ring.hpp"
+#include "tendril/core/retry.hpp"
 #include "tendril/redis/connection.hpp"
 
 namespace tendril::state {
 
 using Clock = std::chrono::steady_clock;
 using namespace std::chrono_literals;
+
+// A batch Redis did not take is kept and sent again, as long as it takes: 50 ms after the first
+// failure, doubling up to 5 s between tries.
+constexpr RetryPolicy kRedelivery{
+    .attempts = RetryPolicy::kUnbounded, .delay = 50ms, .backoff = 2.0, .max_delay = 5s};
 
 struct ToolStatePublisher::Impl {
   explicit Impl(PublisherOptions opts) : options(std::move(opts)), ring(1 << 16) {
@@ -133,13 +139,13 @@ struct ToolStatePublisher::Impl {
       }
       auto reply = connection->command(command);
       if (!reply) {
-        if (reply.error().retryable) connection.reset();
+        if (reply.error().retryable()) connection.reset();
         return failed(reply.error().message);
       }
       backlog.erase(backlog.begin(), backlog.begin() + static_cast<long>(count));
       sent += count;
       ++batches;
-      backoff = 0ms;
+      failed_deliveries = 0;
     }
     depth.store(0, std::memory_order_relaxed);
   }
@@ -147,8 +153,8 @@ struct ToolStatePublisher::Impl {
   // The error is recorded before the retry is counted: whoever sees the count sees the cause.
   void failed(const std::string& message) {
     warn(message + " (" + std::to_string(backlog.size()) + " tool states kept; retrying)");
-    backoff = std::clamp<std::chrono::milliseconds>(backoff * 2, 50ms, 5s);
-    retry_at = Clock::now() + backoff;
+    ++failed_deliveries;
+    retry_at = Clock::now() + kRedelivery.delay_before(failed_deliveries + 1);
     ++retries;
   }
 
@@ -179,7 +185,7 @@ struct ToolStatePublisher::Impl {
   // The worker's own.
   std::deque<ToolState> backlog;
   std::optional<redis::Connection> connection;
-  std::chrono::milliseconds backoff{0};
+  int failed_deliveries = 0;  // in a row; the next delay grows with it
   Clock::time_point retry_at{};
 
   std::mutex mutex;
@@ -322,7 +328,7 @@ ToolStatePublisher& get_tool_state_publisher(std::optional<PublisherOptions> opt
   if (!shared) {
     shared = std::make_unique<ToolStatePublisher>(options.value_or(PublisherOptions{}));
   } else if (options && *options != shared->options()) {
-    throw std::logic_error(
+    throw UsageError(
         "get_tool_state_publisher: the shared publisher already exists with other options; "
         "pass none after the first call, or make a ToolStatePublisher of your own");
   }

@@ -49,16 +49,26 @@ TEST(ErrorStrategy, ContinueRecordsTheErrorAndGoesOn) {
 }
 
 TEST(ErrorStrategy, RetryWaitsDelayTimesBackoffAndSucceeds) {
+  td::ManualClock clock;  // time moves only when the test moves it
   FlakyFlow flow(td::ErrorHandler{.strategy = td::ErrorStrategy::RETRY,
                                   .max_retries = 3,
                                   .retry_delay = 40ms,
-                                  .retry_backoff = 2.0});
+                                  .retry_backoff = 2.0},
+                 std::nullopt, {}, 2, clock);
   auto job = flow.post(2);  // fails twice, then works
+  for (std::size_t failed = 1; failed <= 2; ++failed) {
+    // The retry is parked on the runtime's timer, and waits there while time stands still.
+    ASSERT_TRUE(eventually([&] { return flow.attempt_count() == failed && clock.waiters() == 1; }));
+    clock.advance(1ms);
+    EXPECT_EQ(flow.attempt_count(), failed);
+    EXPECT_EQ(job->status(), td::JobStatus::running);
+    ASSERT_TRUE(clock.advance_to_next_due());
+  }
   ASSERT_TRUE(flow.f.rt.wait_until_all_jobs_finished(10s));
   EXPECT_EQ(job->status(), td::JobStatus::completed);
   ASSERT_EQ(flow.attempts.size(), 3u);
-  EXPECT_GE(flow.attempts[1] - flow.attempts[0], 40ms);
-  EXPECT_GE(flow.attempts[2] - flow.attempts[1], 80ms);  // 40 ms x 2^1
+  EXPECT_EQ(flow.attempts[1] - flow.attempts[0], 40ms);  // retry_delay
+  EXPECT_EQ(flow.attempts[2] - flow.attempts[1], 80ms);  // 40 ms x 2^1
   EXPECT_EQ(flow.after.load(), 1);
   EXPECT_EQ(flow.f.rt.worker_state(flow.worker)->status(), td::WorkerStatus::idle);
 }
@@ -102,4 +112,44 @@ TEST(ErrorStrategy, TheRoutinesHandlerWinsOverTheFlows) {
   auto skipped = by_flow.post(1);
   ASSERT_TRUE(skipped->wait(10s));
   EXPECT_EQ(skipped->get_routine_data("flaky", "status"), "skipped");
+}
+
+TEST(ErrorStrategy, AKillSwitchInARoutineStopsItsWorkerWhateverTheStrategy) {
+  Fixture f;
+  td::Flow flow("switch");
+  std::atomic<int> calls{0};
+  auto r = routine({"in"}, {}, [&](auto&, auto&, auto&) {
+    ++calls;
+    throw td::KillSwitch("the disk is gone");
+  });
+  r->set_error_handler(
+      {.strategy = td::ErrorStrategy::RETRY, .max_retries = 5, .retry_delay = 0ms});
+  flow.add_routine(std::move(r), "r");
+  f.registry.register_by_name("switch", flow);
+  const auto worker = f.rt.exec("switch").value();
+  auto job = f.rt.post("switch", "r", "in", {}).value().job;
+  ASSERT_TRUE(job->wait(10s));
+  EXPECT_EQ(calls.load(), 1);  // never retried
+  EXPECT_EQ(job->status(), td::JobStatus::failed);
+  const td::Error error = job->error().value();
+  EXPECT_EQ(error.kind, td::ErrorKind::kill_switch);
+  EXPECT_EQ(error.routine, "r");
+  EXPECT_FALSE(error.retryable());
+  EXPECT_EQ(error.describe(), "kill switch in routine 'r': the disk is gone");
+  EXPECT_EQ(f.rt.worker_state(worker)->status(), td::WorkerStatus::failed);
+  auto refused = f.rt.post("switch", "r", "in", {});
+  ASSERT_FALSE(refused);
+  EXPECT_EQ(refused.error().kind, td::ErrorKind::stopped);
+}
+
+TEST(ErrorStrategy, ARoutinesFailureReachesItsJobAsAnErrorNamingTheRoutine) {
+  FlakyFlow flow(std::nullopt);
+  auto job = flow.post(1);
+  ASSERT_TRUE(job->wait(10s));
+  const td::Error error = job->error().value();
+  EXPECT_EQ(error.kind, td::ErrorKind::handler);
+  EXPECT_EQ(error.routine, "flaky");
+  EXPECT_EQ(error.message, "flaky failure");
+  EXPECT_EQ(error.attempts, 1);
+  EXPECT_TRUE(error.retryable());
 }

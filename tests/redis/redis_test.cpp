@@ -116,7 +116,8 @@ TEST(RedisConnection, TalksToARealServerAndPipelines) {
   EXPECT_EQ((*replies)[3].type, rd::Reply::Type::error) << "error replies stay in a pipeline";
   auto refused = connection->command({"NOSUCHCOMMAND"});
   ASSERT_FALSE(refused);
-  EXPECT_FALSE(refused.error().retryable);
+  EXPECT_FALSE(refused.error().retryable());
+  EXPECT_EQ(refused.error().kind, tendril::ErrorKind::refused);
   EXPECT_NE(refused.error().message.find("Redis refused NOSUCHCOMMAND"), std::string::npos);
 }
 
@@ -136,7 +137,8 @@ TEST(RedisConnection, AWrongPasswordIsANonRetryableErrorNamingTheLogin) {
   RedisServer server("right");
   auto connection = rd::Connection::open(with_password(server, "wrong"));
   ASSERT_FALSE(connection);
-  EXPECT_FALSE(connection.error().retryable);
+  EXPECT_FALSE(connection.error().retryable());
+  EXPECT_EQ(connection.error().kind, tendril::ErrorKind::refused);
   EXPECT_NE(connection.error().message.find("logging in to redis://default@127.0.0.1"),
             std::string::npos)
       << connection.error().message;
@@ -149,7 +151,8 @@ TEST(RedisConnection, AnUnreachableServerIsARetryableErrorNamingIt) {
   server.kill();
   auto connection = rd::Connection::open(at_port(port));
   ASSERT_FALSE(connection);
-  EXPECT_TRUE(connection.error().retryable);
+  EXPECT_TRUE(connection.error().retryable());
+  EXPECT_EQ(connection.error().kind, tendril::ErrorKind::connection);
   EXPECT_NE(connection.error().message.find("connecting to redis://default@127.0.0.1:" +
                                             std::to_string(port)),
             std::string::npos)
@@ -163,6 +166,7 @@ TEST(RedisConnection, AServerKilledMidConnectionIsARetryableError) {
   server.kill();
   auto reply = connection->command({"PING"});
   ASSERT_FALSE(reply);
-  EXPECT_TRUE(reply.error().retryable);
+  EXPECT_TRUE(reply.error().retryable());
+  EXPECT_EQ(reply.error().kind, tendril::ErrorKind::connection);
   EXPECT_FALSE(connection->healthy());
 }

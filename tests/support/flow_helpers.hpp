@@ -7,6 +7,7 @@
 #include <mutex>
 #include <stdexcept>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include <tendril/flow.hpp>
@@ -77,9 +78,22 @@ inline bool contains(const std::string& text, const std::string& part) {
 }
 
 // Runs `flow` on its own runtime, posts `items` to routine/slot, waits, shuts down.
+// True once `condition` holds, polling for at most `limit` of real time: for events on other
+// threads (time itself, in these tests, moves only on a ManualClock).
+template <class Condition>
+bool eventually(Condition condition, std::chrono::milliseconds limit = 10s) {
+  const auto deadline = std::chrono::steady_clock::now() + limit;
+  while (!condition()) {
+    if (std::chrono::steady_clock::now() > deadline) return false;
+    std::this_thread::sleep_for(1ms);
+  }
+  return true;
+}
+
 struct Harness {
-  explicit Harness(td::Flow f, std::size_t threads = 2)
-      : flow(std::move(f)), rt({.thread_pool_size = threads, .registry = &registry}) {
+  explicit Harness(td::Flow f, std::size_t threads = 2, td::Clock* clock = nullptr)
+      : flow(std::move(f)),
+        rt({.thread_pool_size = threads, .registry = &registry, .clock = clock}) {
     registry.register_by_name(flow.flow_id(), flow);
     worker = rt.exec(flow.flow_id()).value();
   }
@@ -111,8 +125,11 @@ inline std::unique_ptr<td::Routine> atomic_counter(std::size_t concurrency = 1) 
 }
 
 struct Fixture {
-  explicit Fixture(std::size_t threads = 2, td::RuntimeHooks hooks = {})
-      : rt({.thread_pool_size = threads, .registry = &registry, .hooks = std::move(hooks)}) {}
+  explicit Fixture(std::size_t threads = 2, td::RuntimeHooks hooks = {}, td::Clock* clock = nullptr)
+      : rt({.thread_pool_size = threads,
+            .registry = &registry,
+            .clock = clock,
+            .hooks = std::move(hooks)}) {}
   td::FlowRegistry registry;
   td::Runtime rt;
 };
@@ -121,14 +138,15 @@ struct Fixture {
 struct FlakyFlow {
   explicit FlakyFlow(std::optional<td::ErrorHandler> routine_handler,
                      std::optional<td::ErrorHandler> flow_handler = std::nullopt,
-                     td::RuntimeHooks hooks = {}, std::size_t threads = 2)
-      : f(threads, std::move(hooks)) {
+                     td::RuntimeHooks hooks = {}, std::size_t threads = 2,
+                     td::Clock& clock_ = td::Clock::steady())
+      : f(threads, std::move(hooks), &clock_), clock(clock_) {
     td::Flow flow("flaky");
     auto r = routine({"in"}, {{"out", {}}}, nullptr);
     td::Routine* self = r.get();
     r->set_logic([this, self](const td::SlotData& in, const Json&, td::FlowWorkerState&) {
       std::lock_guard lock(mutex);
-      attempts.push_back(std::chrono::steady_clock::now());
+      attempts.push_back(clock.now());
       const Json& item = in["in"].at(0);
       if (failures_left < 0) failures_left = item.value("fail", 0);
       if (failures_left > 0) {
@@ -153,11 +171,16 @@ struct FlakyFlow {
   std::shared_ptr<td::JobContext> post(int fail) {
     return f.rt.post("flaky", "flaky", "in", {{"fail", fail}}).value().job;
   }
+  std::size_t attempt_count() {
+    std::lock_guard lock(mutex);
+    return attempts.size();
+  }
   Fixture f;
+  td::Clock& clock;
   std::string worker;
   std::mutex mutex;
   int failures_left = -1;
-  std::vector<std::chrono::steady_clock::time_point> attempts;
+  std::vector<td::Clock::time_point> attempts;  // by the runtime's clock
   std::atomic<int> after{0};
 };
 

@@ -1,16 +1,17 @@
 // tendril/redis/connection.hpp — one connection to Redis, over hiredis 0.14, owned (RAII).
 //
 // Synchronous: each call sends and waits for its reply, within the endpoint's timeout.
-// pipeline() sends many commands in one round trip. Errors are values and say whether a retry
-// can help: `retryable` when the connection failed (refused, reset, timed out); not when Redis
-// refused the request (a wrong password, an unknown command). Not thread-safe: one connection
-// per thread. Movable.
+// pipeline() sends many commands in one round trip. Errors are `tendril::Error` values whose
+// kind says whether a retry can help: `connection` (retryable) when the connection failed
+// (refused, reset, timed out); `refused` (not retryable) when Redis refused the request (a wrong
+// password, an unknown command). Not thread-safe: one connection per thread. Movable.
 #pragma once
 
 #include <expected>
 #include <string>
 #include <vector>
 
+#include "tendril/core/error.hpp"
 #include "tendril/redis/endpoint.hpp"
 
 struct redisContext;
@@ -25,13 +26,9 @@ struct Reply {
   std::vector<Reply> elements = {};
 };
 
-struct RedisError {
-  std::string message;
-  bool retryable = false;  // true: the connection failed; a retry (after reconnecting) may work
-};
-
+// What a Redis call returns: a value, or an Error of kind `connection` or `refused`.
 template <class T>
-using RedisResult = std::expected<T, RedisError>;
+using RedisResult = Result<T>;
 
 class Connection {
  public:
@@ -45,7 +42,7 @@ class Connection {
   Connection& operator=(const Connection&) = delete;
   ~Connection();
 
-  // One command; an error reply becomes a (non-retryable) RedisError naming the command.
+  // One command; an error reply becomes a `refused` Error naming the command.
   RedisResult<Reply> command(const std::vector<std::string>& args);
   // Many commands in one round trip; error replies stay in the result as Type::error.
   RedisResult<std::vector<Reply>> pipeline(const std::vector<std::vector<std::string>>& commands);
@@ -58,7 +55,7 @@ class Connection {
  private:
   explicit Connection(Endpoint endpoint, redisContext* context);
   RedisResult<void> log_in();
-  RedisError connection_error(const std::string& doing) const;
+  Error connection_error(const std::string& doing) const;
 
   Endpoint endpoint_;
   redisContext* context_ = nullptr;

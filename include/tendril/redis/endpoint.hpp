@@ -1,7 +1,8 @@
 // tendril/redis/endpoint.hpp — where a Redis server is, and how to log in.
 //
-// Plain values. Parsing never throws: a bad URL or environment value is an error that names the
-// variable or the part that is wrong. Thread-safe to read from several threads.
+// Plain values. Parsing never throws: a bad URL or environment value is an Error of kind
+// `invalid` that names the variable or the part that is wrong. Thread-safe to read from several
+// threads.
 #pragma once
 
 #include <chrono>
@@ -10,12 +11,9 @@
 #include <string>
 #include <string_view>
 
-namespace tendril::redis {
+#include "tendril/core/error.hpp"
 
-// A configuration problem: which setting, and what is wrong with it.
-struct ConfigError {
-  std::string message;
-};
+namespace tendril::redis {
 
 struct Endpoint {
   std::string host = "localhost";
@@ -27,11 +25,11 @@ struct Endpoint {
 
   // redis://[user[:password]@]host[:port][/db]. rediss:// (TLS) is an error: hiredis 0.14 has
   // no TLS.
-  static std::expected<Endpoint, ConfigError> parse_url(std::string_view url);
+  static Result<Endpoint> parse_url(std::string_view url);
 
   // From PREFECT_REDIS_MESSAGING_{URL,HOST,PORT,DB,USERNAME,PASSWORD,SSL} (URL wins over the
   // parts). nullopt when neither URL nor HOST is set: no Redis is configured.
-  static std::expected<std::optional<Endpoint>, ConfigError> from_environment();
+  static Result<std::optional<Endpoint>> from_environment();
 
   // redis://user@host:port/db, without the password: safe for logs.
   std::string describe() const;
