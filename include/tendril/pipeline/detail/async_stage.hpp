@@ -33,7 +33,7 @@
 #include "tendril/pipeline/detail/channel.hpp"
 #include "tendril/pipeline/detail/lane.hpp"
 #include "tendril/pipeline/detail/run_context.hpp"
-#include "tendril/pipeline/detail/stage_node.hpp"
+#include "tendril/pipeline/detail/stage_worker.hpp"
 #include "tendril/pipeline/stage.hpp"
 
 namespace tendril::detail {
@@ -147,17 +147,14 @@ class AsyncStageNode final : public NodeBase,
  public:
   AsyncStageNode(const PoolOptions<In, Out>& options, const AsyncHandler<In, Out>& handler,
                  bool accepts_errors, std::string name, Inlet<Out>& downstream, RunContext& context)
-      : options_(options),
-        name_(std::move(name)),
+      : core_(options, std::move(name), downstream, context),
         keep_item_(options.retries > 1 || static_cast<bool>(options.dead_letter)),
-        downstream_(downstream),
-        context_(context),
         loop_(context.event_loop<AsioLoop>()),
         lane_(options.buffer, options.num_workers) {
-    for (std::size_t i = 0; i < options_.num_workers; ++i)
-      workers_.push_back(std::make_unique<Worker>(WorkerState(name_, i, context_.stop_token()),
+    for (std::size_t i = 0; i < options.num_workers; ++i)
+      workers_.push_back(std::make_unique<Worker>(WorkerState(core_.name, i, context.stop_token()),
                                                   handler, accepts_errors));
-    context_.on_abort([this] { abort(); });
+    context.on_abort([this] { abort(); });
   }
 
   // NodeBase
@@ -169,19 +166,7 @@ class AsyncStageNode final : public NodeBase,
     queued_items_ = &scheduler.queued_items();
     lane_.bind(scheduler);
   }
-  StageMetrics metrics() const override {
-    StageMetrics m{.name = name_,
-                   .workers = workers_.size(),
-                   .queue_capacity = options_.buffer,
-                   .queue_high_water = lane_.high_water()};
-    for (const auto& w : workers_) {
-      m.processed += w->processed;
-      m.failed += w->failed;
-      m.retried += w->retried;
-      m.busy += w->busy;
-    }
-    return m;
-  }
+  StageMetrics metrics() const override { return core_.metrics(workers_, lane_.high_water()); }
 
   // Inlet
   bool can_accept() const override { return lane_.has_free_slot() || lane_.has_room(); }
@@ -227,19 +212,13 @@ class AsyncStageNode final : public NodeBase,
  private:
   using Clock = std::chrono::steady_clock;
 
-  struct Worker {
-    Worker(WorkerState s, AsyncHandler<In, Out> h, bool errors)
-        : state(std::move(s)), handler(std::move(h)), accepts_errors(errors) {}
-    WorkerState state;
-    AsyncHandler<In, Out> handler;
-    bool accepts_errors;
+  // Counters: processed and failed by the scheduler thread holding the worker, retried and
+  // busy by the event-loop thread while its coroutine runs; read after the run.
+  struct Worker : StageWorker<AsyncHandler<In, Out>> {
+    using StageWorker<AsyncHandler<In, Out>>::StageWorker;
     std::optional<In> item;  // kept for retries and the dead letter
     int attempts = 0;
     Clock::time_point started;
-    // Counters: processed and failed by the scheduler thread holding the worker, retried and
-    // busy by the event-loop thread; read after the run.
-    std::uint64_t processed = 0, failed = 0, retried = 0;
-    std::chrono::nanoseconds busy{0};
   };
   struct Done {
     std::uint32_t worker;
@@ -270,18 +249,15 @@ class AsyncStageNode final : public NodeBase,
   // On the event loop: an attempt ended. Retry it, or hand the result to the scheduler.
   void finished(std::uint32_t index, Carried<Out>&& value) override {
     Worker& worker = *workers_[index];
-    worker.busy += Clock::now() - worker.started;
+    worker.counters.busy += Clock::now() - worker.started;
     ++worker.attempts;
     if (!value) {
-      Error& failure = *value.error();
-      if (failure.kind != ErrorKind::kill_switch && worker.attempts < options_.retries &&
-          !context_.stopped() && worker.item) {
-        ++worker.retried;
+      if (core_.retries_after(worker.attempts, *value.error()) && worker.item) {
+        ++worker.counters.retried;
         if constexpr (std::is_copy_constructible_v<In>)
           return spawn(index, Carried<In>(*worker.item));
       }
-      failure.stage = name_;
-      failure.attempts = worker.attempts;
+      value = carried_error(core_.failed(std::move(*value.error()), worker.attempts));
     }
     {
       std::lock_guard lock(done_mutex_);
@@ -298,18 +274,18 @@ class AsyncStageNode final : public NodeBase,
     Worker& worker = *workers_[index];
     Lease lease(this, index);
     if (value) {
-      ++worker.processed;
-      return downstream_.accept(Envelope<Out>{std::move(value)}, lease);
+      ++worker.counters.processed;
+      return core_.downstream.accept(Envelope<Out>{std::move(value)}, lease);
     }
-    if (context_.stopped()) return;  // abandoned by the cancel, not failed
-    ++worker.failed;
-    if (settle_failure(options_, context_, *value.error(), worker.item ? &*worker.item : nullptr))
-      downstream_.accept(Envelope<Out>{std::move(value)}, lease);
+    if (core_.context.stopped()) return;  // abandoned by the cancel, not failed
+    ++worker.counters.failed;
+    if (core_.settle(*value.error(), worker.item ? &*worker.item : nullptr))
+      core_.downstream.accept(Envelope<Out>{std::move(value)}, lease);
   }
 
   void forward(std::uint32_t index, Carried<In>&& error) {
     Lease lease(this, index);
-    downstream_.accept(Envelope<Out>{std::unexpected(std::move(error.error()))}, lease);
+    core_.downstream.accept(Envelope<Out>{std::unexpected(std::move(error.error()))}, lease);
   }
 
   void abort() {
@@ -317,11 +293,8 @@ class AsyncStageNode final : public NodeBase,
     loop_.stop();
   }
 
-  const PoolOptions<In, Out>& options_;
-  const std::string name_;
+  const StageCore<In, Out> core_;
   const bool keep_item_;
-  Inlet<Out>& downstream_;
-  RunContext& context_;
   AsioLoop& loop_;
   Scheduler* scheduler_ = nullptr;
   std::atomic<std::size_t>* queued_items_ = nullptr;

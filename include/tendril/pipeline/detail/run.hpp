@@ -46,13 +46,19 @@ class ErasedStage final : public StageSpecBase {
   Built instantiate(std::string name, InletBase& downstream, RunContext& context) const override {
     if (spec_->async_node)
       return spec_->async_node(spec_->options, std::move(name), downstream, context);
-    auto node = std::make_unique<StageNode<In, Out>>(spec_, std::move(name),
-                                                     static_cast<Inlet<Out>&>(downstream), context);
-    InletBase* inlet = static_cast<Inlet<In>*>(node.get());
-    return Built{std::move(node), inlet};
+    auto& out = static_cast<Inlet<Out>&>(downstream);
+    if (spec_->fork())
+      return built(
+          std::make_unique<StageNode<In, Out, true>>(spec_, std::move(name), out, context));
+    return built(std::make_unique<StageNode<In, Out, false>>(spec_, std::move(name), out, context));
   }
 
  private:
+  template <class Node>
+  static Built built(std::unique_ptr<Node> node) {
+    InletBase* inlet = static_cast<Inlet<In>*>(node.get());
+    return Built{std::move(node), inlet};
+  }
   std::shared_ptr<const StageSpec<In, Out>> spec_;
 };
 
