@@ -36,7 +36,7 @@ int run_flow_validate(const std::string& file) {
   fmt::print("{}", key_value_table({
                        {"flow", flow->flow_id()},
                        {"routines", std::to_string(flow->routine_ids().size())},
-                       {"connections", std::to_string(flow->connections().size())},
+                       {"connections", std::to_string(flow->links().size())},
                        {"errors", std::to_string(errors)},
                        {"warnings", std::to_string(issues.size() - errors)},
                    }));

@@ -62,7 +62,7 @@ std::vector<std::string> Flow::routine_ids() const {
   return ids;
 }
 
-std::vector<Connection> Flow::connections() const {
+std::vector<Link> Flow::links() const {
   std::lock_guard lock(data_->mutex);
   return data_->connections;
 }
@@ -86,7 +86,7 @@ void Flow::connect(std::string_view from, std::string_view event, std::string_vi
   if (!target->find_slot(slot))
     throw FlowError(what + "routine '" + std::string(to) + "' has no slot '" + std::string(slot) +
                     "' (slots: " + join_names_of(target->slots()) + ")");
-  Connection c{std::string(from), std::string(event), std::string(to), std::string(slot)};
+  Link c{std::string(from), std::string(event), std::string(to), std::string(slot)};
   std::lock_guard lock(data_->mutex);
   if (std::find(data_->connections.begin(), data_->connections.end(), c) !=
       data_->connections.end())

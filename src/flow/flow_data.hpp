@@ -18,7 +18,7 @@ struct FlowData {
   const std::string flow_id;
   mutable std::mutex mutex;  // guards the members below while the flow is built
   std::vector<std::pair<std::string, std::unique_ptr<Routine>>> routines;  // in added order
-  std::vector<Connection> connections;
+  std::vector<Link> connections;
   std::optional<ErrorHandler> error_handler;
   std::atomic<bool> frozen{false};  // set by the first worker; nothing changes afterwards
 };

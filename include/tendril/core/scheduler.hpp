@@ -1,12 +1,12 @@
 // tendril/core/scheduler.hpp — the threads of one run, and how they find work.
 //
 // Run-to-completion: a thread that takes an item carries it through as many stages as it can
-// (a stage's worker slot is taken before the previous one is let go, so one-worker stages keep
+// (a stage's worker seat is taken before the previous one is let go, so one-worker stages keep
 // FIFO order), and only queues it when the next stage is busy. Cheap stages therefore run on
 // one core with no handoff; more threads are woken only when there is runnable work and the
 // handlers are heavy (≥ 1 µs on average) and a core is free, or one has been inside a handler
 // for over a tick (0.1-2 ms), or when a thread is about to block. A run has one thread per worker
-// slot plus one for the source, so blocking handlers still get `num_workers`-way concurrency.
+// seat plus one for the source, so blocking handlers still get `num_workers`-way concurrency.
 //
 // Threads that find nothing sleep; the last one awake decides whether the run is finished
 // (source exhausted, every queue empty). Thread-safe: every member may be called from the
@@ -41,29 +41,29 @@ class Runner {
   virtual std::uint64_t cost_ns() const { return 0; }
 };
 
-// A held worker slot. Releasing it lets another thread use that worker. Move-only.
-class SlotOwner {
+// A held worker seat. Releasing it lets another thread use that worker. Move-only.
+class SeatOwner {
  public:
-  virtual ~SlotOwner() = default;
-  virtual void release_slot(std::uint32_t slot) = 0;
+  virtual ~SeatOwner() = default;
+  virtual void release_seat(std::uint32_t seat) = 0;
 };
 
 class Lease {
  public:
   Lease() = default;
-  Lease(SlotOwner* owner, std::uint32_t slot) : owner_(owner), slot_(slot) {}
-  Lease(Lease&& other) noexcept : owner_(other.owner_), slot_(other.slot_) {
+  Lease(SeatOwner* owner, std::uint32_t seat) : owner_(owner), seat_(seat) {}
+  Lease(Lease&& other) noexcept : owner_(other.owner_), seat_(other.seat_) {
     other.owner_ = nullptr;
   }
   Lease& operator=(Lease&&) = delete;
   ~Lease() { release(); }
   void release() {
-    if (owner_) std::exchange(owner_, nullptr)->release_slot(slot_);
+    if (owner_) std::exchange(owner_, nullptr)->release_seat(seat_);
   }
 
  private:
-  SlotOwner* owner_ = nullptr;
-  std::uint32_t slot_ = 0;
+  SeatOwner* owner_ = nullptr;
+  std::uint32_t seat_ = 0;
 };
 
 class Scheduler {

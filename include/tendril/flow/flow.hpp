@@ -26,9 +26,11 @@
 
 namespace tendril {
 
-struct Connection {
+// One edge of a flow, made by Flow::connect: event `event` of routine `from` feeds slot `slot` of
+// routine `to` (a flow file lists them under "connections").
+struct Link {
   std::string from, event, to, slot;
-  bool operator==(const Connection&) const = default;
+  bool operator==(const Link&) const = default;
 };
 
 struct ValidationIssue {
@@ -74,7 +76,7 @@ class Flow {
 
   Routine* routine(std::string_view id) const;
   std::vector<std::string> routine_ids() const;  // in the order they were added
-  std::vector<Connection> connections() const;
+  std::vector<Link> links() const;
   bool frozen() const noexcept;
 
   // JSON form (see above). Every routine must have been made by its registered type.

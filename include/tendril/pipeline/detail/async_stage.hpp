@@ -142,7 +142,7 @@ template <class In, class Out>
 class AsyncStageNode final : public NodeBase,
                              public Inlet<In>,
                              public Runner,
-                             public SlotOwner,
+                             public SeatOwner,
                              public AsyncDone<Out> {
  public:
   AsyncStageNode(const PoolOptions<In, Out>& options, const AsyncHandler<In, Out>& handler,
@@ -169,8 +169,8 @@ class AsyncStageNode final : public NodeBase,
   StageMetrics metrics() const override { return core_.metrics(workers_, lane_.high_water()); }
 
   // Inlet
-  bool can_accept() const override { return lane_.has_free_slot() || lane_.has_room(); }
-  bool has_free_worker() const override { return lane_.has_free_slot(); }
+  bool can_accept() const override { return lane_.has_free_seat() || lane_.has_room(); }
+  bool has_free_worker() const override { return lane_.has_free_seat(); }
   void accept(Envelope<In>&& item, Lease& upstream) override {
     lane_.accept(std::move(item), upstream, false,
                  [this](std::uint32_t worker, Envelope<In>&& admitted) {
@@ -206,8 +206,8 @@ class AsyncStageNode final : public NodeBase,
     return in_flight_.load() == 0 && done_size_.load() == 0 && lane_.empty();
   }
 
-  // SlotOwner
-  void release_slot(std::uint32_t worker) override { lane_.release(worker); }
+  // SeatOwner
+  void release_seat(std::uint32_t worker) override { lane_.release(worker); }
 
  private:
   using Clock = std::chrono::steady_clock;
@@ -225,7 +225,7 @@ class AsyncStageNode final : public NodeBase,
     Carried<Out> value;
   };
 
-  // On a scheduler thread, worker slot held: begin the item's first attempt.
+  // On a scheduler thread, worker seat held: begin the item's first attempt.
   void start(std::uint32_t index, Carried<In>&& input) {
     Worker& worker = *workers_[index];
     if (!input && !worker.accepts_errors)  // an upstream error passes through untouched
@@ -269,7 +269,7 @@ class AsyncStageNode final : public NodeBase,
     scheduler_->notify_work();
   }
 
-  // On a scheduler thread, worker slot held: count the result and send it on.
+  // On a scheduler thread, worker seat held: count the result and send it on.
   void pass_on(std::uint32_t index, Carried<Out>&& value) {
     Worker& worker = *workers_[index];
     Lease lease(this, index);
@@ -298,7 +298,7 @@ class AsyncStageNode final : public NodeBase,
   AsioLoop& loop_;
   Scheduler* scheduler_ = nullptr;
   std::atomic<std::size_t>* queued_items_ = nullptr;
-  Lane<In> lane_;  // items waiting for a worker, and the workers' slots
+  Lane<In> lane_;  // items waiting for a worker, and the workers' seats
   std::vector<std::unique_ptr<Worker>> workers_;
   std::atomic<std::size_t> in_flight_{0};
 

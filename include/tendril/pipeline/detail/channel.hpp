@@ -2,7 +2,7 @@
 //
 // An `Inlet<T>` takes items of type T from whoever produced them. accept() may run the item's
 // next handlers on the calling thread (run-to-completion), queue it, or block while the
-// consumer is full (backpressure). It releases the producer's `Lease` (its worker slot) once
+// consumer is full (backpressure). It releases the producer's `Lease` (its worker seat) once
 // the item is safely inside, never before, so that one-worker stages keep FIFO order. Every
 // method is thread-safe.
 #pragma once

@@ -1,8 +1,8 @@
-// tendril/pipeline/detail/lane.hpp — a bounded queue of items and the worker slots that serve it.
+// tendril/pipeline/detail/lane.hpp — a bounded queue of items and the worker seats that serve it.
 //
-// The one admission protocol of every stage: an arriving item runs at once when a slot is
-// free and nothing is queued before it; otherwise it takes a free slot and the oldest queued
-// item runs instead; otherwise it is queued; and only when the queue is full and every slot busy
+// The one admission protocol of every stage: an arriving item runs at once when a seat is
+// free and nothing is queued before it; otherwise it takes a free seat and the oldest queued
+// item runs instead; otherwise it is queued; and only when the queue is full and every seat busy
 // does the arriving thread wait (backpressure). The producer's lease is released once the item
 // is inside, never before. Every method is thread-safe.
 #pragma once
@@ -18,14 +18,14 @@
 
 #include "tendril/core/scheduler.hpp"
 #include "tendril/pipeline/detail/channel.hpp"
-#include "tendril/pipeline/detail/slot_pool.hpp"
+#include "tendril/pipeline/detail/seat_pool.hpp"
 
 namespace tendril::detail {
 
 template <class In>
 class Lane {
  public:
-  Lane(std::size_t capacity, std::size_t slots) : capacity_(capacity), slots_(slots) {}
+  Lane(std::size_t capacity, std::size_t seats) : capacity_(capacity), seats_(seats) {}
 
   // Before the run starts: the run's count of queued items and its scheduler.
   void bind(Scheduler& scheduler) {
@@ -33,20 +33,20 @@ class Lane {
     queued_items_ = &scheduler.queued_items();
   }
 
-  // Admits `item` (see above) and calls run(slot, item) on this thread when it runs at once.
-  // With `number`, items are numbered in the order they take a slot (for ordered stages), and
+  // Admits `item` (see above) and calls run(seat, item) on this thread when it runs at once.
+  // With `number`, items are numbered in the order they take a seat (for ordered stages), and
   // the lock-free fast path, which does not number, is not taken.
   template <class Run>
   void accept(Envelope<In>&& item, Lease& upstream, bool number, Run&& run) {
-    std::uint32_t slot;
-    if (!number && size_.load(std::memory_order_acquire) == 0 && slots_.try_acquire(slot)) {
+    std::uint32_t seat;
+    if (!number && size_.load(std::memory_order_acquire) == 0 && seats_.try_acquire(seat)) {
       upstream.release();  // the item is ours now: the upstream worker may take its next one
-      return run(slot, std::move(item));
+      return run(seat, std::move(item));
     }
     std::unique_lock lock(mutex_);
     for (unsigned waits = 0;; ++waits) {
       if (aborted_) return;
-      if (slots_.try_acquire(slot)) {
+      if (seats_.try_acquire(seat)) {
         if (!queue_.empty()) {  // run the oldest, queue this one behind the rest
           queue_.push_back(std::move(item));
           item = std::move(queue_.front());
@@ -55,7 +55,7 @@ class Lane {
         if (number) item.seq = next_ticket_++;
         lock.unlock();
         upstream.release();
-        return run(slot, std::move(item));
+        return run(seat, std::move(item));
       }
       if (queue_.size() < capacity_) {
         push(std::move(item));
@@ -67,7 +67,7 @@ class Lane {
     }
   }
 
-  // Queues `item` without taking a slot, waiting while the queue is full (fork dispatch).
+  // Queues `item` without taking a seat, waiting while the queue is full (fork dispatch).
   // False when the run was aborted.
   bool enqueue(Envelope<In>&& item) {
     std::unique_lock lock(mutex_);
@@ -78,11 +78,11 @@ class Lane {
     return true;
   }
 
-  // For a thread looking for work: a queued item and a free slot for it, or false.
-  bool take(std::uint32_t& slot, Envelope<In>& item, bool number) {
-    if (size_.load(std::memory_order_relaxed) == 0 || !slots_.any_free()) return false;
+  // For a thread looking for work: a queued item and a free seat for it, or false.
+  bool take(std::uint32_t& seat, Envelope<In>& item, bool number) {
+    if (size_.load(std::memory_order_relaxed) == 0 || !seats_.any_free()) return false;
     std::unique_lock lock(mutex_);
-    if (queue_.empty() || aborted_ || !slots_.try_acquire(slot)) return false;
+    if (queue_.empty() || aborted_ || !seats_.try_acquire(seat)) return false;
     item = std::move(queue_.front());
     queue_.pop_front();
     size_.store(queue_.size(), std::memory_order_relaxed);
@@ -94,9 +94,9 @@ class Lane {
     return true;
   }
 
-  // Waiters for room are not woken here: the thread that let the slot go looks at this lane
+  // Waiters for room are not woken here: the thread that let the seat go looks at this lane
   // next and pops it, which wakes them; a wake-up here would sit on every item's critical path.
-  void release(std::uint32_t slot) { slots_.release(slot); }
+  void release(std::uint32_t seat) { seats_.release(seat); }
 
   void abort() {
     std::deque<Envelope<In>> dropped;
@@ -112,9 +112,9 @@ class Lane {
 
   // Lock-free hints.
   bool empty() const { return size_.load(std::memory_order_acquire) == 0; }
-  bool has_free_slot() const { return slots_.any_free(); }
+  bool has_free_seat() const { return seats_.any_free(); }
   bool has_room() const { return size_.load(std::memory_order_relaxed) < capacity_; }
-  bool runnable() const { return !empty() && has_free_slot(); }
+  bool runnable() const { return !empty() && has_free_seat(); }
 
   std::size_t capacity() const noexcept { return capacity_; }
   std::size_t high_water() const {
@@ -130,7 +130,7 @@ class Lane {
     queued_items_->fetch_add(1, std::memory_order_release);
   }
 
-  // With mutex_ held: waits up to 1 ms for room or a free slot. On the first wait of an
+  // With mutex_ held: waits up to 1 ms for room or a free seat. On the first wait of an
   // episode, and every 16th after, it wakes a sleeper, so that the work this thread would have
   // done is taken by another.
   void wait_for_room(std::unique_lock<std::mutex>& lock, unsigned waits) {
@@ -140,13 +140,13 @@ class Lane {
       scheduler_->before_blocking();
       lock.lock();
     }
-    if (!aborted_ && queue_.size() >= capacity_ && !slots_.any_free())
+    if (!aborted_ && queue_.size() >= capacity_ && !seats_.any_free())
       room_.wait_for(lock, std::chrono::milliseconds(1));
     --room_waiters_;
   }
 
   const std::size_t capacity_;
-  SlotPool slots_;
+  SeatPool seats_;
   Scheduler* scheduler_ = nullptr;
   std::atomic<std::size_t>* queued_items_ = nullptr;  // the run's count
   mutable std::mutex mutex_;

@@ -1,6 +1,6 @@
 // tendril/pipeline/detail/source.hpp — where a pipeline's items come from.
 //
-// Each run opens a cursor on the source; whichever thread holds the source's single slot pulls
+// Each run opens a cursor on the source; whichever thread holds the source's single seat pulls
 // the next item and carries it into the first stage. Multi-pass sources (containers, forward
 // ranges) may run any number of times; single-pass ones (input-only ranges, generator
 // callables) run once, and a second run is a usage error instead of a silent zero.
@@ -52,7 +52,7 @@ class Cursor {
 };
 
 template <class T>
-class SourceRunner final : public SourceRunnerBase, public SlotOwner {
+class SourceRunner final : public SourceRunnerBase, public SeatOwner {
  public:
   SourceRunner(std::unique_ptr<Cursor<T>> cursor, Inlet<T>& first, RunContext& context)
       : cursor_(std::move(cursor)), first_(first), context_(context) {}
@@ -85,7 +85,7 @@ class SourceRunner final : public SourceRunnerBase, public SlotOwner {
     first_.accept(Envelope<T>{std::move(*item)}, lease);
     return true;
   }
-  void release_slot(std::uint32_t) override { busy_.store(false, std::memory_order_release); }
+  void release_seat(std::uint32_t) override { busy_.store(false, std::memory_order_release); }
   // Worth another thread when the first stage has a free worker (parallel work), or when
   // pulling is slow enough (an I/O source) that pulling ahead overlaps with the stages.
   bool runnable() const override {
@@ -115,12 +115,12 @@ class SourceRunner final : public SourceRunnerBase, public SlotOwner {
 
   std::unique_ptr<Cursor<T>> cursor_;
   Inlet<T>& first_;
-  std::uint32_t until_sample_ = 1;  // touched by the source's slot holder only
+  std::uint32_t until_sample_ = 1;  // touched by the source's seat holder only
   std::atomic<std::uint64_t> cost_ns_{0};
   RunContext& context_;
   std::atomic<bool> busy_{false};
   std::atomic<bool> exhausted_{false};
-  std::uint64_t produced_ = 0;  // written by the slot holder; read after the run
+  std::uint64_t produced_ = 0;  // written by the seat holder; read after the run
 };
 
 template <class T>

@@ -1,14 +1,14 @@
 // tendril/pipeline/detail/stage_node.hpp — one plain stage of a running pipeline: lanes, workers.
 //
-// A lane is a bounded queue with worker slots. Pool mode (`Fork` false): one lane of `buffer`
-// items whose `num_workers` slots any thread may take. Fork mode (fork_merge): one lane per
+// A lane is a bounded queue with worker seat. Pool mode (`Fork` false): one lane of `buffer`
+// items whose `num_workers` seats any thread may take. Fork mode (fork_merge): one lane per
 // worker; fork_join.hpp numbers each item, copies it into every lane and merges its branches.
 // The mode is chosen when the pipeline is built (the node's type), so the hot path checks one
 // flag: one attempt, nothing kept, nothing ordered. Ordered mode passes items on in the order
-// they took a slot, through a bounded reorder window.
+// they took a seat, through a bounded reorder window.
 //
-// accept() runs an arriving item at once on the calling thread when a slot is free and nothing
-// is queued before it; otherwise it queues the item, or, when the lane is full and every slot
+// accept() runs an arriving item at once on the calling thread when a seat is free and nothing
+// is queued before it; otherwise it queues the item, or, when the lane is full and every seat
 // busy, waits (backpressure). At most buffer × lanes + workers + reorder window items are inside
 // a stage at any time.
 #pragma once
@@ -35,7 +35,7 @@
 namespace tendril::detail {
 
 template <class In, class Out, bool Fork>
-class StageNode final : public NodeBase, public Inlet<In>, public Runner, public SlotOwner {
+class StageNode final : public NodeBase, public Inlet<In>, public Runner, public SeatOwner {
  public:
   StageNode(std::shared_ptr<const StageSpec<In, Out>> spec, std::string name,
             Inlet<Out>& downstream, RunContext& context)
@@ -83,29 +83,29 @@ class StageNode final : public NodeBase, public Inlet<In>, public Runner, public
     } else {
       lanes_.front()->accept(
           std::move(item), upstream, ordered_,
-          [this](std::uint32_t slot, Envelope<In>&& admitted) { run(slot, std::move(admitted)); });
+          [this](std::uint32_t seat, Envelope<In>&& admitted) { run(seat, std::move(admitted)); });
     }
   }
 
   bool can_accept() const override {
     for (const auto& lane : lanes_)
-      if (!lane->has_room() && (Fork || !lane->has_free_slot())) return false;
+      if (!lane->has_room() && (Fork || !lane->has_free_seat())) return false;
     return true;
   }
 
   bool has_free_worker() const override {
     for (const auto& lane : lanes_)
-      if (!lane->has_free_slot()) return false;
+      if (!lane->has_free_seat()) return false;
     return true;
   }
 
   // Runner: a thread looking for work.
   bool try_run() override {
     for (std::size_t i = 0; i < lanes_.size(); ++i) {
-      std::uint32_t slot;
+      std::uint32_t seat;
       Envelope<In> item;
-      if (!lanes_[i]->take(slot, item, ordered_ && !Fork)) continue;
-      run(Fork ? static_cast<std::uint32_t>(i) : slot, std::move(item));
+      if (!lanes_[i]->take(seat, item, ordered_ && !Fork)) continue;
+      run(Fork ? static_cast<std::uint32_t>(i) : seat, std::move(item));
       return true;
     }
     return false;
@@ -122,8 +122,8 @@ class StageNode final : public NodeBase, public Inlet<In>, public Runner, public
   }
   std::uint64_t cost_ns() const override { return cost_ns_.load(std::memory_order_relaxed); }
 
-  // SlotOwner: `slot` is the worker's index.
-  void release_slot(std::uint32_t worker) override {
+  // SeatOwner: `seat` is the worker's index.
+  void release_seat(std::uint32_t worker) override {
     if constexpr (Fork) {
       lanes_[worker]->release(0);
     } else {
@@ -145,7 +145,7 @@ class StageNode final : public NodeBase, public Inlet<In>, public Runner, public
   static constexpr std::uint32_t kSampleEvery = 16;
   static constexpr std::chrono::nanoseconds kShortCall{2000};
 
-  // Runs worker `index` on `item` and passes the outcome on; the worker's slot is held.
+  // Runs worker `index` on `item` and passes the outcome on; the worker's seat is held.
   void run(std::uint32_t index, Envelope<In>&& item) {
     Worker& worker = *workers_[index];
     Lease lease(this, index);

@@ -3,7 +3,7 @@
 // A worker (its WorkerState, its own copy of the handler, its counters), the call of a plain
 // handler (an exception becomes an Error there, through the one mapping, error_from), and the
 // stage core: its options, retry policy and error policy, and its metrics. A worker's counters
-// are touched only by whoever holds the worker (its slot, or its coroutine) and read after the
+// are touched only by whoever holds the worker (its seat, or its coroutine) and read after the
 // run; the core is read-only while the run goes, apart from what settle() hands to the context.
 #pragma once
 

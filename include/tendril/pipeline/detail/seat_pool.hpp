@@ -1,7 +1,7 @@
-// tendril/pipeline/detail/slot_pool.hpp — which workers of a stage are free, lock-free.
+// tendril/pipeline/detail/seat_pool.hpp — which workers of a stage are free, lock-free.
 //
-// One bit per worker slot, set while the slot is free. try_acquire() and release() are
-// thread-safe; acquiring a slot synchronises with its last release (acquire/release), so the
+// One bit per worker seat, set while the seat is free. try_acquire() and release() are
+// thread-safe; acquiring a seat synchronises with its last release (acquire/release), so the
 // worker's state and counters pass cleanly from one thread to the next.
 #pragma once
 
@@ -13,24 +13,24 @@
 
 namespace tendril::detail {
 
-class SlotPool {
+class SeatPool {
  public:
-  // The first 64 slots live in one word held inline (the common case costs one CAS); more
-  // slots spill into further words.
-  explicit SlotPool(std::size_t count) : extra_(count > 64 ? (count - 1) / 64 : 0) {
+  // The first 64 seats live in one word held inline (the common case costs one CAS); more
+  // seats spill into further words.
+  explicit SeatPool(std::size_t count) : extra_(count > 64 ? (count - 1) / 64 : 0) {
     for (std::size_t i = 0; i < count; ++i)
       word(i / 64).fetch_or(bit(i), std::memory_order_relaxed);
   }
 
-  bool try_acquire(std::uint32_t& slot) {
-    if (take(first_, 0, slot)) return true;
+  bool try_acquire(std::uint32_t& seat) {
+    if (take(first_, 0, seat)) return true;
     for (std::size_t w = 0; w < extra_.size(); ++w)
-      if (take(extra_[w], w + 1, slot)) return true;
+      if (take(extra_[w], w + 1, seat)) return true;
     return false;
   }
 
-  void release(std::uint32_t slot) {
-    word(slot / 64).fetch_or(bit(slot), std::memory_order_release);
+  void release(std::uint32_t seat) {
+    word(seat / 64).fetch_or(bit(seat), std::memory_order_release);
   }
 
   bool any_free() const {
@@ -41,18 +41,18 @@ class SlotPool {
   }
 
  private:
-  static std::uint64_t bit(std::size_t slot) { return std::uint64_t{1} << (slot % 64); }
+  static std::uint64_t bit(std::size_t seat) { return std::uint64_t{1} << (seat % 64); }
   std::atomic<std::uint64_t>& word(std::size_t index) {
     return index == 0 ? first_ : extra_[index - 1];
   }
 
-  static bool take(std::atomic<std::uint64_t>& word, std::size_t index, std::uint32_t& slot) {
+  static bool take(std::atomic<std::uint64_t>& word, std::size_t index, std::uint32_t& seat) {
     std::uint64_t free = word.load(std::memory_order_relaxed);
     while (free) {
       const std::uint64_t lowest = free & (~free + 1);
       if (word.compare_exchange_weak(free, free & ~lowest, std::memory_order_acquire,
                                      std::memory_order_relaxed)) {
-        slot = static_cast<std::uint32_t>(index * 64 + std::countr_zero(lowest));
+        seat = static_cast<std::uint32_t>(index * 64 + std::countr_zero(lowest));
         return true;
       }
     }
