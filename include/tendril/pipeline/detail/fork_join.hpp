@@ -79,12 +79,13 @@ class ForkJoin {
     }
     try {
       return Outcome{options_.fork_merge(std::move(values))};
-    } catch (const std::exception& e) {
-      return Outcome{carried_error(Error{.kind = ErrorKind::handler,
-                                         .message = std::string("fork_merge failed: ") + e.what(),
-                                         .stage = stage_,
-                                         .attempts = 1}),
-                     true, std::move(cohort.item)};
+    } catch (...) {
+      Error failure = error_from(std::current_exception());
+      failure.kind = ErrorKind::handler;  // a KillSwitch in a merge fails only its item
+      failure.message = "fork_merge failed: " + failure.message;
+      failure.stage = stage_;
+      failure.attempts = 1;
+      return Outcome{carried_error(std::move(failure)), true, std::move(cohort.item)};
     }
   }
 

@@ -69,10 +69,10 @@ class SourceRunner final : public SourceRunnerBase, public SeatOwner {
     if (!context_.stopped()) {
       try {
         item = pull();
-      } catch (const std::exception& e) {
-        context_.source_failed(Error{.kind = ErrorKind::source, .message = e.what()});
       } catch (...) {
-        context_.source_failed(Error{.kind = ErrorKind::source, .message = "unknown exception"});
+        Error failure = error_from(std::current_exception());
+        failure.kind = ErrorKind::source;
+        context_.source_failed(std::move(failure));
       }
     }
     if (!item) {
