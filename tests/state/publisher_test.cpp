@@ -13,6 +13,7 @@
 #include <thread>
 #include <vector>
 
+#include "support/eventually.hpp"
 #include "support/redis_server.hpp"
 #include "support/watchdog.hpp"
 
@@ -69,15 +70,7 @@ long long stream_length(int port) {
   return reply ? reply->integer : -1;
 }
 
-template <class Predicate>
-bool eventually(Predicate done, std::chrono::milliseconds limit = 10s) {
-  const auto deadline = std::chrono::steady_clock::now() + limit;
-  while (!done()) {
-    if (std::chrono::steady_clock::now() > deadline) return false;
-    std::this_thread::sleep_for(5ms);
-  }
-  return true;
-}
+using test_support::eventually;
 
 }  // namespace
 

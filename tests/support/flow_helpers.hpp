@@ -12,6 +12,8 @@
 
 #include <tendril/flow.hpp>
 
+#include "support/eventually.hpp"
+
 namespace flow_test {
 
 namespace td = tendril;
@@ -78,17 +80,7 @@ inline bool contains(const std::string& text, const std::string& part) {
 }
 
 // Runs `flow` on its own runtime, posts `items` to routine/slot, waits, shuts down.
-// True once `condition` holds, polling for at most `limit` of real time: for events on other
-// threads (time itself, in these tests, moves only on a ManualClock).
-template <class Condition>
-bool eventually(Condition condition, std::chrono::milliseconds limit = 10s) {
-  const auto deadline = std::chrono::steady_clock::now() + limit;
-  while (!condition()) {
-    if (std::chrono::steady_clock::now() > deadline) return false;
-    std::this_thread::sleep_for(1ms);
-  }
-  return true;
-}
+using test_support::eventually;
 
 struct Harness {
   explicit Harness(td::Flow f, std::size_t threads = 2, td::Clock* clock = nullptr)
