@@ -90,13 +90,71 @@ TEST(RedisEndpoint, APortThatIsNotANumberIsAnErrorNamingTheVariable) {
             "PREFECT_REDIS_MESSAGING_PORT=abc is not a port number (1-65535)");
 }
 
-TEST(RedisEndpoint, SslIsAClearErrorInThisBuild) {
+TEST(RedisEndpoint, EveryTrueLookingSslValueIsTheSameNoTlsError) {
   Environment env;
   env.set("HOST", "localhost");
-  env.set("SSL", "true");
-  auto endpoint = rd::Endpoint::from_environment();
-  ASSERT_FALSE(endpoint);
-  EXPECT_NE(endpoint.error().message.find("SSL=true: TLS is not supported"), std::string::npos);
+  for (const char* yes : {"true", "TRUE", "1", "on", "On", "yes", "y", "t"}) {
+    env.set("SSL", yes);
+    auto endpoint = rd::Endpoint::from_environment();
+    ASSERT_FALSE(endpoint) << yes;
+    EXPECT_EQ(endpoint.error().message, std::string("PREFECT_REDIS_MESSAGING_SSL=") + yes +
+                                            ": TLS is not supported by this build (hiredis 0.14 "
+                                            "has none)");
+  }
+  for (const char* no : {"false", "0", "off", "no", "N"}) {
+    env.set("SSL", no);
+    EXPECT_TRUE(rd::Endpoint::from_environment()) << no;
+  }
+  env.set("SSL", "maybe");
+  auto unclear = rd::Endpoint::from_environment();
+  ASSERT_FALSE(unclear);
+  EXPECT_NE(unclear.error().message.find("SSL=maybe is neither true"), std::string::npos);
+}
+
+TEST(RedisEndpoint, NoErrorEverShowsThePassword) {
+  const std::string secret = "HUNTER2pw";
+  const std::vector<std::string> bad_urls = {"redis://bob:" + secret + "@host:abc",
+                                             "redis://bob:" + secret + "@host/x",
+                                             "rediss://bob:" + secret + "@host",
+                                             "http://bob:" + secret + "@host",
+                                             "redis://bob:" + secret + "@host?timeout=1",
+                                             "redis://bob:" + secret + "%zz@host",
+                                             "redis://bob:" + secret + "@",
+                                             "redis://bob:" + secret + "@[::1",
+                                             "redis://bob:" + secret + "@host:"};
+  for (const auto& url : bad_urls) {
+    auto endpoint = rd::Endpoint::parse_url(url);
+    ASSERT_FALSE(endpoint) << "accepted: " << url;
+    EXPECT_EQ(endpoint.error().message.find(secret), std::string::npos) << endpoint.error().message;
+    EXPECT_NE(endpoint.error().message.find("***"), std::string::npos) << endpoint.error().message;
+  }
+  Environment env;
+  env.set("URL", "redis://bob:" + secret + "@host:99999");
+  auto from_env = rd::Endpoint::from_environment();
+  ASSERT_FALSE(from_env);
+  EXPECT_EQ(from_env.error().message.find(secret), std::string::npos) << from_env.error().message;
+  EXPECT_NE(from_env.error().message.find("PREFECT_REDIS_MESSAGING_URL"), std::string::npos);
+}
+
+TEST(RedisEndpoint, PercentEncodedCredentialsIpv6HostsAndQueriesAreUnderstood) {
+  auto encoded = rd::Endpoint::parse_url("redis://us%40er:p%3Ass%2Fw%40rd@cache:6380/1");
+  ASSERT_TRUE(encoded) << encoded.error().message;
+  EXPECT_EQ(encoded->username, "us@er");
+  EXPECT_EQ(encoded->password, "p:ss/w@rd");
+  EXPECT_EQ(encoded->host, "cache");
+  auto v6 = rd::Endpoint::parse_url("redis://[::1]:6390/2");
+  ASSERT_TRUE(v6) << v6.error().message;
+  EXPECT_EQ(v6->host, "::1");
+  EXPECT_EQ(v6->port, 6390);
+  EXPECT_EQ(v6->db, 2);
+  auto v6_default_port = rd::Endpoint::parse_url("redis://[::1]");
+  ASSERT_TRUE(v6_default_port);
+  EXPECT_EQ(v6_default_port->port, 6379);
+  auto query = rd::Endpoint::parse_url("redis://host/0?timeout=5");
+  ASSERT_FALSE(query);
+  EXPECT_NE(query.error().message.find("query parameters ('?timeout=5') are not supported"),
+            std::string::npos)
+      << query.error().message;
 }
 
 TEST(RedisConnection, TalksToARealServerAndPipelines) {
