@@ -29,11 +29,22 @@ Result<void> only_keys(const Json& object, std::initializer_list<std::string_vie
   return {};
 }
 
+// Text safe inside a quoted DOT string: quotes and backslashes escaped, a newline as DOT's \n,
+// other control characters as spaces. Every name and label goes through it, so a routine id
+// cannot close its string and add attributes (URL=..., which SVG output turns into links).
 std::string dot_escape(std::string_view s) {
   std::string out;
   for (char c : s) {
-    if (c == '"' || c == '\\') out += '\\';
-    out += c;
+    if (c == '"' || c == '\\') {
+      out += '\\';
+      out += c;
+    } else if (c == '\n') {
+      out += "\\n";
+    } else if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) {
+      out += ' ';
+    } else {
+      out += c;
+    }
   }
   return out;
 }
@@ -206,7 +217,7 @@ std::string Flow::to_dot() const {
   std::set<std::string> fed;
   for (const auto& c : data_->connections) fed.insert(c.to);
   for (const auto& [id, r] : data_->routines) {
-    std::string label = id;
+    std::string label = dot_escape(id);
     if (!r->type_name().empty()) label += "\\n(" + dot_escape(r->type_name()) + ")";
     label += "\\n" + dot_escape(describe_policy(r->activation_policy()));
     std::string slots;

@@ -38,6 +38,14 @@ grep -q '"intake" -> "count" \[label="out → in"\]' <<<"$dot_out" || fail "no e
 "$tendril" flow graph "$examples/flows/counting.json" -o "$work/flow.svg" 2>/dev/null
 grep -q '<svg' "$work/flow.svg" || fail "no SVG written"
 grep -q 'ticker' "$work/flow.svg" || fail "SVG lacks a routine"
+# A routine id cannot add attributes to the drawing (a URL would become a link in the SVG).
+cat >"$work/evil.json" <<'JSON'
+{"flow_id": "x", "routines": {"a\", URL=\"http://evil.example/": {"type": "tendril.Relay"}},
+ "connections": []}
+JSON
+"$tendril" flow graph "$work/evil.json" -o "$work/evil.svg" 2>/dev/null || fail "evil graph"
+grep -q 'xlink:href' "$work/evil.svg" && fail "a routine id put a link into the SVG"
+grep -q 'evil.example' "$work/evil.svg" || fail "the evil id is not shown as text"
 "$tendril" flow graph "$examples/flows/counting.json" -o "$work/flow.dot"
 cmp -s "$work/flow.dot" <(printf '%s\n' "$dot_out") || fail ".dot file differs from stdout"
 if err=$("$tendril" flow graph "$examples/flows/counting.json" -o "$work/flow.txt" 2>&1); then

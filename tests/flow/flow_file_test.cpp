@@ -208,6 +208,21 @@ TEST(Flow, DotGraphShowsRoutinesPoliciesAndConnections) {
   EXPECT_TRUE(contains(dot, "\"count\" -> \"sink\" [label=\"output → input\"]")) << dot;
 }
 
+TEST(Flow, DotGraphEscapesEveryNameSoNoneCanAddAttributes) {
+  td::Flow flow("evil\"flow");
+  const std::string evil = "a\", URL=\"http://evil.example/\nx\\";
+  flow.add_routine(relay(), evil);
+  flow.add_routine(relay(), "b");
+  flow.connect(evil, "out", "b", "in");
+  const std::string dot = flow.to_dot();
+  // Every quote inside a name is escaped: the id stays one string, no URL attribute appears.
+  EXPECT_FALSE(contains(dot, "URL=\"")) << dot;
+  EXPECT_TRUE(contains(dot, "\"a\\\", URL=\\\"http://evil.example/\\nx\\\\\" [label=\"a\\\", URL="))
+      << dot;
+  EXPECT_TRUE(contains(dot, "digraph \"evil\\\"flow\"")) << dot;
+  EXPECT_FALSE(contains(dot, "evil.example/\nx")) << "a raw newline in a name: " << dot;
+}
+
 TEST(Flow, IsFrozenOnceAWorkerRunsIt) {
   td::Flow flow("frozen");
   flow.add_routine(relay(), "a");
