@@ -1,7 +1,10 @@
 #include "tendril/redis/connection.hpp"
 
 #include <hiredis.h>
+#include <pthread.h>
+#include <signal.h>
 #include <sys/time.h>
+#include <time.h>
 
 #include <utility>
 
@@ -59,6 +62,39 @@ void append(redisContext* context, const std::vector<std::string>& args) {
   }
   redisAppendCommandArgv(context, static_cast<int>(argv.size()), argv.data(), lengths.data());
 }
+
+// A peer that closed its socket makes a write raise SIGPIPE, whose default action ends the
+// process. hiredis writes with plain write(), so while a command is written the calling thread
+// blocks SIGPIPE, and a SIGPIPE the write raised is taken off the thread before it is unblocked
+// (the write itself fails with EPIPE, which is the error we report). The program's own
+// disposition of SIGPIPE is never changed, and a SIGPIPE that was pending before stays pending.
+class SigpipeShield {
+ public:
+  SigpipeShield() {
+    sigemptyset(&pipe_);
+    sigaddset(&pipe_, SIGPIPE);
+    sigset_t pending;
+    sigemptyset(&pending);
+    sigpending(&pending);
+    was_pending_ = sigismember(&pending, SIGPIPE) == 1;
+    pthread_sigmask(SIG_BLOCK, &pipe_, &previous_);
+  }
+  ~SigpipeShield() {
+    if (!was_pending_) {
+      const timespec now{0, 0};
+      while (sigtimedwait(&pipe_, nullptr, &now) == SIGPIPE) {
+      }
+    }
+    pthread_sigmask(SIG_SETMASK, &previous_, nullptr);
+  }
+  SigpipeShield(const SigpipeShield&) = delete;
+  SigpipeShield& operator=(const SigpipeShield&) = delete;
+
+ private:
+  sigset_t pipe_;
+  sigset_t previous_;
+  bool was_pending_ = false;
+};
 
 Error refused(std::string message) {
   return Error{.kind = ErrorKind::refused, .message = std::move(message)};
@@ -138,6 +174,7 @@ RedisResult<Reply> Connection::command(const std::vector<std::string>& args) {
 RedisResult<std::vector<Reply>> Connection::pipeline(
     const std::vector<std::vector<std::string>>& commands) {
   if (!healthy()) return std::unexpected(connection_error("talking to"));
+  const SigpipeShield shield;  // the first redisGetReply writes what append() buffered
   for (const auto& args : commands) append(context_, args);
   std::vector<Reply> replies;
   replies.reserve(commands.size());

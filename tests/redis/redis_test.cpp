@@ -5,7 +5,16 @@
 
 #include <gtest/gtest.h>
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
 #include <cstdlib>
+#include <thread>
+#include <vector>
 
 #include "support/redis_server.hpp"
 
@@ -227,4 +236,79 @@ TEST(RedisConnection, AServerKilledMidConnectionIsARetryableError) {
   EXPECT_TRUE(reply.error().retryable());
   EXPECT_EQ(reply.error().kind, tendril::ErrorKind::connection);
   EXPECT_FALSE(connection->healthy());
+}
+
+namespace {
+
+// A peer that takes a connection and closes it at once, as a dying server does: its FIN leaves
+// our socket half-closed, a write then draws a reset, and the write after that fails with EPIPE,
+// raising SIGPIPE.
+class ClosingPeer {
+ public:
+  ClosingPeer() {
+    listener_ = ::socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in address{};
+    address.sin_family = AF_INET;
+    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t length = sizeof address;
+    if (listener_ < 0 || ::bind(listener_, reinterpret_cast<sockaddr*>(&address), length) != 0 ||
+        ::listen(listener_, 8) != 0 ||
+        ::getsockname(listener_, reinterpret_cast<sockaddr*>(&address), &length) != 0)
+      throw std::runtime_error("cannot listen on loopback");
+    port_ = ntohs(address.sin_port);
+    thread_ = std::thread([this] {
+      for (int i = 0; i < 3; ++i) {
+        const int peer = ::accept(listener_, nullptr, nullptr);
+        if (peer < 0) return;
+        ::close(peer);
+      }
+    });
+  }
+  ~ClosingPeer() {
+    ::shutdown(listener_, SHUT_RDWR);
+    ::close(listener_);
+    if (thread_.joinable()) thread_.join();
+  }
+  int port() const { return port_; }
+
+ private:
+  int listener_ = -1;
+  int port_ = 0;
+  std::thread thread_;
+};
+
+}  // namespace
+
+TEST(RedisConnection, APeerClosingItsSocketNeverKillsTheProcessWithSigpipe) {
+  // The default disposition of SIGPIPE ends the process: if any write raised it unshielded,
+  // this test program would die here.
+  struct sigaction previous {};
+  struct sigaction dfl {};
+  dfl.sa_handler = SIG_DFL;
+  sigemptyset(&dfl.sa_mask);
+  ASSERT_EQ(::sigaction(SIGPIPE, &dfl, &previous), 0);
+  ClosingPeer peer;
+  std::vector<rd::Connection> connections;
+  for (int i = 0; i < 3; ++i) {
+    auto c = rd::Connection::open(at_port(peer.port()));  // no password: nothing is sent yet
+    ASSERT_TRUE(c) << c.error().message;
+    connections.push_back(std::move(*c));
+  }
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));  // the peer's FIN arrives
+  const std::string big(8 << 20, 'x');  // far more than a socket buffer: several writes
+  for (auto& c : connections) {
+    auto reply = c.command({"SET", "k", big});
+    ASSERT_FALSE(reply);
+    EXPECT_EQ(reply.error().kind, tendril::ErrorKind::connection) << reply.error().message;
+  }
+  // The program's own disposition and mask are as they were, and no SIGPIPE is left pending.
+  struct sigaction now {};
+  ASSERT_EQ(::sigaction(SIGPIPE, nullptr, &now), 0);
+  EXPECT_EQ(now.sa_handler, SIG_DFL);
+  sigset_t mask, pending;
+  pthread_sigmask(SIG_BLOCK, nullptr, &mask);
+  EXPECT_EQ(sigismember(&mask, SIGPIPE), 0);
+  sigpending(&pending);
+  EXPECT_EQ(sigismember(&pending, SIGPIPE), 0);
+  ::sigaction(SIGPIPE, &previous, nullptr);
 }
