@@ -148,12 +148,17 @@ int run_flow_run(const FlowRunOptions& options) {
   for (std::string line; std::getline(std::cin, line);) {
     ++line_number;
     if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
-    Json data = Json::parse(line, nullptr, /*allow_exceptions=*/false);
-    if (data.is_discarded() || !data.is_object()) {
-      fmt::print(stderr, "stdin:{}: not a JSON object, skipped\n", line_number);
+    auto read = read_json(line, {.max_bytes = 1u << 20, .max_depth = 64});
+    if (!read || !read->is_object()) {
+      // "stdin:LINE:COLUMN: what" when the reader knows the column (its line is always 1).
+      std::string what = read ? std::string("not a JSON object") : read.error().message;
+      if (what.starts_with("1:")) what = what.substr(2);
+      fmt::print(stderr, "stdin:{}{}{}, skipped\n", line_number,
+                 what.front() >= '0' && what.front() <= '9' ? ":" : ": ", what);
       ++bad_lines;
       continue;
     }
+    Json data = std::move(*read);
     for (;;) {  // a full slot is backpressure: wait for room
       auto result = runtime.post(flow->flow_id(), routine, slot, data);
       if (result) break;

@@ -7,6 +7,7 @@
 #include "tendril/flow/error_handler.hpp"
 #include "tendril/flow/flow.hpp"
 #include "tendril/flow/job_context.hpp"
+#include "tendril/flow/json_reader.hpp"
 #include "tendril/flow/routine.hpp"
 #include "tendril/flow/runtime.hpp"
 #include "tendril/flow/worker_state.hpp"

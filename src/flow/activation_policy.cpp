@@ -3,6 +3,8 @@
 #include <limits>
 #include <stdexcept>
 
+#include "json_checks.hpp"
+
 namespace tendril {
 
 namespace {
@@ -38,7 +40,9 @@ ActivationPolicy ActivationPolicy::immediate() {
 }
 
 ActivationPolicy ActivationPolicy::batch_size(std::size_t n) {
-  if (n == 0) throw UsageError("batch_size policy: n must be at least 1, got 0");
+  if (n == 0 || n > kMaxBatch)
+    throw UsageError("batch_size policy: n must be from 1 to " + std::to_string(kMaxBatch) +
+                     ", got " + std::to_string(n));
   ActivationPolicy p{Kind::batch_size, "batch_size"};
   p.batch_ = n;
   p.message_ = std::make_shared<const Json>(Json{{"policy", p.name_}, {"batch_size", n}});
@@ -52,8 +56,9 @@ ActivationPolicy ActivationPolicy::all_slots_ready() {
 }
 
 ActivationPolicy ActivationPolicy::time_interval(std::chrono::milliseconds interval) {
-  if (interval.count() <= 0)
-    throw UsageError("time_interval policy: the interval must be positive, got " +
+  if (interval.count() <= 0 || interval > kMaxInterval)
+    throw UsageError("time_interval policy: the interval must be from 1 to " +
+                     std::to_string(kMaxInterval.count()) + " ms, got " +
                      std::to_string(interval.count()) + " ms");
   ActivationPolicy p{Kind::time_interval, "time_interval"};
   p.interval_ = interval;
@@ -139,21 +144,26 @@ Result<ActivationPolicy> ActivationPolicy::from_json(const Json& json, const std
                                    "expected a string: immediate, batch_size, "
                                    "all_slots_ready or time_interval"));
   const auto name = type->get<std::string>();
-  auto positive = [&](const char* key) -> Result<std::int64_t> {
-    auto it = json.find(key);
-    if (it == json.end() || !it->is_number_integer() || it->get<std::int64_t>() <= 0)
-      return std::unexpected(invalid(where + "/" + key, "expected a positive integer"));
-    return it->get<std::int64_t>();
+  auto keys = [&](std::initializer_list<std::string_view> allowed) {
+    return detail::only_keys(json, allowed, where);
   };
-  if (name == "immediate") return immediate();
-  if (name == "all_slots_ready") return all_slots_ready();
+  if (name == "immediate" || name == "all_slots_ready") {
+    if (auto ok = keys({"type"}); !ok) return std::unexpected(ok.error());
+    return name == "immediate" ? immediate() : all_slots_ready();
+  }
   if (name == "batch_size") {
-    auto n = positive("n");
+    if (auto ok = keys({"type", "n"}); !ok) return std::unexpected(ok.error());
+    if (!json.contains("n"))
+      return std::unexpected(invalid(where + "/n", "missing: how many items"));
+    auto n = detail::integer_in(json, "n", 1, static_cast<std::int64_t>(kMaxBatch), 1, where);
     if (!n) return std::unexpected(n.error());
     return batch_size(static_cast<std::size_t>(*n));
   }
   if (name == "time_interval") {
-    auto ms = positive("ms");
+    if (auto ok = keys({"type", "ms"}); !ok) return std::unexpected(ok.error());
+    if (!json.contains("ms"))
+      return std::unexpected(invalid(where + "/ms", "missing: the interval in milliseconds"));
+    auto ms = detail::integer_in(json, "ms", 1, kMaxInterval.count(), 1, where);
     if (!ms) return std::unexpected(ms.error());
     return time_interval(std::chrono::milliseconds(*ms));
   }

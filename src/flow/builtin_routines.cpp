@@ -2,6 +2,9 @@
 
 #include <cstdio>
 #include <mutex>
+#include <stdexcept>
+
+#include "json_checks.hpp"
 
 namespace tendril {
 
@@ -9,6 +12,11 @@ namespace {
 
 class Relay : public Routine {
  public:
+  std::optional<std::string> config_problem(const Json& config) const override {
+    if (auto ok = detail::only_keys(config, {}, ""); !ok) return ok.error().message;
+    return std::nullopt;
+  }
+
   Relay() {
     add_slot("in");
     add_event("out");
@@ -18,24 +26,46 @@ class Relay : public Routine {
   }
 };
 
+// Counts every item by `step` (an integer, |step| <= kMaxStep); a count that would leave the
+// 64-bit range is the routine's error, not a wrap-around.
 class Counter : public Routine {
  public:
+  static constexpr std::int64_t kMaxStep = 1'000'000'000'000;
+
   Counter() {
     add_slot("in");
     add_event("count", {"count"});
     set_logic([this](const SlotData& in, const Json&, FlowWorkerState& state) {
       const std::int64_t step = get_config("step", 1).get<std::int64_t>();
       for (std::size_t i = 0; i < in["in"].size(); ++i) {
-        const Json now = state.update_routine_state(
-            id(), [&](Json& s) { s["count"] = s.value("count", std::int64_t{0}) + step; });
+        const Json now = state.update_routine_state(id(), [&](Json& s) {
+          std::int64_t next = 0;
+          if (__builtin_add_overflow(s.value("count", std::int64_t{0}), step, &next))
+            throw std::overflow_error("count would overflow a 64-bit integer");
+          s["count"] = next;
+        });
         emit("count", {{"count", now["count"]}});
       }
     });
+  }
+
+  std::optional<std::string> config_problem(const Json& config) const override {
+    if (auto ok = detail::only_keys(config, {"step"}, ""); !ok) return ok.error().message;
+    if (auto step = detail::integer_in(config, "step", -kMaxStep, kMaxStep, 1, ""); !step)
+      return step.error().message;
+    return std::nullopt;
   }
 };
 
 class Log : public Routine {
  public:
+  std::optional<std::string> config_problem(const Json& config) const override {
+    if (auto ok = detail::only_keys(config, {"prefix"}, ""); !ok) return ok.error().message;
+    if (auto prefix = config.find("prefix"); prefix != config.end() && !prefix->is_string())
+      return std::string("/prefix: expected a string, not ") + prefix->type_name();
+    return std::nullopt;
+  }
+
   Log() {
     add_slot("in");
     set_logic([this](const SlotData& in, const Json&, FlowWorkerState&) {

@@ -3,6 +3,8 @@
 #include <cmath>
 #include <stdexcept>
 
+#include "json_checks.hpp"
+
 namespace tendril {
 
 namespace {
@@ -18,13 +20,16 @@ RetryPolicy ErrorHandler::retry_policy() const noexcept {
 }
 
 void ErrorHandler::check() const {
-  if (max_retries < 0)
-    throw UsageError("ErrorHandler: max_retries must be >= 0, got " + std::to_string(max_retries));
-  if (retry_delay.count() < 0)
-    throw UsageError("ErrorHandler: retry_delay must be >= 0, got " +
+  if (max_retries < 0 || max_retries > kMaxRetries)
+    throw UsageError("ErrorHandler: max_retries must be from 0 to " + std::to_string(kMaxRetries) +
+                     ", got " + std::to_string(max_retries));
+  if (retry_delay.count() < 0 || retry_delay > kMaxDelay)
+    throw UsageError("ErrorHandler: retry_delay must be from 0 to " +
+                     std::to_string(kMaxDelay.count()) + " ms, got " +
                      std::to_string(retry_delay.count()) + " ms");
-  if (!(retry_backoff >= 1.0))
-    throw UsageError("ErrorHandler: retry_backoff must be >= 1, got " +
+  if (!(retry_backoff >= 1.0 && retry_backoff <= kMaxBackoff))
+    throw UsageError("ErrorHandler: retry_backoff must be from 1 to " +
+                     std::to_string(static_cast<int>(kMaxBackoff)) + ", got " +
                      std::to_string(retry_backoff));
 }
 
@@ -53,21 +58,20 @@ Result<ErrorHandler> ErrorHandler::from_json(const Json& json, const std::string
     }
   if (!known)
     return bad("/strategy", "unknown strategy '" + name + "' (stop, continue, retry, skip)");
-  if (auto it = json.find("max_retries"); it != json.end()) {
-    if (!it->is_number_integer() || it->get<int>() < 0)
-      return bad("/max_retries", "expected an integer >= 0");
-    h.max_retries = it->get<int>();
-  }
-  if (auto it = json.find("retry_delay_ms"); it != json.end()) {
-    if (!it->is_number_integer() || it->get<std::int64_t>() < 0)
-      return bad("/retry_delay_ms", "expected an integer >= 0");
-    h.retry_delay = std::chrono::milliseconds(it->get<std::int64_t>());
-  }
-  if (auto it = json.find("retry_backoff"); it != json.end()) {
-    if (!it->is_number() || it->get<double>() < 1.0)
-      return bad("/retry_backoff", "expected a number >= 1");
-    h.retry_backoff = it->get<double>();
-  }
+  if (auto ok = detail::only_keys(
+          json, {"strategy", "max_retries", "retry_delay_ms", "retry_backoff"}, where);
+      !ok)
+    return std::unexpected(ok.error());
+  auto retries = detail::integer_in(json, "max_retries", 0, kMaxRetries, h.max_retries, where);
+  if (!retries) return std::unexpected(retries.error());
+  h.max_retries = static_cast<int>(*retries);
+  auto delay = detail::integer_in(json, "retry_delay_ms", 0, kMaxDelay.count(),
+                                  h.retry_delay.count(), where);
+  if (!delay) return std::unexpected(delay.error());
+  h.retry_delay = std::chrono::milliseconds(*delay);
+  auto backoff = detail::number_in(json, "retry_backoff", 1.0, kMaxBackoff, h.retry_backoff, where);
+  if (!backoff) return std::unexpected(backoff.error());
+  h.retry_backoff = *backoff;
   return h;
 }
 

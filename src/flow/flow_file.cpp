@@ -4,7 +4,9 @@
 #include <sstream>
 
 #include "flow_data.hpp"
+#include "json_checks.hpp"
 #include "tendril/flow/flow.hpp"
+#include "tendril/flow/json_reader.hpp"
 
 namespace tendril {
 
@@ -14,20 +16,7 @@ std::unexpected<Error> invalid(std::string message) {
   return std::unexpected(Error{.kind = ErrorKind::invalid, .message = std::move(message)});
 }
 
-// Every key of `object` must be one of `allowed`; otherwise an error naming the first stranger.
-Result<void> only_keys(const Json& object, std::initializer_list<std::string_view> allowed,
-                       const std::string& where) {
-  for (const auto& [key, value] : object.items()) {
-    bool known = false;
-    std::string list;
-    for (auto a : allowed) {
-      known = known || key == a;
-      list += (list.empty() ? "" : ", ") + std::string(a);
-    }
-    if (!known) return invalid(where + "/" + key + ": unknown key (expected: " + list + ")");
-  }
-  return {};
-}
+using detail::only_keys;
 
 // Text safe inside a quoted DOT string: quotes and backslashes escaped, a newline as DOT's \n,
 // other control characters as spaces. Every name and label goes through it, so a routine id
@@ -122,6 +111,8 @@ Result<Flow> Flow::from_json(const Json& json) {
         if (!config->is_object()) return invalid(where + "/config: expected an object");
         for (const auto& [key, value] : config->items()) (*routine)->set_config(key, value);
       }
+      if (auto problem = (*routine)->config_problem((*routine)->config()))
+        return invalid(where + "/config: " + *problem);
       if (auto policy = spec.find("policy"); policy != spec.end()) {
         auto p = ActivationPolicy::from_json(*policy, where + "/policy");
         if (!p) return std::unexpected(p.error());
@@ -178,29 +169,13 @@ Result<Flow> Flow::load_file(const std::filesystem::path& path) {
   std::stringstream buffer;
   buffer << in.rdbuf();
   const std::string text = buffer.str();
-  Json json;
-  try {
-    json = Json::parse(text);
-  } catch (const Json::parse_error& e) {
-    // The place as file:line:column, then what the parser says without its "[json...]" tag.
-    std::size_t line = 1, column = 1;
-    for (std::size_t i = 0; i + 1 < e.byte && i < text.size(); ++i) {
-      if (text[i] == '\n') {
-        ++line;
-        column = 1;
-      } else {
-        ++column;
-      }
-    }
-    std::string what = e.what();
-    if (auto colon = what.find(": "); colon != std::string::npos && what.starts_with("[json"))
-      what = what.substr(what.find("] ") + 2);
-    if (auto pos = what.find(": "); what.starts_with("parse error at line"))
-      what = what.substr(pos + 2);
-    return invalid(path.string() + ":" + std::to_string(line) + ":" + std::to_string(column) +
-                   ": " + what);
+  auto json = read_json(text);
+  if (!json) {  // "path:line:column: what" when the reader knows the place, else "path: what"
+    const std::string& what = json.error().message;
+    const bool placed = !what.empty() && what.front() >= '0' && what.front() <= '9';
+    return invalid(path.string() + (placed ? ":" : ": ") + what);
   }
-  auto flow = from_json(json);
+  auto flow = from_json(*json);
   if (!flow) return invalid(path.string() + ": " + flow.error().message);
   return flow;
 }

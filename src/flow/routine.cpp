@@ -7,6 +7,8 @@
 
 namespace tendril {
 
+std::optional<std::string> Routine::config_problem(const Json&) const { return std::nullopt; }
+
 namespace {
 const std::vector<Json> kNoItems;
 }

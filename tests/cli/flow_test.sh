@@ -63,11 +63,37 @@ if printf '{"n": 1}\nnot json\n' | "$tendril" flow run "$examples/flows/counting
      >/dev/null 2>"$work/bad.err"; then
   fail "a bad input line passed"
 fi
-grep -q 'stdin:2: not a JSON object, skipped' "$work/bad.err" || fail "bad line not named: $(cat "$work/bad.err")"
+printf '[1]\n' | "$tendril" flow run "$examples/flows/counting.json" --post intake.in \
+  >/dev/null 2>"$work/array.err" && fail "an array line passed"
+grep -q 'stdin:1: not a JSON object, skipped' "$work/array.err" || fail "array: $(cat "$work/array.err")"
+grep -q 'stdin:2:2: syntax error while parsing value.*, skipped' "$work/bad.err" || fail "bad line not named: $(cat "$work/bad.err")"
 if echo '{}' | "$tendril" flow run "$examples/flows/counting.json" --post intake.nope >/dev/null 2>"$work/slot.err"; then
   fail "an unknown slot passed"
 fi
 grep -q "routine 'intake' has no slot 'nope' (slots: in)" "$work/slot.err" || fail "unknown slot not named: $(cat "$work/slot.err")"
+
+# Hostile input is a named error, never an abort: numbers that overflow, deep nesting, repeated
+# keys in a flow file; a deeply nested stdin line is skipped and counted.
+printf '{"flow_id":"x","routines":{"a":{"type":"tendril.Counter","config":{"step":1e400}}}}' \
+  >"$work/overflow.json"
+set +e
+"$tendril" flow validate "$work/overflow.json" >/dev/null 2>"$work/overflow.err"; status=$?
+set -e
+[ "$status" -eq 1 ] || fail "a flow file with 1e400 exited $status: $(cat "$work/overflow.err")"
+grep -q "overflow.json:1:.*number overflow parsing '1e400'" "$work/overflow.err" ||
+  fail "overflow not named: $(cat "$work/overflow.err")"
+printf '{"flow_id":"x","flow_id":"y","routines":{}}' >"$work/dup.json"
+if "$tendril" flow validate "$work/dup.json" >/dev/null 2>"$work/dup.err"; then fail "dup key"; fi
+grep -q 'the key "flow_id" appears twice' "$work/dup.err" || fail "dup key: $(cat "$work/dup.err")"
+deep=$(printf '%.0s[' $(seq 1 5000))
+if printf '%s\n{"n": 1}\n' "$deep" |
+  "$tendril" flow run "$examples/flows/counting.json" --post intake.in >"$work/deep.out" \
+    2>"$work/deep.err"; then
+  fail "a deep line passed as good input"
+fi
+grep -q '| completed       |          1 |' "$work/deep.err" || fail "the good line: $(cat "$work/deep.err")"
+grep -q 'stdin:1: nested deeper than 64 levels, skipped' "$work/deep.err" ||
+  fail "deep line not named: $(cat "$work/deep.err")"
 
 # Usage errors exit 2.
 set +e

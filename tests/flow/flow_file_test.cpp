@@ -158,7 +158,7 @@ TEST(FlowFile, MalformedFilesAreErrorsNamingThePlace) {
   EXPECT_TRUE(contains(e, "test.Counter")) << e;
   e = error_of(R"({"flow_id": "x", "routines": {"a": {"type": "test.Counter",
                   "policy": {"type": "batch_size", "n": 0}}}})");
-  EXPECT_TRUE(contains(e, "/routines/a/policy/n: expected a positive integer")) << e;
+  EXPECT_TRUE(contains(e, "/routines/a/policy/n: expected a whole number from 1 to 1000000")) << e;
   e = error_of(R"({"flow_id": "x", "routines": {"a": {"type": "test.Counter", "polcy": {}}}})");
   EXPECT_TRUE(contains(e, "/routines/a/polcy: unknown key")) << e;
   e = error_of(R"({"flow_id": "x", "routines": {"a": {"type": "test.Counter"}},
@@ -173,6 +173,63 @@ TEST(FlowFile, MalformedFilesAreErrorsNamingThePlace) {
   auto missing = td::Flow::load_file("/nonexistent/flow.json");
   ASSERT_FALSE(missing);
   EXPECT_TRUE(contains(missing.error().message, "/nonexistent/flow.json: cannot open"));
+}
+
+TEST(FlowFile, UnknownKeysAndOutOfRangeValuesInPoliciesAndHandlersAreErrors) {
+  td::register_builtin_routines();
+  auto error_of = [](const std::string& routine) {
+    auto flow =
+        td::Flow::from_json(Json::parse(R"({"flow_id": "x", "routines": {"a": )" + routine + "}}"));
+    return flow ? std::string("(loaded)") : flow.error().message;
+  };
+  const std::vector<std::pair<std::string, std::string>> cases = {
+      {R"({"type": "tendril.Relay", "error_handler": {"strategy": "retry", "max_retry": 3}})",
+       "/routines/a/error_handler/max_retry: unknown key (expected: strategy, max_retries"},
+      {R"({"type": "tendril.Relay", "error_handler": {"strategy": "retry", "retry_delay": 5}})",
+       "/routines/a/error_handler/retry_delay: unknown key"},
+      {R"({"type": "tendril.Relay", "policy": {"type": "time_interval", "ms": 5,
+           "timeout_ms": 1}})",
+       "/routines/a/policy/timeout_ms: unknown key (expected: type, ms)"},
+      {R"({"type": "tendril.Relay", "policy": {"type": "time_interval", "ms": 10000000000000}})",
+       "/routines/a/policy/ms: expected a whole number from 1 to 2592000000"},
+      {R"({"type": "tendril.Relay", "error_handler": {"strategy": "retry",
+           "max_retries": 99999999999}})",
+       "/routines/a/error_handler/max_retries: expected a whole number from 0 to 1000"},
+      {R"({"type": "tendril.Relay", "error_handler": {"strategy": "retry",
+           "retry_backoff": 1e300}})",
+       "/routines/a/error_handler/retry_backoff: expected a number from 1"},
+      {R"({"type": "tendril.Counter", "config": {"step": 9223372036854775807}})",
+       "/routines/a/config: /step: expected a whole number from -1000000000000 to 1000000000000"},
+      {R"({"type": "tendril.Counter", "config": {"step": "one"}})",
+       "/routines/a/config: /step: expected a whole number"},
+      {R"({"type": "tendril.Counter", "config": {"stp": 1}})",
+       "/routines/a/config: /stp: unknown key (expected: step)"},
+      {R"({"type": "tendril.Log", "config": {"prefix": 5}})",
+       "/routines/a/config: /prefix: expected a string, not number"},
+  };
+  for (const auto& [routine, expected] : cases) {
+    const std::string e = error_of(routine);
+    EXPECT_TRUE(contains(e, expected)) << routine << "\n  gave: " << e;
+  }
+  EXPECT_THROW(td::ActivationPolicy::time_interval(std::chrono::hours(24 * 31)), td::UsageError);
+  EXPECT_EQ(error_of(R"({"type": "tendril.Counter", "config": {"step": -3}})"), "(loaded)");
+}
+
+TEST(FlowFile, ACounterThatWouldOverflowFailsItsJobInsteadOfWrapping) {
+  td::register_builtin_routines();
+  auto flow = td::Flow::from_json(Json::parse(R"({"flow_id": "big", "routines": {
+      "count": {"type": "tendril.Counter", "config": {"step": 1000000000000}}}})"));
+  ASSERT_TRUE(flow) << flow.error().message;
+  Fixture f(1);
+  const Json saved = {{"routine_states", {{"count", {{"count", INT64_MAX - 10}}}}}};
+  auto worker = f.rt.exec(*flow, saved);
+  ASSERT_TRUE(worker) << worker.error().message;
+  auto job = f.rt.post("big", "count", "in", {}).value().job;
+  ASSERT_TRUE(job->wait(10s));
+  EXPECT_EQ(job->status(), td::JobStatus::failed);
+  EXPECT_TRUE(contains(job->error()->message, "overflow")) << job->error()->describe();
+  EXPECT_EQ(f.rt.worker_state(*worker)->get_routine_state("count").value()["count"],
+            INT64_MAX - 10);  // all or nothing: the state is as it was
 }
 
 TEST(FlowFile, RoutinesWithoutARegisteredTypeOrWithACustomPolicyHaveNoJsonForm) {

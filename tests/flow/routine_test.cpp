@@ -35,7 +35,7 @@ TEST(Routine, SlotAndEventArgumentsAreCheckedWithClearErrors) {
                          r.set_error_handler(
                              {.strategy = td::ErrorStrategy::RETRY, .retry_backoff = 0.5});
                        }),
-                       "retry_backoff must be >= 1"));
+                       "retry_backoff must be from 1 to 1000, got 0.5"));
   ASSERT_NE(r.find_slot("input"), nullptr);
   EXPECT_EQ(r.find_slot("input")->max_queue_length, 10u);
   EXPECT_DOUBLE_EQ(r.find_slot("input")->watermark, 0.5);

@@ -48,10 +48,14 @@ class ActivationPolicy {
   using Clock = std::chrono::steady_clock;
   using Predicate = std::function<bool(const SlotsView&)>;
 
+  static constexpr std::size_t kMaxBatch = 1'000'000;
+  static constexpr std::chrono::milliseconds kMaxInterval = std::chrono::hours(24 * 30);
+
+  // Out-of-range arguments are a UsageError naming the range.
   static ActivationPolicy immediate();
-  static ActivationPolicy batch_size(std::size_t n);  // n >= 1, else std::invalid_argument
+  static ActivationPolicy batch_size(std::size_t n);  // 1 to kMaxBatch
   static ActivationPolicy all_slots_ready();
-  static ActivationPolicy time_interval(std::chrono::milliseconds interval);  // > 0
+  static ActivationPolicy time_interval(std::chrono::milliseconds interval);  // 1 ms to 30 days
   static ActivationPolicy custom(Predicate predicate, std::string name = "custom");
 
   ActivationPolicy() : ActivationPolicy(immediate()) {}

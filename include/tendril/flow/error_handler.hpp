@@ -26,6 +26,11 @@ enum class ErrorStrategy { STOP, CONTINUE, RETRY, SKIP };
 const char* to_string(ErrorStrategy strategy) noexcept;
 
 struct ErrorHandler {
+  // The bounds a handler is checked against (check(), and loading a flow file).
+  static constexpr int kMaxRetries = 1000;
+  static constexpr std::chrono::milliseconds kMaxDelay = std::chrono::hours(24);
+  static constexpr double kMaxBackoff = 1000.0;
+
   ErrorStrategy strategy = ErrorStrategy::STOP;
   int max_retries = 3;
   std::chrono::milliseconds retry_delay{1000};
@@ -36,7 +41,8 @@ struct ErrorHandler {
   RetryPolicy retry_policy() const noexcept;
   // The wait before retry number `n` (1-based): retry_delay × retry_backoff^(n−1).
   std::chrono::milliseconds delay_before(int n) const { return retry_policy().delay_before(n + 1); }
-  // Throws UsageError naming the field: max_retries < 0, retry_delay < 0, retry_backoff < 1.
+  // Throws UsageError naming the field: max_retries outside [0, kMaxRetries], retry_delay
+  // outside [0, kMaxDelay], retry_backoff outside [1, kMaxBackoff].
   void check() const;
 
   Json to_json() const;

@@ -95,6 +95,9 @@ class Routine {
   void set_config(std::string key, Json value);
   Json get_config(std::string_view key, Json fallback = nullptr) const;
   const Json& config() const noexcept { return config_; }
+  // What is wrong with `config` for this routine, if anything: a flow file's loader asks, so a
+  // bad value is an error naming it at load time, not at run time. Default: nothing.
+  virtual std::optional<std::string> config_problem(const Json& config) const;
 
   // Delivers `payload` (a JSON object) to every slot connected to `event`, as part of the
   // current job. Only from inside this routine's logic, on the thread running it. A full slot
