@@ -2,6 +2,7 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 #include <memory>
 #include <vector>
 
@@ -36,6 +37,7 @@ class Activation {
   // The job of every item taken (one entry per item; the same job may repeat).
   const std::vector<std::shared_ptr<JobContext>>& item_jobs() const noexcept { return item_jobs_; }
   int attempt = 1;
+  std::uint32_t hops = 0;  // the most any item it took had passed through
 
  private:
   RoutineCell& cell_;

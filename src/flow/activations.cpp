@@ -66,12 +66,14 @@ std::unique_ptr<detail::Activation> Runtime::Impl::prepare(RoutineCell& cell) {
   }
   SlotData data;
   std::vector<std::shared_ptr<JobContext>> item_jobs;
+  std::uint32_t hops = 0;
   for (std::size_t s = 0; s < cell.queues.size(); ++s) {
     auto& queue = cell.queues[s];
     const std::size_t n = std::min(decision.take[s], queue.size());
     std::vector<Json> items;
     items.reserve(n);
     for (std::size_t k = 0; k < n; ++k) {
+      hops = std::max(hops, queue.front().hops);
       items.push_back(std::move(queue.front().payload));
       item_jobs.push_back(std::move(queue.front().job));
       queue.pop_front();
@@ -86,8 +88,10 @@ std::unique_ptr<detail::Activation> Runtime::Impl::prepare(RoutineCell& cell) {
   JobAccess::add_work(*job);     // the activation itself
   if (cell.running < cell.routine.concurrency() && cell.any_queued())
     make_ready(cell);  // another activation may start beside this one
-  return std::make_unique<Activation>(cell, std::move(data), std::move(decision.message),
-                                      std::move(job), std::move(item_jobs));
+  auto activation = std::make_unique<Activation>(cell, std::move(data), std::move(decision.message),
+                                                 std::move(job), std::move(item_jobs));
+  activation->hops = hops;
+  return activation;
 }
 
 void Runtime::Impl::run(std::unique_ptr<Activation> a) {

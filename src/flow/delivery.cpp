@@ -52,7 +52,7 @@ Result<Posted> Runtime::Impl::post(std::string_view flow_name, std::string_view 
   auto job = std::make_shared<JobContext>(std::move(job_id), worker.flow.flow_id(),
                                           worker.state.worker_id(), std::move(options.metadata));
   jobs_.begun(worker);
-  if (auto delivered = deliver(cell, slot_spec - cell.routine.slots().data(), data, job);
+  if (auto delivered = deliver(cell, slot_spec - cell.routine.slots().data(), data, job, 0);
       !delivered) {
     jobs_.worker_done(worker);
     jobs_.done();
@@ -68,7 +68,7 @@ void Runtime::Impl::make_ready(RoutineCell& cell) {
 }
 
 Result<void> Runtime::Impl::deliver(RoutineCell& cell, std::size_t slot, Json& payload,
-                                    const std::shared_ptr<JobContext>& job) {
+                                    const std::shared_ptr<JobContext>& job, std::uint32_t hops) {
   FlowWorker& worker = cell.worker;
   const SlotSpec& spec = cell.routine.slots()[slot];
   if (worker.stopped.load())
@@ -85,7 +85,7 @@ Result<void> Runtime::Impl::deliver(RoutineCell& cell, std::size_t slot, Json& p
                                             cell.routine.id() + "' is full (" +
                                             std::to_string(spec.max_queue_length) + " items)");
   JobAccess::add_work(*job);
-  queue.push_back({std::move(payload), job});
+  queue.push_back({std::move(payload), job, hops});
   if (!cell.scheduled && !worker.paused.load()) make_ready(cell);
   return {};
 }
@@ -96,6 +96,16 @@ void Runtime::Impl::emit(Activation& a, const EventSpec& event, Json payload) {
     options_.hooks.on_emit(cell.routine.id(), event.name, payload, a.job());
   auto it = cell.outputs.find(event.name);
   if (it == cell.outputs.end()) return;  // connected to nothing
+  if (a.hops >= options_.max_hops) {     // a cycle circling: end it here, and say so
+    const std::string reason = "emit('" + event.name + "') from routine '" + cell.routine.id() +
+                               "': the item passed " + std::to_string(options_.max_hops) +
+                               " routines (the hop limit; is the flow a cycle?)";
+    a.job().trace(cell.routine.id(), "hop_limit", {{"event", event.name}});
+    JobAccess::fail(
+        a.job(),
+        Error{.kind = ErrorKind::invalid, .message = reason, .routine = cell.routine.id()});
+    return;
+  }
   const auto& targets = it->second;
   for (std::size_t i = 0; i < targets.size(); ++i) {
     // The last target takes the payload itself; the others a copy. (One conditional
@@ -103,7 +113,8 @@ void Runtime::Impl::emit(Activation& a, const EventSpec& event, Json payload) {
     Json copy;
     if (i + 1 < targets.size()) copy = payload;
     Json& item = i + 1 < targets.size() ? copy : payload;
-    auto delivered = deliver_waiting(*targets[i].cell, targets[i].slot, item, a.job_ptr());
+    auto delivered =
+        deliver_waiting(*targets[i].cell, targets[i].slot, item, a.job_ptr(), a.hops + 1);
     if (delivered) continue;
     switch (delivered.error().kind) {
       case ErrorKind::queue_full:  // full for too long: the routine's error strategy decides
@@ -121,10 +132,11 @@ void Runtime::Impl::emit(Activation& a, const EventSpec& event, Json payload) {
 }
 
 Result<void> Runtime::Impl::deliver_waiting(RoutineCell& target, std::size_t slot, Json& payload,
-                                            const std::shared_ptr<JobContext>& job) {
+                                            const std::shared_ptr<JobContext>& job,
+                                            std::uint32_t hops) {
   std::optional<std::chrono::steady_clock::time_point> since;
   for (;;) {
-    auto delivered = deliver(target, slot, payload, job);
+    auto delivered = deliver(target, slot, payload, job, hops);
     if (delivered || delivered.error().kind != ErrorKind::queue_full) return delivered;
     const auto now = std::chrono::steady_clock::now();
     if (!since) since = now;

@@ -1,6 +1,7 @@
 #include "tendril/flow/flow.hpp"
 
 #include <algorithm>
+#include <map>
 #include <set>
 
 #include "flow_data.hpp"
@@ -109,6 +110,50 @@ const std::optional<ErrorHandler>& Flow::error_handler() const noexcept {
   return data_->error_handler;
 }
 
+namespace {
+
+// Every cycle of routines the links make, once each, as "a -> b -> a": a depth-first search
+// with its own stack (a flow file may hold many routines).
+std::vector<std::string> cycles(const std::vector<Link>& links) {
+  std::map<std::string, std::set<std::string>> next;
+  for (const auto& link : links) next[link.from].insert(link.to);
+  enum class Mark { unseen, on_path, done };
+  std::map<std::string, Mark> marks;
+  std::vector<std::string> found;
+  struct Frame {
+    std::string id;
+    std::set<std::string>::const_iterator to, end;
+  };
+  for (const auto& [start, unused] : next) {
+    if (marks[start] != Mark::unseen) continue;
+    std::vector<Frame> path;
+    marks[start] = Mark::on_path;
+    path.push_back({start, next[start].cbegin(), next[start].cend()});
+    while (!path.empty()) {
+      Frame& top = path.back();
+      if (top.to == top.end) {
+        marks[top.id] = Mark::done;
+        path.pop_back();
+        continue;
+      }
+      const std::string to = *top.to++;
+      if (marks[to] == Mark::on_path) {
+        std::string cycle;
+        auto it =
+            std::find_if(path.begin(), path.end(), [&](const Frame& f) { return f.id == to; });
+        for (; it != path.end(); ++it) cycle += it->id + " -> ";
+        found.push_back(cycle + to);
+      } else if (marks[to] == Mark::unseen) {
+        marks[to] = Mark::on_path;
+        path.push_back({to, next[to].cbegin(), next[to].cend()});
+      }
+    }
+  }
+  return found;
+}
+
+}  // namespace
+
 std::vector<ValidationIssue> Flow::validate() const {
   using Severity = ValidationIssue::Severity;
   std::vector<ValidationIssue> issues;
@@ -139,6 +184,10 @@ std::vector<ValidationIssue> Flow::validate() const {
                             "its " + r->activation_policy().name() + " policy waits on slot '" +
                                 s.name + "', which no connection feeds (only posts)"});
   }
+  for (const auto& cycle : cycles(data_->connections))
+    issues.push_back({Severity::warning, "routines " + cycle,
+                      "form a cycle: a job can circle it until the runtime's hop limit "
+                      "(RuntimeOptions::max_hops) fails it"});
   return issues;
 }
 

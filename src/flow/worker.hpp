@@ -39,6 +39,7 @@ class ActivationHost {
 struct QueuedItem {
   Json payload;
   std::shared_ptr<JobContext> job;
+  std::uint32_t hops = 0;  // routines it passed through since its post
 };
 
 struct Target {

@@ -179,3 +179,38 @@ TEST(Runtime, AFullSlotRefusesAPostNamingTheSlot) {
   ASSERT_TRUE(f.rt.resume(worker));
   EXPECT_TRUE(f.rt.wait_until_all_jobs_finished(10s));  // the refused post is no job
 }
+
+TEST(Runtime, ACycleIsAWarningAndTheHopLimitEndsAJobCirclingIt) {
+  td::FlowRegistry registry;
+  td::Runtime rt({.thread_pool_size = 2, .registry = &registry, .max_hops = 50});
+  td::Flow flow("loop");
+  flow.add_routine(relay(), "a");
+  flow.add_routine(relay(), "b");
+  flow.connect("a", "out", "b", "in");
+  flow.connect("b", "out", "a", "in");
+  bool warned = false;
+  for (const auto& issue : flow.validate())
+    warned |= issue.severity == td::ValidationIssue::Severity::warning &&
+              contains(issue.describe(), "routines a -> b -> a: form a cycle");
+  EXPECT_TRUE(warned);
+  registry.register_by_name("loop", flow);
+  ASSERT_TRUE(rt.exec("loop"));
+  auto job = rt.post("loop", "a", "in", {{"n", 1}}).value().job;
+  ASSERT_TRUE(job->wait(10s)) << "the cycle was not stopped";
+  EXPECT_EQ(job->status(), td::JobStatus::failed);
+  EXPECT_TRUE(contains(job->error()->message, "passed 50 routines (the hop limit"))
+      << job->error()->describe();
+  std::size_t hops = 0;
+  for (const auto& entry : job->trace_entries()) hops += entry.action == "start";
+  EXPECT_EQ(hops, 51u);  // the posted item's routine, then 50 hops
+}
+
+TEST(Flow, ARoutineConnectedToItselfIsACycleWarning) {
+  td::Flow flow("self");
+  flow.add_routine(relay(), "r");
+  flow.connect("r", "out", "r", "in");
+  bool warned = false;
+  for (const auto& issue : flow.validate())
+    warned |= contains(issue.describe(), "routines r -> r: form a cycle");
+  EXPECT_TRUE(warned);
+}

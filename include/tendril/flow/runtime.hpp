@@ -15,6 +15,7 @@
 
 #include <chrono>
 #include <cstddef>
+#include <cstdint>
 #include <functional>
 #include <memory>
 #include <optional>
@@ -56,6 +57,9 @@ struct RuntimeOptions {
   Clock* clock = nullptr;             // null: the steady clock; a ManualClock in tests
   RuntimeHooks hooks = {};
   std::size_t history_limit = 1000;  // execution records kept per worker
+  // How many routines one posted item may pass through: an item emitted further (a cycle
+  // circling) is dropped and fails its job with a message naming the routine.
+  std::uint32_t max_hops = 1000;
   // Each routine's start and end on its job's trace, and each completed activation in the
   // worker's history (errors, retries and skips are always recorded). Off: fewer allocations
   // per job, for the last bit of throughput.
