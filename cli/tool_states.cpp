@@ -1,22 +1,53 @@
 #include "tool_states.hpp"
 
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
 #include <cstdlib>
+#include <cstring>
 #include <filesystem>
 
 namespace tendril::cli {
 
-std::string default_state_file() {
-  std::filesystem::path base;
+namespace {
+
+// A directory in the shared /tmp that only this user can use: made 0700 if absent, refused when
+// someone planted a link, a file or a directory of theirs there.
+std::expected<std::filesystem::path, std::string> private_temp_dir() {
+  std::error_code error;
+  const auto temp = std::filesystem::temp_directory_path(error);
+  if (error) return std::unexpected("no temporary directory (TMPDIR): " + error.message());
+  const auto dir = temp / ("tendril-" + std::to_string(::getuid()));
+  if (::mkdir(dir.c_str(), 0700) != 0 && errno != EEXIST)
+    return std::unexpected("cannot make " + dir.string() + ": " + std::strerror(errno));
+  struct stat info {};
+  if (::lstat(dir.c_str(), &info) != 0)
+    return std::unexpected("cannot inspect " + dir.string() + ": " + std::strerror(errno));
+  if (S_ISLNK(info.st_mode) || !S_ISDIR(info.st_mode) || info.st_uid != ::getuid() ||
+      (info.st_mode & 077) != 0)
+    return std::unexpected(dir.string() +
+                           " is not a private directory of this user's (a link, another "
+                           "owner, or open to others); refusing it for the state file");
+  return dir;
+}
+
+}  // namespace
+
+std::expected<std::string, std::string> default_state_file() {
+  std::filesystem::path dir;
   if (const char* xdg = std::getenv("XDG_STATE_HOME"); xdg && *xdg) {
-    base = xdg;
+    dir = std::filesystem::path(xdg) / "tendril";
   } else if (const char* home = std::getenv("HOME"); home && *home) {
-    base = std::filesystem::path(home) / ".local" / "state";
+    dir = std::filesystem::path(home) / ".local" / "state" / "tendril";
   } else {
-    base = std::filesystem::temp_directory_path();
+    auto temp = private_temp_dir();
+    if (!temp) return std::unexpected(temp.error());
+    dir = *temp;
   }
-  const auto dir = base / "tendril";
-  std::error_code ignored;
-  std::filesystem::create_directories(dir, ignored);
+  std::error_code error;
+  std::filesystem::create_directories(dir, error);
+  if (error) return std::unexpected("cannot make " + dir.string() + ": " + error.message());
   return (dir / "tool-states.jsonl").string();
 }
 
@@ -43,7 +74,13 @@ std::expected<state::PublisherOptions, std::string> publisher_options(const Stat
   } else if (!to.state_file.empty()) {
     options.use_environment = false;
   }
-  options.sink_path = to.state_file.empty() ? default_state_file() : to.state_file;
+  if (to.state_file.empty()) {
+    auto path = default_state_file();
+    if (!path) return std::unexpected("the default state file: " + path.error());
+    options.sink_path = *path;
+  } else {
+    options.sink_path = to.state_file;
+  }
   return options;
 }
 

@@ -19,8 +19,10 @@ struct StateDestination {
   std::string state_file;  // --state-file; empty: the default
 };
 
-// The default sink's path (its directory is made if missing).
-std::string default_state_file();
+// The default sink's path: $XDG_STATE_HOME/tendril, else ~/.local/state/tendril, else a private
+// /tmp/tendril-<uid> (made 0700, and refused unless it is a real directory of this user's that
+// nobody else may enter). The directory is made if missing; the error says why it cannot be.
+std::expected<std::string, std::string> default_state_file();
 
 // Publisher options for the destination; an error names the bad URL.
 std::expected<state::PublisherOptions, std::string> publisher_options(const StateDestination& to);

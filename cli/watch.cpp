@@ -142,7 +142,16 @@ int run_watch(const WatchOptions& options) {
     source = (*endpoint)->describe() + " stream '" + options.topic + "'";
     stream.emplace(std::move(*connection), options.topic);
   } else {
-    file.emplace(options.from.state_file.empty() ? default_state_file() : options.from.state_file);
+    std::string path = options.from.state_file;
+    if (path.empty()) {
+      auto fallback = default_state_file();
+      if (!fallback) {
+        std::fprintf(stderr, "tendril watch: %s\n", fallback.error().c_str());
+        return 1;
+      }
+      path = *fallback;
+    }
+    file.emplace(path);
     source = file->path();
   }
 

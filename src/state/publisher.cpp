@@ -2,14 +2,17 @@
 
 #include <algorithm>
 #include <atomic>
+#include <cerrno>
 #include <condition_variable>
 #include <cstdio>
+#include <cstring>
 #include <deque>
 #include <mutex>
 #include <stdexcept>
 #include <thread>
 
 #include "ring.hpp"
+#include "sink_file.hpp"
 #include "tendril/core/retry.hpp"
 #include "tendril/redis/connection.hpp"
 
@@ -36,8 +39,13 @@ struct ToolStatePublisher::Impl {
       }
     }
     if (!endpoint && !options.sink_path.empty()) {
-      sink = std::fopen(options.sink_path.c_str(), "a");
-      if (!sink) warn("cannot open the default sink '" + options.sink_path + "'; using stderr");
+      auto opened = detail::open_sink_file(options.sink_path);
+      if (opened) {
+        sink = *opened;
+      } else {
+        sink_error = opened.error().message;
+        warn(sink_error + "; tool states are dropped (counted in stats)");
+      }
     }
     worker = std::thread([this] { run(); });
   }
@@ -158,17 +166,31 @@ struct ToolStatePublisher::Impl {
     ++retries;
   }
 
+  // JSON lines into the sink (stderr when no sink path was given). A sink that could not be
+  // opened, or a write that fails (a full disk), drops the batch: counted and said once.
   void write_sink() {
-    FILE* out = sink ? sink : stderr;
-    std::string lines;
-    for (const auto& state : backlog) {
-      state.append_json(lines);
-      lines += '\n';
+    FILE* out = sink ? sink : (options.sink_path.empty() ? stderr : nullptr);
+    bool written = false;
+    if (out) {
+      std::string lines;
+      for (const auto& state : backlog) {
+        state.append_json(lines);
+        lines += '\n';
+      }
+      written =
+          std::fwrite(lines.data(), 1, lines.size(), out) == lines.size() && std::fflush(out) == 0;
+      if (!written) {
+        const std::string why = std::strerror(errno);
+        std::clearerr(out);
+        warn("writing to the default sink failed: " + why + "; tool states are dropped");
+      }
     }
-    std::fwrite(lines.data(), 1, lines.size(), out);
-    std::fflush(out);
-    sent += backlog.size();
-    ++batches;
+    if (written) {
+      sent += backlog.size();
+      ++batches;
+    } else {
+      dropped += backlog.size();
+    }
     backlog.clear();
     depth.store(0, std::memory_order_relaxed);
   }
@@ -176,6 +198,7 @@ struct ToolStatePublisher::Impl {
   const PublisherOptions options;
   std::optional<redis::Endpoint> endpoint;
   FILE* sink = nullptr;
+  std::string sink_error;  // why the sink file could not be opened
   Ring<ToolState> ring;
   std::atomic<std::size_t> pending{0};  // in the ring
   std::atomic<std::size_t> depth{0};    // in the backlog
@@ -218,7 +241,7 @@ bool ToolStatePublisher::shutdown(std::chrono::milliseconds timeout) {
   Impl& impl = *impl_;
   if (impl.closed.exchange(true)) {
     if (impl.worker.joinable()) impl.worker.join();
-    return impl.depth.load() == 0;
+    return impl.depth.load() == 0 && impl.dropped.load() == 0;
   }
   {
     std::lock_guard lock(impl.mutex);
@@ -227,7 +250,7 @@ bool ToolStatePublisher::shutdown(std::chrono::milliseconds timeout) {
   }
   impl.wake.notify_one();
   if (impl.worker.joinable()) impl.worker.join();
-  return impl.depth.load() == 0 && impl.pending.load() == 0;
+  return impl.depth.load() == 0 && impl.pending.load() == 0 && impl.dropped.load() == 0;
 }
 
 bool ToolStatePublisher::flush(std::chrono::milliseconds timeout) {

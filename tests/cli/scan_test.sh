@@ -120,5 +120,32 @@ check "watch reads the run back from Redis" grep -Eq 'tendril scan +COMPLETED .*
 check "a bad --redis URL is a usage error naming the port" grep -q "port 'notaport'" "$work/bad-redis"
 kill "$(cat "$work/redis.pid")"
 
+# The default state file never follows a link planted in a shared temporary directory, and a
+# FIFO as the state file is refused at once instead of hanging the scan.
+mkdir -p "$work/shared-tmp" "$work/small"
+echo data >"$work/small/a"
+ln -s "$work/victim" "$work/shared-tmp/tendril-$(id -u)"
+env -u HOME -u XDG_STATE_HOME TMPDIR="$work/shared-tmp" timeout 20 "$tendril" scan "$work/small" \
+  >/dev/null 2>"$work/planted.err"
+status=$?
+check "a planted link for the default state directory is refused (exit 2)" test $status -eq 2
+check "the refusal says why" grep -q "is not a private directory of this user's" "$work/planted.err"
+check "nothing was made through the link" test ! -e "$work/victim"
+mkdir -p "$work/private-tmp"
+env -u HOME -u XDG_STATE_HOME TMPDIR="$work/private-tmp" timeout 20 "$tendril" scan "$work/small" \
+  >/dev/null 2>&1
+mode=$(stat -c %a "$work/private-tmp/tendril-$(id -u)" 2>/dev/null)
+check "without HOME the default state directory is private (0700), got '$mode'" test "$mode" = 700
+env -u HOME -u XDG_STATE_HOME TMPDIR="$work/nonexistent" timeout 20 "$tendril" scan "$work/small" \
+  >/dev/null 2>"$work/notmp.err"
+status=$?
+check "a TMPDIR that does not exist is an error, not an abort (exit $status)" test $status -eq 2
+mkfifo "$work/states.fifo"
+timeout 20 "$tendril" scan --state-file "$work/states.fifo" "$work/small" >/dev/null \
+  2>"$work/fifo.err"
+status=$?
+check "a FIFO state file does not hang the scan (exit $status)" test $status -ne 124
+check "a FIFO state file is refused, saying so" grep -q "is a FIFO with no reader; refused" "$work/fifo.err"
+
 echo "scan: $failures failed"
 test $failures -eq 0

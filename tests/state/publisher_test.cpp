@@ -5,9 +5,11 @@
 #include <tendril/state/publisher.hpp>
 
 #include <gtest/gtest.h>
+#include <sys/stat.h>
 
 #include <chrono>
 #include <cstdio>
+#include <filesystem>
 #include <fstream>
 #include <map>
 #include <thread>
@@ -225,7 +227,7 @@ TEST(Publisher, BeyondTheBoundTheOldestAreDroppedAndCounted) {
   for (int i = 0; i < 80; ++i) publisher.publish(numbered(0, i));
   ASSERT_TRUE(eventually([&] { return publisher.stats().dropped == 30; }));
   server.restart();
-  ASSERT_TRUE(publisher.shutdown(20s));
+  EXPECT_FALSE(publisher.shutdown(20s)) << "thirty were lost, and shutdown says so";
   const auto states = read_all(server.port());
   ASSERT_EQ(states.size(), 50u);
   EXPECT_EQ(states.front()["seq"], 30) << "the oldest thirty were dropped";
@@ -246,6 +248,47 @@ TEST(Publisher, WithNoRedisStatesGoToTheDefaultSink) {
   for (std::string line; std::getline(sink, line); ++lines)
     EXPECT_EQ(ts::OrderedJson::parse(line)["seq"], lines);
   EXPECT_EQ(lines, 7);
+}
+
+TEST(Publisher, ASinkThatIsALinkOrAFifoIsRefusedAtOnceAndItsStatesCounted) {
+  const std::string dir = ::testing::TempDir() + "tendril-sink-traps";
+  std::filesystem::remove_all(dir);
+  std::filesystem::create_directories(dir);
+  const std::string target = dir + "/victim", link = dir + "/link.jsonl", fifo = dir + "/fifo";
+  { std::ofstream(target) << "precious\n"; }
+  std::filesystem::create_symlink(target, link);
+  ASSERT_EQ(::mkfifo(fifo.c_str(), 0600), 0);
+  for (const auto& [path, why] : {std::pair{link, "is a symbolic link; refused"},
+                                  std::pair{fifo, "is a FIFO with no reader; refused"}}) {
+    const auto started = std::chrono::steady_clock::now();
+    ts::ToolStatePublisher publisher(
+        {.flush_interval = 10ms, .use_environment = false, .sink_path = path});
+    for (int i = 0; i < 5; ++i) publisher.publish(numbered(0, i));
+    EXPECT_FALSE(publisher.shutdown());  // not everything was delivered
+    EXPECT_LT(std::chrono::steady_clock::now() - started, 5s) << "waited on " << path;
+    const auto stats = publisher.stats();
+    EXPECT_EQ(stats.dropped, 5u) << path;
+    EXPECT_EQ(stats.sent, 0u) << path;
+    EXPECT_NE(stats.last_error.find("state file '" + path + "' " + why), std::string::npos)
+        << stats.last_error;
+  }
+  std::ifstream victim(target);
+  std::string content((std::istreambuf_iterator<char>(victim)), {});
+  EXPECT_EQ(content, "precious\n");  // nothing written through the link
+}
+
+TEST(Publisher, AWriteErrorOnTheSinkIsSaidAndCountedNotSwallowed) {
+  // /dev/full takes the open and fails every write with ENOSPC, as a full disk does.
+  ts::ToolStatePublisher publisher(
+      {.flush_interval = 10ms, .use_environment = false, .sink_path = "/dev/full"});
+  for (int i = 0; i < 20; ++i) publisher.publish(numbered(0, i));
+  EXPECT_FALSE(publisher.shutdown());
+  const auto stats = publisher.stats();
+  EXPECT_EQ(stats.dropped, 20u);
+  EXPECT_EQ(stats.sent, 0u);
+  EXPECT_NE(stats.last_error.find("writing to the default sink failed: No space left on device"),
+            std::string::npos)
+      << stats.last_error;
 }
 
 TEST(Publisher, ABadPortInTheEnvironmentIsReportedAndStatesStillGoSomewhere) {

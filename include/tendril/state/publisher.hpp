@@ -65,7 +65,8 @@ class ToolStatePublisher {
   // Never blocks, never throws. Thread-safe.
   void publish(ToolState state) noexcept;
   // Sends everything queued (retrying within `timeout`), then stops; later publishes are
-  // dropped and counted. Returns true when nothing was left unsent. Thread-safe, idempotent.
+  // dropped and counted. Returns true when every state published was delivered: false when
+  // any was left unsent or dropped (stats() says how many). Thread-safe, idempotent.
   bool shutdown(std::chrono::milliseconds timeout = std::chrono::seconds(10));
   // Waits until everything published before the call was sent or dropped, or `timeout`
   // passed; true when it all went. Thread-safe.
