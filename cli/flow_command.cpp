@@ -188,7 +188,7 @@ int run_flow_run(const FlowRunOptions& options) {
              }));
   if (!options.save_state.empty()) {
     std::ofstream out(options.save_state);
-    out << state.to_json().dump(2) << "\n";
+    out << state.to_json().dump(2, ' ', false, Json::error_handler_t::replace) << "\n";
     if (!out) {
       fmt::print(stderr, "tendril flow run: cannot write {}\n", options.save_state);
       return 1;

@@ -73,7 +73,8 @@ class Log : public Routine {
       const std::string prefix = get_config("prefix", id()).get<std::string>();
       std::lock_guard lock(stdout_mutex);
       for (const auto& item : in["in"])
-        std::printf("%s: %s\n", prefix.c_str(), item.dump().c_str());
+        std::printf("%s: %s\n", prefix.c_str(),
+                    item.dump(-1, ' ', false, Json::error_handler_t::replace).c_str());
       std::fflush(stdout);
     });
   }

@@ -63,11 +63,50 @@ bool is_standard_field(const std::string& key) {
   return false;
 }
 
-// A JSON string literal, escaped as nlohmann's dump() escapes it (UTF-8 passes through).
+// The length of the valid UTF-8 sequence at text[i] (RFC 3629: no overlong forms, no
+// surrogates, nothing above U+10FFFF), or 0 when the bytes there are not one.
+std::size_t utf8_sequence(const std::string& text, std::size_t i) {
+  const auto byte = [&](std::size_t k) { return static_cast<unsigned char>(text[k]); };
+  const unsigned char lead = byte(i);
+  std::size_t length;
+  unsigned char low = 0x80, high = 0xbf;  // the range of the second byte
+  if (lead >= 0xc2 && lead <= 0xdf) {
+    length = 2;
+  } else if (lead >= 0xe0 && lead <= 0xef) {
+    length = 3;
+    if (lead == 0xe0) low = 0xa0;   // no overlong forms
+    if (lead == 0xed) high = 0x9f;  // no surrogates
+  } else if (lead >= 0xf0 && lead <= 0xf4) {
+    length = 4;
+    if (lead == 0xf0) low = 0x90;
+    if (lead == 0xf4) high = 0x8f;  // nothing above U+10FFFF
+  } else {
+    return 0;
+  }
+  if (i + length > text.size()) return 0;
+  if (byte(i + 1) < low || byte(i + 1) > high) return 0;
+  for (std::size_t k = 2; k < length; ++k)
+    if (byte(i + k) < 0x80 || byte(i + k) > 0xbf) return 0;
+  return length;
+}
+
+// A JSON string literal, escaped as nlohmann's dump() escapes it. Every byte that is not part of
+// valid UTF-8 (a file name like "bad\xff.txt") becomes U+FFFD, so the JSON is always valid
+// UTF-8 and every reader takes it (nlohmann's error_handler_t::replace does the same).
 void append_string(std::string& out, const std::string& text) {
   static constexpr char hex[] = "0123456789abcdef";
   out += '"';
-  for (const char c : text) {
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    const char c = text[i];
+    if (static_cast<unsigned char>(c) >= 0x80) {
+      if (const std::size_t n = utf8_sequence(text, i)) {
+        out.append(text, i, n);
+        i += n - 1;
+      } else {
+        out += "\xEF\xBF\xBD";  // U+FFFD REPLACEMENT CHARACTER
+      }
+      continue;
+    }
     switch (c) {
       case '"':
         out += "\\\"";
@@ -103,6 +142,11 @@ void append_string(std::string& out, const std::string& text) {
   out += '"';
 }
 
+// A JSON value as text, invalid UTF-8 in its strings replaced by U+FFFD (dump() would throw).
+std::string dump_valid(const OrderedJson& value) {
+  return value.dump(-1, ' ', false, OrderedJson::error_handler_t::replace);
+}
+
 void append_field(std::string& out, const char* name, const std::string& value) {
   out += '"';
   out += name;
@@ -132,7 +176,7 @@ void ToolState::append_json(std::string& out) const {
   out += ',';
   append_field(out, "current_file_name", current_file_name);
   out += ",\"steps\":";
-  out += steps.dump();
+  out += dump_valid(steps);
   out += ',';
   append_field(out, "timestamp", timestamp);
   for (const auto& [key, value] : extra.items()) {
@@ -140,7 +184,7 @@ void ToolState::append_json(std::string& out) const {
     out += ',';
     append_string(out, key);
     out += ':';
-    out += value.dump();
+    out += dump_valid(value);
   }
   out += '}';
 }

@@ -147,5 +147,12 @@ status=$?
 check "a FIFO state file does not hang the scan (exit $status)" test $status -ne 124
 check "a FIFO state file is refused, saying so" grep -q "is a FIFO with no reader; refused" "$work/fifo.err"
 
+# A file name that is not UTF-8 still makes valid JSON in the state file: the bad byte is U+FFFD.
+mkdir -p "$work/latin1"
+echo x >"$work/latin1/bad"$'\xff'".txt"
+"$tendril" scan --state-file "$work/latin1.jsonl" "$work/latin1" >/dev/null 2>&1
+check "the state file holds no invalid UTF-8 byte" test "$(grep -c $'\xff' "$work/latin1.jsonl")" -eq 0
+check "the bad byte became U+FFFD" grep -q $'bad\xef\xbf\xbd.txt' "$work/latin1.jsonl"
+
 echo "scan: $failures failed"
 test $failures -eq 0

@@ -401,3 +401,22 @@ TEST(Publisher, AFlushIsSplitOnlyAboveTheByteLimit) {
   EXPECT_EQ(attributes[2]["count"], 2);
   EXPECT_EQ(states[9]["seq"], 9);
 }
+
+TEST(ToolState, EveryJsonItWritesIsValidUtf8WithBadBytesReplaced) {
+  ts::ToolState state;
+  state.current_file_name = "bad\xff.txt";  // a file name is bytes, not always UTF-8
+  state.message = "caf\xc3\xa9 \xe6\x97\xa5\xe6\x9c\xac \xf0\x9f\x98\x80";  // valid: kept
+  state.step_name = "cut\xc3";                                              // a sequence cut short
+  state.steps = ts::OrderedJson::array({std::string("\xed\xa0\x80")});      // a surrogate
+  state.extra["note"] = std::string("\xc0\xaf");                            // an overlong '/'
+  std::string line;
+  state.append_json(line);
+  const auto json = ts::OrderedJson::parse(line);  // throws on invalid UTF-8
+  const std::string replacement = "\xef\xbf\xbd";
+  EXPECT_EQ(json["current_file_name"], "bad" + replacement + ".txt");
+  EXPECT_EQ(json["message"], "caf\xc3\xa9 \xe6\x97\xa5\xe6\x9c\xac \xf0\x9f\x98\x80");
+  EXPECT_EQ(json["step_name"], "cut" + replacement);
+  // Values inside steps and extra fields go through nlohmann's own replacing dump.
+  EXPECT_NE(json["steps"][0].get<std::string>().find(replacement), std::string::npos);
+  EXPECT_NE(json["note"].get<std::string>().find(replacement), std::string::npos);
+}
