@@ -8,8 +8,11 @@
 #include <cstring>
 #include <deque>
 #include <mutex>
+#include <random>
 #include <stdexcept>
 #include <thread>
+
+#include <unistd.h>
 
 #include "ring.hpp"
 #include "sink_file.hpp"
@@ -25,6 +28,26 @@ using namespace std::chrono_literals;
 // failure, doubling up to 5 s between tries.
 constexpr RetryPolicy kRedelivery{
     .attempts = RetryPolicy::kUnbounded, .delay = 50ms, .backoff = 2.0, .max_delay = 5s};
+
+// Whether Redis refused a command for what it carries (too large a bulk), so that a smaller one
+// may pass; other refusals (MISCONF, OOM, READONLY, NOAUTH, ...) are about the server, and the
+// states wait for it.
+bool refuses_the_content(const Error& error) {
+  if (error.kind != ErrorKind::refused) return false;
+  for (const char* sign : {"invalid bulk length", "Protocol error", "too large", "too big"})
+    if (error.message.find(sign) != std::string::npos) return true;
+  return false;
+}
+
+// "<pid>-<16 hex digits>": unique enough that two publishers never share one.
+std::string make_publisher_id() {
+  std::random_device random;
+  const std::uint64_t bits = (static_cast<std::uint64_t>(random()) << 32) ^ random();
+  char text[40];
+  std::snprintf(text, sizeof text, "%d-%016llx", static_cast<int>(::getpid()),
+                static_cast<unsigned long long>(bits));
+  return text;
+}
 
 struct ToolStatePublisher::Impl {
   explicit Impl(PublisherOptions opts) : options(std::move(opts)), ring(1 << 16) {
@@ -88,7 +111,7 @@ struct ToolStatePublisher::Impl {
     if (!backlog.empty()) {
       dropped += backlog.size();
       warn("shutdown: " + std::to_string(backlog.size()) + " tool states could not be sent");
-      backlog.clear();
+      take_front(backlog.size());
     }
   }
 
@@ -101,26 +124,36 @@ struct ToolStatePublisher::Impl {
       pending.fetch_sub(1, std::memory_order_relaxed);
       backlog.push_back(std::move(*state));
       if (backlog.size() > options.max_queued) {
-        backlog.pop_front();
+        take_front(1);
         ++dropped;
+        if (!dropping)  // said when dropping starts, not for every state
+          warn("more than " + std::to_string(options.max_queued) +
+               " tool states are waiting; the oldest are being dropped (counted in stats)");
+        dropping = true;
       }
     }
+    if (backlog.size() < options.max_queued) dropping = false;
     depth.store(backlog.size(), std::memory_order_relaxed);
   }
 
-  // Everything in the backlog, in as few commands as the byte limit allows.
+  // The oldest `n` states leave the backlog (sent, dropped or set aside).
+  void take_front(std::size_t n) {
+    backlog.erase(backlog.begin(), backlog.begin() + static_cast<long>(n));
+    backlog_first_seq += n;
+  }
+
+  // Everything in the backlog, in as few commands as the byte limit allows. A command Redis
+  // refuses (a state over its proto-max-bulk-len, say) is split in halves until the state it
+  // refuses is alone; that one is set aside (counted, with the reason) and the rest go on.
   void deliver() {
     if (!endpoint) return write_sink();
-    if (!connection) {
-      auto opened = redis::Connection::open(*endpoint);
-      if (!opened) return failed(opened.error().message);
-      connection.emplace(std::move(*opened));
-    }
+    if (!reconnect()) return;
+    std::size_t most = backlog.size();  // states per command; halved while Redis refuses
     while (!backlog.empty()) {
       // Each state is written once, straight into the command's JSON array.
       std::size_t count = 0;
       std::string array = "[";
-      while (count < backlog.size()) {
+      while (count < backlog.size() && count < most) {
         const std::size_t before = array.size();
         if (count > 0) array += ',';
         backlog[count].append_json(array);
@@ -133,8 +166,13 @@ struct ToolStatePublisher::Impl {
       array += ']';
       std::vector<std::string> command;
       if (options.mode == PublishMode::stream) {
-        const OrderedJson attributes{
-            {"event_type", "tool"}, {"count", count}, {"timestamp", utc_timestamp()}};
+        // publisher + first_seq number every state (first_seq + its index in `data`), so a
+        // consumer can drop the duplicates at-least-once delivery may bring.
+        const OrderedJson attributes{{"event_type", "tool"},
+                                     {"count", count},
+                                     {"timestamp", utc_timestamp()},
+                                     {"publisher", publisher_id},
+                                     {"first_seq", backlog_first_seq}};
         command = {"XADD",
                    options.topic,
                    "*",
@@ -146,16 +184,49 @@ struct ToolStatePublisher::Impl {
         command = {"PUBLISH", options.topic, std::move(array)};
       }
       auto reply = connection->command(command);
+      if (!reply && refuses_the_content(reply.error())) {
+        connection.reset();  // Redis may close a connection whose command it refused
+        if (count > 1) {
+          most = count / 2;
+          continue;
+        }
+        ++dropped;
+        ++refused;
+        warn("Redis refused tool state #" + std::to_string(backlog_first_seq) + ": " +
+             reply.error().message + "; it is set aside (counted in stats) and the rest go on");
+        take_front(1);
+        most = backlog.size();
+        if (!reconnect()) return;
+        continue;
+      }
       if (!reply) {
-        if (reply.error().retryable()) connection.reset();
+        // The command may have run before the connection failed: what is sent again may
+        // arrive twice (at-least-once), and is counted as resent.
+        uncertain_until = std::max(uncertain_until, backlog_first_seq + count);
+        connection.reset();
         return failed(reply.error().message);
       }
-      backlog.erase(backlog.begin(), backlog.begin() + static_cast<long>(count));
+      if (backlog_first_seq < uncertain_until)
+        resent += std::min<std::uint64_t>(count, uncertain_until - backlog_first_seq);
+      take_front(count);
       sent += count;
       ++batches;
       failed_deliveries = 0;
+      most = backlog.size();
     }
     depth.store(0, std::memory_order_relaxed);
+  }
+
+  // A connection, opened if there is none; false (a failure recorded) when it cannot be.
+  bool reconnect() {
+    if (connection) return true;
+    auto opened = redis::Connection::open(*endpoint);
+    if (!opened) {
+      failed(opened.error().message);
+      return false;
+    }
+    connection.emplace(std::move(*opened));
+    return true;
   }
 
   // The error is recorded before the retry is counted: whoever sees the count sees the cause.
@@ -191,7 +262,7 @@ struct ToolStatePublisher::Impl {
     } else {
       dropped += backlog.size();
     }
-    backlog.clear();
+    take_front(backlog.size());
     depth.store(0, std::memory_order_relaxed);
   }
 
@@ -203,10 +274,15 @@ struct ToolStatePublisher::Impl {
   std::atomic<std::size_t> pending{0};  // in the ring
   std::atomic<std::size_t> depth{0};    // in the backlog
   std::atomic<std::uint64_t> published{0}, sent{0}, batches{0}, dropped{0}, retries{0};
+  std::atomic<std::uint64_t> resent{0}, refused{0};
+  const std::string publisher_id = make_publisher_id();
   std::atomic<bool> closed{false};
 
   // The worker's own.
   std::deque<ToolState> backlog;
+  std::uint64_t backlog_first_seq = 0;  // the number of backlog.front(), counting from 0
+  std::uint64_t uncertain_until = 0;    // states below this number may have been delivered
+  bool dropping = false;                // beyond max_queued now (warned once per episode)
   std::optional<redis::Connection> connection;
   int failed_deliveries = 0;  // in a row; the next delay grows with it
   Clock::time_point retry_at{};
@@ -273,6 +349,9 @@ PublisherStats ToolStatePublisher::stats() const {
   s.batches = impl.batches.load();
   s.dropped = impl.dropped.load();
   s.retries = impl.retries.load();
+  s.refused = impl.refused.load();
+  s.resent = impl.resent.load();
+  s.publisher_id = impl.publisher_id;
   s.depth = impl.pending.load() + impl.depth.load();
   {
     std::lock_guard lock(impl.error_mutex);

@@ -12,6 +12,7 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <set>
 #include <thread>
 #include <vector>
 
@@ -419,4 +420,69 @@ TEST(ToolState, EveryJsonItWritesIsValidUtf8WithBadBytesReplaced) {
   // Values inside steps and extra fields go through nlohmann's own replacing dump.
   EXPECT_NE(json["steps"][0].get<std::string>().find(replacement), std::string::npos);
   EXPECT_NE(json["note"].get<std::string>().find(replacement), std::string::npos);
+}
+
+TEST(Publisher, AStateRedisRefusesIsSetAsideAndTheRestGoOn) {
+  tendril::testing::Watchdog watchdog(60s, "refused");
+  RedisServer server;
+  {
+    auto admin = rd::Connection::open(server.endpoint());
+    ASSERT_TRUE(admin);
+    ASSERT_TRUE(admin->command({"CONFIG", "SET", "proto-max-bulk-len", "1048576"}));
+  }
+  ts::ToolStatePublisher publisher(
+      {.flush_interval = 20ms, .batch_size = 1000, .endpoint = server.endpoint()});
+  for (int i = 0; i < 50; ++i) publisher.publish(numbered(0, i));
+  ts::ToolState huge = numbered(0, 50);
+  huge.message = std::string(2 << 20, 'x');  // over Redis's 1 MiB bulk limit, alone
+  publisher.publish(huge);
+  for (int i = 51; i < 101; ++i) publisher.publish(numbered(0, i));
+  EXPECT_FALSE(publisher.shutdown(20s)) << "one was set aside";
+  const auto stats = publisher.stats();
+  EXPECT_EQ(stats.refused, 1u);
+  EXPECT_EQ(stats.dropped, 1u);
+  EXPECT_EQ(stats.sent, 100u);
+  EXPECT_NE(stats.last_error.find("Redis refused tool state #50"), std::string::npos)
+      << stats.last_error;
+  const auto states = read_all(server.port());
+  ASSERT_EQ(states.size(), 100u);
+  for (std::size_t i = 0; i < states.size(); ++i)
+    EXPECT_EQ(states[i]["seq"], i < 50 ? static_cast<int>(i) : static_cast<int>(i) + 1);
+}
+
+TEST(Publisher, ACommandThatTimedOutIsResentCountedAndNumberedForDeduplication) {
+  tendril::testing::Watchdog watchdog(60s, "resend");
+  RedisServer server;
+  auto endpoint = server.endpoint();
+  endpoint.timeout = 300ms;
+  ts::ToolStatePublisher publisher(
+      {.flush_interval = 20ms, .batch_size = 1000, .endpoint = endpoint});
+  publisher.publish(numbered(0, 0));
+  ASSERT_TRUE(publisher.flush(10s));
+  // Redis holds every write for 1.5 s: the next XADD times out, and Redis runs it later.
+  {
+    auto admin = rd::Connection::open(server.endpoint());
+    ASSERT_TRUE(admin);
+    ASSERT_TRUE(admin->command({"CLIENT", "PAUSE", "1500", "WRITE"}));
+  }
+  for (int i = 1; i < 40; ++i) publisher.publish(numbered(0, i));
+  ASSERT_TRUE(publisher.shutdown(20s));
+  const auto stats = publisher.stats();
+  EXPECT_GT(stats.resent, 0u) << "a timed-out delivery is sent again and counted";
+  std::vector<ts::OrderedJson> attributes;
+  const auto states = read_all(server.port(), "progress", &attributes);
+  ASSERT_GE(states.size(), 40u);
+  EXPECT_LE(states.size() - 40, stats.resent) << "every duplicate was counted as resent";
+  // (publisher, first_seq + index) numbers every state: the duplicates drop out exactly.
+  std::set<std::pair<std::string, std::uint64_t>> unique;
+  std::size_t at = 0;
+  for (const auto& a : attributes) {
+    EXPECT_EQ(a["publisher"], stats.publisher_id);
+    for (std::uint64_t k = 0; k < a["count"].get<std::uint64_t>(); ++k, ++at) {
+      const auto seq = a["first_seq"].get<std::uint64_t>() + k;
+      EXPECT_EQ(states[at]["seq"], seq);
+      unique.emplace(a["publisher"].get<std::string>(), seq);
+    }
+  }
+  EXPECT_EQ(unique.size(), 40u);
 }

@@ -48,11 +48,18 @@ struct PublisherStats {
   std::uint64_t published = 0;  // accepted by publish()
   std::uint64_t sent = 0;       // delivered to Redis or the default sink
   std::uint64_t batches = 0;    // Redis commands (or sink writes) that delivered them
-  std::uint64_t dropped = 0;    // lost: ring full, beyond max_queued, or undeliverable at shutdown
+  std::uint64_t dropped = 0;    // lost: ring full, beyond max_queued, refused by Redis, a sink
+                                // that cannot be written, or undeliverable at shutdown
+  std::uint64_t refused = 0;    // of those, set aside because Redis refused them (too large)
   std::uint64_t retries = 0;    // failed deliveries that were tried again
-  std::size_t depth = 0;        // waiting now
-  std::string last_error;       // the last configuration or delivery problem, if any
-  std::string destination;      // redis://user@host:port/db, or the default sink
+  // States sent again after a delivery whose outcome was unknown (a timeout: Redis may have run
+  // it): each may have arrived twice. Delivery is at-least-once; `publisher` and `first_seq` in
+  // a stream entry's attributes number its states, so consumers can drop duplicates.
+  std::uint64_t resent = 0;
+  std::string publisher_id;  // this publisher's name in those attributes
+  std::size_t depth = 0;     // waiting now
+  std::string last_error;    // the last configuration or delivery problem, if any
+  std::string destination;   // redis://user@host:port/db, or the default sink
 };
 
 class ToolStatePublisher {
