@@ -184,6 +184,16 @@ int run_scan(const ScanOptions& options) {
                               : !result         ? result.error().describe()
                               : counters.errors ? "completed with errors"
                                                 : "completed";
+  if (interrupted || !result) {
+    states.failed_tool(outcome);
+  } else {
+    states.completed_tool(
+        fmt::format("{} files hashed, {} errors", counters.hashed.load(), counters.errors.load()));
+  }
+  // Every state is sent (or known lost) before the summary, so the summary can say which.
+  const bool states_delivered = publisher.shutdown(std::chrono::seconds(5));
+  const auto delivery = publisher.stats();
+  const std::uint64_t lost = delivery.published - delivery.sent;
   terminal.message(key_value_table({
       {"directory", options.root},
       {"outcome", outcome},
@@ -194,21 +204,17 @@ int run_scan(const ScanOptions& options) {
        fmt::format("{:.1f} MB/s", seconds > 0 ? counters.bytes / seconds / 1e6 : 0.0)},
       {"errors", std::to_string(counters.errors.load())},
       {"workers", std::to_string(options.workers)},
+      {"tool states", fmt::format("{} sent, {} lost", delivery.sent, lost)},
   }));
   if (options.stats) {
     if (auto metrics = pipe.last_metrics()) terminal.message(metrics->table());
   }
-  if (interrupted || !result) {
-    states.failed_tool(outcome);
-  } else {
-    states.completed_tool(
-        fmt::format("{} files hashed, {} errors", counters.hashed.load(), counters.errors.load()));
-  }
-  if (!publisher.shutdown(std::chrono::seconds(5)))
-    terminal.message("tendril scan: some tool states could not be published: " +
-                     publisher.stats().last_error);
+  if (!states_delivered)
+    terminal.message(fmt::format("tendril scan: {} tool states were lost ({}): {}", lost,
+                                 delivery.destination, delivery.last_error));
   if (interrupted) return 130;
-  return !result || counters.errors ? 1 : 0;
+  if (!result || counters.errors) return 1;
+  return states_delivered ? 0 : 3;
 }
 
 }  // namespace tendril::cli

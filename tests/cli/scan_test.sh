@@ -144,7 +144,9 @@ mkfifo "$work/states.fifo"
 timeout 20 "$tendril" scan --state-file "$work/states.fifo" "$work/small" >/dev/null \
   2>"$work/fifo.err"
 status=$?
-check "a FIFO state file does not hang the scan (exit $status)" test $status -ne 124
+check "a FIFO state file does not hang the scan, and the lost states make exit 3 (got $status)" \
+  test $status -eq 3
+check "the summary says the states were lost" grep -q "tool states were lost" "$work/fifo.err"
 check "a FIFO state file is refused, saying so" grep -q "is a FIFO with no reader; refused" "$work/fifo.err"
 
 # A file name that is not UTF-8 still makes valid JSON in the state file: the bad byte is U+FFFD.
