@@ -97,12 +97,9 @@ Result<std::string> Runtime::Impl::exec(std::string name, Flow flow, const Json&
   const std::string worker_id = workers_.next_id(flow.flow_id());
   FlowWorkerState state(flow.flow_id(), worker_id, options_.history_limit);
   if (!restore.is_null()) {
-    try {
-      state.load(restore);
-    } catch (const std::exception& e) {
+    if (auto loaded = state.load(restore); !loaded)
       return error(ErrorKind::invalid,
-                   std::string("exec: cannot restore the worker state: ") + e.what());
-    }
+                   "exec: cannot restore the worker state: " + loaded.error().message);
   }
   auto worker = std::make_unique<FlowWorker>(*this, std::move(name), flow, std::move(state));
   Control::set_status(worker->state, WorkerStatus::idle);

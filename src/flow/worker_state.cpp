@@ -142,32 +142,36 @@ Json FlowWorkerState::to_json() const {
   return out;
 }
 
-void FlowWorkerState::load(const Json& saved) {
+Result<void> FlowWorkerState::load(const Json& saved) {
+  auto invalid = [](std::string message) {
+    return std::unexpected(Error{.kind = ErrorKind::invalid, .message = std::move(message)});
+  };
+  std::string bad_field;
   auto field = [&](const char* name, Json::value_t type) -> const Json* {
     auto it = saved.find(name);
     if (it == saved.end()) return nullptr;
     const bool ok =
         it->type() == type || (type == Json::value_t::number_unsigned && it->is_number_unsigned());
-    if (!ok)
-      throw std::invalid_argument(std::string("WorkerState::load: '") + name + "' must be " +
-                                  Json(type).type_name() + ", not " + it->type_name());
-    return &*it;
+    if (!ok && bad_field.empty())
+      bad_field = std::string("WorkerState::load: '") + name + "' must be " +
+                  Json(type).type_name() + ", not " + it->type_name();
+    return ok ? &*it : nullptr;
   };
   if (!saved.is_object())
-    throw std::invalid_argument(std::string("WorkerState::load: expected an object, not ") +
-                                saved.type_name());
+    return invalid(std::string("WorkerState::load: expected an object, not ") + saved.type_name());
   const Json* states = field("routine_states", Json::value_t::object);
   const Json* processed = field("jobs_processed", Json::value_t::number_unsigned);
   const Json* failed = field("jobs_failed", Json::value_t::number_unsigned);
   const Json* history = field("history", Json::value_t::array);
+  if (!bad_field.empty()) return invalid(bad_field);
   std::deque<ExecutionRecord> restored;
   if (history) {
     for (std::size_t i = 0; i < history->size(); ++i) {
       const Json& r = (*history)[i];
       if (!r.is_object() || !r.contains("routine") || !r.contains("action") ||
           !r["routine"].is_string() || !r["action"].is_string())
-        throw std::invalid_argument("WorkerState::load: history[" + std::to_string(i) +
-                                    "] needs string 'routine' and 'action'");
+        return invalid("WorkerState::load: history[" + std::to_string(i) +
+                       "] needs string 'routine' and 'action'");
       std::chrono::system_clock::time_point time{};
       if (auto t = r.find("time_us"); t != r.end() && t->is_number_integer())
         time += std::chrono::microseconds(t->get<std::int64_t>());
@@ -186,6 +190,7 @@ void FlowWorkerState::load(const Json& saved) {
     while (restored.size() > records_->history_limit) restored.pop_front();
     records_->history = std::move(restored);
   }
+  return {};
 }
 
 }  // namespace tendril

@@ -29,14 +29,17 @@ TEST(FlowWorkerState, StartsPendingAndUpdatesAllOrNothing) {
   EXPECT_EQ(state.get_routine_state("r").value(), (tendril::Json{{"n", 1}}));  // untouched
   EXPECT_THROW(state.update_routine_state("new", [](tendril::Json&) { throw 1; }), int);
   EXPECT_FALSE(state.get_routine_state("new"));  // not left behind as {}
-  try {
-    state.load(tendril::Json{{"history", {{{"routine", 1}}}}});
-    FAIL() << "expected an error";
-  } catch (const std::invalid_argument& e) {
-    EXPECT_NE(std::string(e.what()).find("history[0] needs string 'routine' and 'action'"),
-              std::string::npos)
-        << e.what();
-  }
+  auto loaded = state.load(tendril::Json{{"history", {{{"routine", 1}}}}});
+  ASSERT_FALSE(loaded);
+  EXPECT_EQ(loaded.error().kind, tendril::ErrorKind::invalid);
+  EXPECT_NE(loaded.error().message.find("history[0] needs string 'routine' and 'action'"),
+            std::string::npos)
+      << loaded.error().message;
+  auto wrong_type = state.load(tendril::Json{{"jobs_processed", "many"}});
+  ASSERT_FALSE(wrong_type);
+  EXPECT_EQ(wrong_type.error().message,
+            "WorkerState::load: 'jobs_processed' must be number, not string");
+  EXPECT_EQ(state.get_routine_state("r").value(), (tendril::Json{{"n", 1}}));  // nothing changed
 }
 
 TEST(FlowWorkerStateStress, TwentyThreadsPostingTenThousandJobsCountExactly) {

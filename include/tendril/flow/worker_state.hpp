@@ -22,6 +22,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "tendril/core/error.hpp"
 #include "tendril/core/worker_state.hpp"
 #include "tendril/flow/json.hpp"
 
@@ -81,10 +82,10 @@ class FlowWorkerState : public WorkerState {
   std::uint64_t history_dropped() const;
 
   // Everything but the typed values, as JSON; `load` restores routine states, counters and
-  // history from it (identity and status stay this worker's own). A malformed document is a
-  // std::invalid_argument naming the field.
+  // history from it (identity and status stay this worker's own). A malformed document is an
+  // `invalid` Error naming the field, and changes nothing.
   Json to_json() const;
-  void load(const Json& saved);
+  Result<void> load(const Json& saved);
 
  private:
   friend struct detail::FlowWorkerControl;
