@@ -62,6 +62,13 @@ Result<Posted> Runtime::Impl::post(std::string_view flow_name, std::string_view 
   return Posted{worker.state.worker_id(), std::move(job)};
 }
 
+bool Runtime::Impl::run_here(RoutineCell& cell) {
+  auto activation = prepare(cell);
+  if (!activation) return false;
+  run(std::move(activation));
+  return true;
+}
+
 void Runtime::Impl::make_ready(RoutineCell& cell) {
   cell.scheduled = true;
   ready_.push(ReadyTask{&cell, nullptr});
@@ -143,10 +150,14 @@ Result<void> Runtime::Impl::deliver_waiting(RoutineCell& target, std::size_t slo
     if (now - *since > kEmitPatience || closed_.load())
       return error(ErrorKind::queue_full, delivered.error().message + " for " +
                                               std::to_string(kEmitPatience.count()) + " s");
+    // Help only the routine that drains the full slot. Running any other ready routine here
+    // could start work that emits into a slot that only this thread's own suspended activation
+    // would drain: both wait out the patience, and an error strategy then re-runs work that
+    // had already succeeded.
     bool helped = false;
     if (help_depth < kHelpDepth) {
       ++help_depth;
-      helped = try_run();
+      helped = run_here(target);
       --help_depth;
     }
     if (!helped) std::this_thread::sleep_for(std::chrono::microseconds(200));

@@ -83,6 +83,8 @@ class Runtime::Impl final : public detail::Runner, public detail::ActivationHost
   Result<void> deliver_waiting(RoutineCell& target, std::size_t slot, Json& payload,
                                const std::shared_ptr<JobContext>& job, std::uint32_t hops);
   void make_ready(RoutineCell& cell);  // with cell.mutex held, when not yet scheduled
+  // Runs one activation of `cell` on this thread if its policy and concurrency allow it now.
+  bool run_here(RoutineCell& cell);
 
   // activations.cpp
   std::unique_ptr<Activation> prepare(RoutineCell& cell);  // the policy decides
