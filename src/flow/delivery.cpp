@@ -142,7 +142,7 @@ Result<void> Runtime::Impl::deliver_waiting(RoutineCell& target, std::size_t slo
                                             const std::shared_ptr<JobContext>& job,
                                             std::uint32_t hops) {
   std::optional<std::chrono::steady_clock::time_point> since;
-  for (;;) {
+  for (unsigned idle = 0;;) {
     auto delivered = deliver(target, slot, payload, job, hops);
     if (delivered || delivered.error().kind != ErrorKind::queue_full) return delivered;
     const auto now = std::chrono::steady_clock::now();
@@ -160,7 +160,16 @@ Result<void> Runtime::Impl::deliver_waiting(RoutineCell& target, std::size_t slo
       helped = run_here(target);
       --help_depth;
     }
-    if (!helped) std::this_thread::sleep_for(std::chrono::microseconds(200));
+    // The drainer is busy on another thread, or its policy waits: its slot frees within
+    // microseconds as a rule, so yield first and back off to 200 µs sleeps only if it does not.
+    if (helped) {
+      idle = 0;
+    } else if (++idle < 64) {
+      std::this_thread::yield();
+    } else {
+      std::this_thread::sleep_for(
+          std::chrono::microseconds(std::min(200u, 10u << std::min(idle - 64, 5u))));
+    }
   }
 }
 
