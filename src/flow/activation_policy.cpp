@@ -9,9 +9,7 @@ namespace tendril {
 
 namespace {
 
-Error invalid(const std::string& where, const std::string& what) {
-  return Error{.kind = ErrorKind::invalid, .message = where + ": " + what};
-}
+using detail::invalid_at;
 
 std::vector<std::size_t> take_all(const SlotsView& slots) {
   std::vector<std::size_t> take(slots.slot_count());
@@ -137,12 +135,12 @@ Result<Json> ActivationPolicy::to_json() const {
 }
 
 Result<ActivationPolicy> ActivationPolicy::from_json(const Json& json, const std::string& where) {
-  if (!json.is_object()) return std::unexpected(invalid(where, "expected an object"));
+  if (!json.is_object()) return std::unexpected(invalid_at(where, "expected an object"));
   auto type = json.find("type");
   if (type == json.end() || !type->is_string())
-    return std::unexpected(invalid(where + "/type",
-                                   "expected a string: immediate, batch_size, "
-                                   "all_slots_ready or time_interval"));
+    return std::unexpected(invalid_at(where + "/type",
+                                      "expected a string: immediate, batch_size, "
+                                      "all_slots_ready or time_interval"));
   const auto name = type->get<std::string>();
   auto keys = [&](std::initializer_list<std::string_view> allowed) {
     return detail::only_keys(json, allowed, where);
@@ -154,7 +152,7 @@ Result<ActivationPolicy> ActivationPolicy::from_json(const Json& json, const std
   if (name == "batch_size") {
     if (auto ok = keys({"type", "n"}); !ok) return std::unexpected(ok.error());
     if (!json.contains("n"))
-      return std::unexpected(invalid(where + "/n", "missing: how many items"));
+      return std::unexpected(invalid_at(where + "/n", "missing: how many items"));
     auto n = detail::integer_in(json, "n", 1, static_cast<std::int64_t>(kMaxBatch), 1, where);
     if (!n) return std::unexpected(n.error());
     return batch_size(static_cast<std::size_t>(*n));
@@ -162,14 +160,14 @@ Result<ActivationPolicy> ActivationPolicy::from_json(const Json& json, const std
   if (name == "time_interval") {
     if (auto ok = keys({"type", "ms"}); !ok) return std::unexpected(ok.error());
     if (!json.contains("ms"))
-      return std::unexpected(invalid(where + "/ms", "missing: the interval in milliseconds"));
+      return std::unexpected(invalid_at(where + "/ms", "missing: the interval in milliseconds"));
     auto ms = detail::integer_in(json, "ms", 1, kMaxInterval.count(), 1, where);
     if (!ms) return std::unexpected(ms.error());
     return time_interval(std::chrono::milliseconds(*ms));
   }
-  return std::unexpected(invalid(where + "/type", "unknown policy '" + name +
-                                                      "' (immediate, batch_size, "
-                                                      "all_slots_ready, time_interval)"));
+  return std::unexpected(invalid_at(where + "/type", "unknown policy '" + name +
+                                                         "' (immediate, batch_size, "
+                                                         "all_slots_ready, time_interval)"));
 }
 
 }  // namespace tendril

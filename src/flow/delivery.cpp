@@ -5,17 +5,16 @@
 #include "job_access.hpp"
 #include "names.hpp"
 #include "runtime_impl.hpp"
+#include "unexpected.hpp"
 
 namespace tendril {
 
 using detail::FlowWorker;
 using detail::JobAccess;
 
-namespace {
+using detail::unexpected_error;
 
-std::unexpected<Error> error(ErrorKind kind, std::string message) {
-  return std::unexpected(Error{.kind = kind, .message = std::move(message)});
-}
+namespace {
 
 // How long an emit waits on a full slot (a cycle feeding itself, a stuck consumer) before it is
 // the emitting routine's error, and how deep a waiting thread may nest running other routines.
@@ -27,25 +26,29 @@ thread_local int help_depth = 0;
 
 Result<Posted> Runtime::Impl::post(std::string_view flow_name, std::string_view routine,
                                    std::string_view slot, Json data, PostOptions options) {
-  if (closing_.load()) return error(ErrorKind::stopped, "post: the runtime is shut down");
+  if (closing_.load())
+    return unexpected_error(ErrorKind::stopped, "post: the runtime is shut down");
   if (data.is_null()) data = Json::object();  // post(..., {}) means an empty object
   if (!data.is_object())
-    return error(ErrorKind::invalid,
-                 std::string("post: the data must be a JSON object, not ") + data.type_name());
+    return unexpected_error(
+        ErrorKind::invalid,
+        std::string("post: the data must be a JSON object, not ") + data.type_name());
   auto found = workers_.find(flow_name, options.worker_id, registry_);
   if (!found) return std::unexpected(found.error());
   FlowWorker& worker = **found;
   auto cell_it = worker.by_routine.find(routine);
   if (cell_it == worker.by_routine.end())
-    return error(ErrorKind::not_found,
-                 "post: flow '" + worker.name + "' has no routine '" + std::string(routine) +
-                     "' (routines: " + detail::join_names(worker.flow.routine_ids()) + ")");
+    return unexpected_error(
+        ErrorKind::not_found,
+        "post: flow '" + worker.name + "' has no routine '" + std::string(routine) +
+            "' (routines: " + detail::join_names(worker.flow.routine_ids()) + ")");
   RoutineCell& cell = *cell_it->second;
   const SlotSpec* slot_spec = cell.routine.find_slot(slot);
   if (!slot_spec)
-    return error(ErrorKind::not_found,
-                 "post: routine '" + std::string(routine) + "' has no slot '" + std::string(slot) +
-                     "' (slots: " + detail::join_names_of(cell.routine.slots()) + ")");
+    return unexpected_error(ErrorKind::not_found,
+                            "post: routine '" + std::string(routine) + "' has no slot '" +
+                                std::string(slot) +
+                                "' (slots: " + detail::join_names_of(cell.routine.slots()) + ")");
   std::string job_id = std::move(options.job_id);
   if (job_id.empty())
     job_id = worker.state.worker_id() + "-job-" + std::to_string(++worker.next_job);
@@ -79,18 +82,19 @@ Result<void> Runtime::Impl::deliver(RoutineCell& cell, std::size_t slot, Json& p
   FlowWorker& worker = cell.worker;
   const SlotSpec& spec = cell.routine.slots()[slot];
   if (worker.stopped.load())
-    return error(ErrorKind::stopped,
-                 "worker '" + worker.state.worker_id() + "' has stopped: " + stop_reason(worker));
+    return unexpected_error(ErrorKind::stopped, "worker '" + worker.state.worker_id() +
+                                                    "' has stopped: " + stop_reason(worker));
   if (options_.hooks.before_enqueue &&
       !options_.hooks.before_enqueue(cell.routine.id(), spec.name, payload, *job))
-    return error(ErrorKind::invalid, "slot '" + spec.name + "' of routine '" + cell.routine.id() +
-                                         "': the before_enqueue hook refused the item");
+    return unexpected_error(ErrorKind::invalid, "slot '" + spec.name + "' of routine '" +
+                                                    cell.routine.id() +
+                                                    "': the before_enqueue hook refused the item");
   std::lock_guard lock(cell.mutex);
   auto& queue = cell.queues[slot];
   if (queue.size() >= spec.max_queue_length)
-    return error(ErrorKind::queue_full, "slot '" + spec.name + "' of routine '" +
-                                            cell.routine.id() + "' is full (" +
-                                            std::to_string(spec.max_queue_length) + " items)");
+    return unexpected_error(ErrorKind::queue_full,
+                            "slot '" + spec.name + "' of routine '" + cell.routine.id() +
+                                "' is full (" + std::to_string(spec.max_queue_length) + " items)");
   JobAccess::add_work(*job);
   queue.push_back({std::move(payload), job, hops});
   if (!cell.scheduled && !worker.paused.load()) make_ready(cell);
@@ -148,8 +152,9 @@ Result<void> Runtime::Impl::deliver_waiting(RoutineCell& target, std::size_t slo
     const auto now = std::chrono::steady_clock::now();
     if (!since) since = now;
     if (now - *since > kEmitPatience || closed_.load())
-      return error(ErrorKind::queue_full, delivered.error().message + " for " +
-                                              std::to_string(kEmitPatience.count()) + " s");
+      return unexpected_error(
+          ErrorKind::queue_full,
+          delivered.error().message + " for " + std::to_string(kEmitPatience.count()) + " s");
     // Help only the routine that drains the full slot. Running any other ready routine here
     // could start work that emits into a slot that only this thread's own suspended activation
     // would drain: both wait out the patience, and an error strategy then re-runs work that

@@ -7,6 +7,7 @@
 #include "flow_data.hpp"
 #include "names.hpp"
 #include "runtime_impl.hpp"
+#include "unexpected.hpp"
 #include "worker_control.hpp"
 
 namespace tendril {
@@ -14,11 +15,9 @@ namespace tendril {
 using detail::FlowWorker;
 using Control = detail::FlowWorkerControl;
 
-namespace {
+using detail::unexpected_error;
 
-std::unexpected<Error> error(ErrorKind kind, std::string message) {
-  return std::unexpected(Error{.kind = kind, .message = std::move(message)});
-}
+namespace {
 
 RuntimeOptions checked(RuntimeOptions options) {
   if (options.thread_pool_size == 0)
@@ -84,22 +83,23 @@ std::optional<std::uint64_t> Runtime::Impl::quiet_epoch() {
 // --- workers ----------------------------------------------------------------------------------
 
 Result<std::string> Runtime::Impl::exec(std::string name, Flow flow, const Json& restore) {
-  if (closing_.load()) return error(ErrorKind::stopped, "exec: the runtime is shut down");
+  if (closing_.load())
+    return unexpected_error(ErrorKind::stopped, "exec: the runtime is shut down");
   std::string problems;
   for (const auto& issue : flow.validate())
     if (issue.severity == ValidationIssue::Severity::error)
       problems += (problems.empty() ? "" : "; ") + issue.describe();
   if (!problems.empty())
-    return error(ErrorKind::invalid,
-                 "exec: flow '" + flow.flow_id() + "' is not valid: " + problems);
+    return unexpected_error(ErrorKind::invalid,
+                            "exec: flow '" + flow.flow_id() + "' is not valid: " + problems);
   flow.data()->frozen.store(true);
 
   const std::string worker_id = workers_.next_id(flow.flow_id());
   FlowWorkerState state(flow.flow_id(), worker_id, options_.history_limit);
   if (!restore.is_null()) {
     if (auto loaded = state.load(restore); !loaded)
-      return error(ErrorKind::invalid,
-                   "exec: cannot restore the worker state: " + loaded.error().message);
+      return unexpected_error(ErrorKind::invalid,
+                              "exec: cannot restore the worker state: " + loaded.error().message);
   }
   auto worker = std::make_unique<FlowWorker>(*this, std::move(name), flow, std::move(state));
   Control::set_status(worker->state, WorkerStatus::idle);
@@ -110,9 +110,11 @@ Result<std::string> Runtime::Impl::exec(std::string name, Flow flow, const Json&
 
 Result<void> Runtime::Impl::set_paused(std::string_view worker_id, bool paused) {
   FlowWorker* worker = workers_.by_id(worker_id);
-  if (!worker) return error(ErrorKind::not_found, "no worker '" + std::string(worker_id) + "'");
+  if (!worker)
+    return unexpected_error(ErrorKind::not_found, "no worker '" + std::string(worker_id) + "'");
   if (worker->stopped.load())
-    return error(ErrorKind::stopped, "worker '" + std::string(worker_id) + "' has stopped");
+    return unexpected_error(ErrorKind::stopped,
+                            "worker '" + std::string(worker_id) + "' has stopped");
   worker->paused.store(paused);
   {
     std::lock_guard lock(worker->mutex);
@@ -192,9 +194,9 @@ Result<std::string> Runtime::exec(std::string_view flow_name, const Json& restor
   FlowRegistry& registry = impl_->registry();
   auto flow = registry.get(flow_name);
   if (!flow)
-    return error(ErrorKind::not_found,
-                 "exec: no flow '" + std::string(flow_name) +
-                     "' (registered: " + detail::join_names(registry.names()) + ")");
+    return unexpected_error(ErrorKind::not_found,
+                            "exec: no flow '" + std::string(flow_name) +
+                                "' (registered: " + detail::join_names(registry.names()) + ")");
   return impl_->exec(std::string(flow_name), std::move(*flow), restore);
 }
 

@@ -1,14 +1,11 @@
 #include "worker_directory.hpp"
 
 #include "names.hpp"
+#include "unexpected.hpp"
 
 namespace tendril::detail {
 
-namespace {
-std::unexpected<Error> error(ErrorKind kind, std::string message) {
-  return std::unexpected(Error{.kind = kind, .message = std::move(message)});
-}
-}  // namespace
+using detail::unexpected_error;
 
 std::string WorkerDirectory::next_id(const std::string& flow_id) {
   std::lock_guard lock(mutex_);
@@ -30,21 +27,22 @@ Result<FlowWorker*> WorkerDirectory::find(std::string_view flow_name, std::strin
   if (!worker_id.empty()) {
     auto it = by_id_.find(worker_id);
     if (it == by_id_.end())
-      return error(ErrorKind::not_found, "no worker '" + std::string(worker_id) + "'");
+      return unexpected_error(ErrorKind::not_found, "no worker '" + std::string(worker_id) + "'");
     if (it->second->name != flow_name)
-      return error(ErrorKind::invalid, "worker '" + std::string(worker_id) + "' runs flow '" +
-                                           it->second->name + "', not '" + std::string(flow_name) +
-                                           "'");
+      return unexpected_error(ErrorKind::invalid, "worker '" + std::string(worker_id) +
+                                                      "' runs flow '" + it->second->name +
+                                                      "', not '" + std::string(flow_name) + "'");
     return it->second;
   }
   auto it = running_by_name_.find(flow_name);
   if (it != running_by_name_.end()) return it->second;
   if (registry.get(flow_name))
-    return error(ErrorKind::stopped, "flow '" + std::string(flow_name) +
-                                         "' has no running worker: call exec(\"" +
-                                         std::string(flow_name) + "\") first");
-  return error(ErrorKind::not_found, "no flow '" + std::string(flow_name) +
-                                         "' (registered: " + join_names(registry.names()) + ")");
+    return unexpected_error(ErrorKind::stopped, "flow '" + std::string(flow_name) +
+                                                    "' has no running worker: call exec(\"" +
+                                                    std::string(flow_name) + "\") first");
+  return unexpected_error(ErrorKind::not_found,
+                          "no flow '" + std::string(flow_name) +
+                              "' (registered: " + join_names(registry.names()) + ")");
 }
 
 FlowWorker* WorkerDirectory::by_id(std::string_view worker_id) const {
