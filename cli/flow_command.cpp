@@ -11,6 +11,7 @@
 #include <tendril/flow.hpp>
 #include <thread>
 
+#include "job_lines.hpp"
 #include "terminal.hpp"
 
 namespace tendril::cli {
@@ -147,18 +148,16 @@ int run_flow_run(const FlowRunOptions& options) {
   std::uint64_t posted = 0, bad_lines = 0, line_number = 0;
   for (std::string line; std::getline(std::cin, line);) {
     ++line_number;
-    if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
-    auto read = read_json(line, {.max_bytes = 1u << 20, .max_depth = 64});
-    if (!read || !read->is_object()) {
-      // "stdin:LINE:COLUMN: what" when the reader knows the column (its line is always 1).
-      std::string what = read ? std::string("not a JSON object") : read.error().message;
-      if (what.starts_with("1:")) what = what.substr(2);
+    auto read = read_job_line(line);
+    if (read && !*read) continue;  // a blank line
+    if (!read) {
+      const std::string& what = read.error();
       fmt::print(stderr, "stdin:{}{}{}, skipped\n", line_number,
                  what.front() >= '0' && what.front() <= '9' ? ":" : ": ", what);
       ++bad_lines;
       continue;
     }
-    Json data = std::move(*read);
+    Json data = std::move(**read);
     for (;;) {  // a full slot is backpressure: wait for room
       auto result = runtime.post(flow->flow_id(), routine, slot, data);
       if (result) break;

@@ -11,7 +11,7 @@
 
 #include <fmt/format.h>
 #include <tendril/redis/connection.hpp>
-#include <tendril/state/tool_state.hpp>
+#include <tendril/state/reading.hpp>
 
 #include "signals.hpp"
 #include "terminal.hpp"
@@ -19,7 +19,6 @@
 namespace tendril::cli {
 namespace {
 
-using state::OrderedJson;
 using state::ToolState;
 
 // Seconds since the epoch of an ISO-8601 UTC timestamp as ToolState writes it; 0 if unreadable.
@@ -42,8 +41,7 @@ struct RunView {
 
 class Runs {
  public:
-  void add(const OrderedJson& json) {
-    ToolState s = ToolState::from_json(json);
+  void add(ToolState s) {
     const std::string key = s.flow_run_id.empty() ? s.tool_name : s.flow_run_id + " " + s.tool_name;
     auto [it, inserted] = runs_.try_emplace(key, RunView{s, s});
     if (!inserted) it->second.last = std::move(s);
@@ -66,11 +64,16 @@ class Runs {
                       progress_bar(fraction, 22), s.processed_files, s.total_files, rate, file);
     }
     if (runs_.empty()) out += "(no tool runs yet)\n";
+    if (malformed_ > 0)
+      out += fmt::format("({} malformed {} skipped)\n", malformed_,
+                         malformed_ == 1 ? "entry" : "entries");
     return out;
   }
+  void count_malformed(std::size_t n) { malformed_ += n; }
 
  private:
   std::map<std::string, RunView> runs_;
+  std::size_t malformed_ = 0;
 };
 
 // Reads new states from the stream since the last call.
@@ -81,17 +84,11 @@ class StreamReader {
   std::expected<void, std::string> poll(Runs& runs) {
     auto reply = connection_.command({"XREAD", "COUNT", "1000", "STREAMS", topic_, last_id_});
     if (!reply) return std::unexpected(reply.error().message);
-    if (reply->type != redis::Reply::Type::array) return {};
-    for (const auto& entry : reply->elements[0].elements[1].elements) {
-      last_id_ = entry.elements[0].text;
-      const auto& fields = entry.elements[1].elements;
-      for (std::size_t i = 0; i + 1 < fields.size(); i += 2) {
-        if (fields[i].text != "data") continue;
-        const OrderedJson data = OrderedJson::parse(fields[i + 1].text, nullptr, false);
-        if (data.is_object() && data.contains("data"))
-          for (const auto& state : data["data"]) runs.add(state);
-      }
-    }
+    auto batch = state::decode_xread(*reply);
+    if (!batch) return std::unexpected("stream '" + topic_ + "': " + batch.error().message);
+    if (!batch->last_id.empty()) last_id_ = batch->last_id;
+    for (auto& s : batch->states) runs.add(std::move(s));
+    runs.count_malformed(batch->malformed);
     return {};
   }
 
@@ -111,8 +108,11 @@ class FileReader {
     for (std::string line; std::getline(in, line);) {
       if (in.eof()) break;  // a line still being written
       offset_ = in.tellg();
-      const OrderedJson json = OrderedJson::parse(line, nullptr, false);
-      if (json.is_object()) runs.add(json);
+      if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
+      if (auto s = state::parse_tool_state(line))
+        runs.add(std::move(*s));
+      else
+        runs.count_malformed(1);
     }
   }
   const std::string& path() const { return path_; }

@@ -6,6 +6,7 @@
 #include <sys/time.h>
 #include <time.h>
 
+#include <new>
 #include <utility>
 
 namespace tendril::redis {
@@ -188,9 +189,19 @@ RedisResult<std::vector<Reply>> Connection::pipeline(
   return replies;
 }
 
-}  // namespace tendril::redis
-
-namespace tendril::redis {
+Result<Reply> decode_reply(std::string_view resp) {
+  redisReader* reader = redisReaderCreate();
+  if (!reader) throw std::bad_alloc();
+  void* raw = nullptr;
+  const bool fed = redisReaderFeed(reader, resp.data(), resp.size()) == REDIS_OK;
+  const bool read = fed && redisReaderGetReply(reader, &raw) == REDIS_OK;
+  const std::string why = read ? std::string() : std::string(reader->errstr);
+  redisReaderFree(reader);
+  ReplyOwner owner{static_cast<redisReply*>(raw)};
+  if (!read) return std::unexpected(Error{ErrorKind::invalid, "malformed RESP reply: " + why});
+  if (!owner.reply) return std::unexpected(Error{ErrorKind::invalid, "incomplete RESP reply"});
+  return convert(owner.reply);
+}
 
 RedisResult<Reply> Connection::receive() {
   if (!healthy()) return std::unexpected(connection_error("talking to"));

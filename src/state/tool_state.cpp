@@ -5,6 +5,8 @@
 #include <cstdlib>
 #include <ctime>
 
+#include "fields.hpp"
+
 namespace tendril::state {
 
 std::string utc_timestamp() {
@@ -52,16 +54,6 @@ OrderedJson ToolState::to_json() const {
 }
 
 namespace {
-
-bool is_standard_field(const std::string& key) {
-  static constexpr const char* standard[] = {"type",        "flow_run_id",     "state",
-                                             "tool_name",   "step_name",       "message",
-                                             "total_files", "processed_files", "current_file_name",
-                                             "steps",       "timestamp"};
-  for (const char* name : standard)
-    if (key == name) return true;
-  return false;
-}
 
 // The length of the valid UTF-8 sequence at text[i] (RFC 3629: no overlong forms, no
 // surrogates, nothing above U+10FFFF), or 0 when the bytes there are not one.
@@ -187,26 +179,6 @@ void ToolState::append_json(std::string& out) const {
     out += dump_valid(value);
   }
   out += '}';
-}
-
-ToolState ToolState::from_json(const OrderedJson& json) {
-  ToolState s;
-  s.type = json.value("type", s.type);
-  s.flow_run_id = json.value("flow_run_id", std::string());
-  s.state = json.value("state", s.state);
-  s.tool_name = json.value("tool_name", std::string());
-  s.step_name = json.value("step_name", std::string());
-  s.message = json.value("message", std::string());
-  s.total_files = json.value("total_files", 0LL);
-  s.processed_files = json.value("processed_files", 0LL);
-  s.current_file_name = json.value("current_file_name", std::string());
-  s.steps = json.value("steps", OrderedJson::array());
-  s.timestamp = json.value("timestamp", std::string());
-  for (const auto& [key, value] : json.items()) {
-    const bool known = is_standard_field(key);
-    if (!known) s.extra[key] = value;
-  }
-  return s;
 }
 
 }  // namespace tendril::state

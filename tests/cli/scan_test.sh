@@ -106,6 +106,11 @@ kill -INT $pid
 wait $pid
 check "watch ends cleanly on Ctrl-C (exit 0)" test $? -eq 0
 check "and showed the table before" grep -q 'COMPLETED' "$work/watch-live"
+{ cat "$states"; echo 'not json'; echo '{"tool_name":"x","total_files":"many"}'; } > "$work/torn.jsonl"
+"$tendril" watch --once --state-file "$work/torn.jsonl" > "$work/watch-torn" 2>&1
+check "watch skips malformed state lines (exit 0)" test $? -eq 0
+check "and still shows the run" grep -Eq 'tendril scan +COMPLETED' "$work/watch-torn"
+check "and says how many it skipped" grep -q '(2 malformed entries skipped)' "$work/watch-torn"
 
 # ... and to a real Redis with --redis, which watch reads back.
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
@@ -116,6 +121,11 @@ for _ in $(seq 1 100); do redis-cli -p "$port" ping > /dev/null 2>&1 && break; s
 check "states reach the Redis stream" test "$(redis-cli -p "$port" xlen progress)" -ge 1
 "$tendril" watch --once --redis "redis://127.0.0.1:$port" > "$work/watch-redis" 2>&1
 check "watch reads the run back from Redis" grep -Eq 'tendril scan +COMPLETED .* 2/2' "$work/watch-redis"
+redis-cli -p "$port" xadd progress '*' data '{"data":"not states"}' > /dev/null
+redis-cli -p "$port" xadd progress '*' attributes '{}' > /dev/null
+"$tendril" watch --once --redis "redis://127.0.0.1:$port" > "$work/watch-redis-torn" 2>&1
+check "watch skips stream entries that are not a publisher's (exit 0)" test $? -eq 0
+check "and counts them" grep -q '(2 malformed entries skipped)' "$work/watch-redis-torn"
 "$tendril" scan --no-progress --redis "redis://127.0.0.1:notaport" "$clean" > /dev/null 2> "$work/bad-redis"
 check "a bad --redis URL is a usage error naming the port" grep -q "port 'notaport'" "$work/bad-redis"
 kill "$(cat "$work/redis.pid")"

@@ -1,4 +1,5 @@
 // ToolState: the real package's fields and format, the fast writer, valid UTF-8.
+#include <tendril/state/reading.hpp>
 #include <tendril/state/tool_state.hpp>
 
 #include <gtest/gtest.h>
@@ -21,10 +22,11 @@ TEST(ToolState, WritesTheRealPackagesFieldsAndReadsThemBack) {
                                       "current_file_name", "steps", "timestamp", "host"}));
   EXPECT_EQ(json["type"], "ToolState");
   EXPECT_EQ(json["state"], "INFO");
-  const ts::ToolState back = ts::ToolState::from_json(json);
-  EXPECT_EQ(back.tool_name, "scan");
-  EXPECT_EQ(back.total_files, 10);
-  EXPECT_EQ(back.extra["host"], "a");
+  const auto back = ts::read_tool_state(json);
+  ASSERT_TRUE(back) << back.error().message;
+  EXPECT_EQ(back->tool_name, "scan");
+  EXPECT_EQ(back->total_files, 10);
+  EXPECT_EQ(back->extra["host"], "a");
 }
 
 TEST(ToolState, TheFastWriterWritesWhatTheJsonLibraryWrites) {

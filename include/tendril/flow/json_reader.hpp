@@ -1,6 +1,6 @@
 // tendril/flow/json_reader.hpp — reading JSON that comes from outside, within limits.
 //
-// Every JSON document Tendril reads from a file, a pipe or a peer goes through read_json: it is
+// Every flow file and job Tendril reads from a file, a pipe or a peer goes through read_json: it is
 // refused, with an `invalid` Error naming the place (line:column) and the reason, when it is
 // larger than `max_bytes`, nests deeper than `max_depth`, repeats a key within one object, has
 // a number that overflows a double (1e400), or is not JSON. Nothing it reads can exhaust the

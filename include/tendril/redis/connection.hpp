@@ -9,6 +9,7 @@
 
 #include <expected>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "tendril/core/error.hpp"
@@ -29,6 +30,11 @@ struct Reply {
 // What a Redis call returns: a value, or an Error of kind `connection` or `refused`.
 template <class T>
 using RedisResult = Result<T>;
+
+// Decodes one reply from RESP2 bytes, with the reader a Connection uses (hiredis's, which caps
+// nesting at 7 levels). Bytes after the first reply are ignored. An incomplete or malformed reply
+// is an `invalid` Error saying so. For tests and captured traffic.
+Result<Reply> decode_reply(std::string_view resp);
 
 class Connection {
  public:

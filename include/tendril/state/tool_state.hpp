@@ -38,9 +38,7 @@ struct ToolState {
   // Appends the same JSON as to_json().dump() to `out`, without building a tree: the
   // publisher's hot path.
   void append_json(std::string& out) const;
-  // Reads what to_json() wrote; unknown fields land in `extra`. Throws nlohmann::json errors
-  // naming the field when a standard field has the wrong type.
-  static ToolState from_json(const OrderedJson& json);
+  // Reading one back: read_tool_state() in <tendril/state/reading.hpp>.
 
   static std::string default_flow_run_id();
 };
