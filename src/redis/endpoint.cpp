@@ -76,10 +76,13 @@ Result<Endpoint> Endpoint::parse_url(std::string_view url) {
     return bad(shown + " asks for TLS (rediss://), which this build's hiredis 0.14 cannot do");
   if (!url.starts_with("redis://")) return bad(shown + " must start with redis://");
   std::string_view rest = url.substr(8);
-  if (const auto query = rest.find('?'); query != std::string_view::npos)
-    return bad(shown + ": query parameters ('" +
-               std::string(redacted(rest.substr(query)).substr(0, 60)) +
+  if (const auto query = rest.find('?'); query != std::string_view::npos) {
+    // A '?' before the credentials' '@' is in them: quoting the "query" would show a secret.
+    if (const auto at = rest.rfind('@'); at != std::string_view::npos && at > query)
+      return bad(shown + ": a '?' in the user name or password must be written %3F");
+    return bad(shown + ": query parameters ('" + std::string(rest.substr(query)).substr(0, 60) +
                "') are not supported; give the database as /N");
+  }
   if (const auto at = rest.rfind('@'); at != std::string_view::npos) {
     const std::string_view credentials = rest.substr(0, at);
     rest = rest.substr(at + 1);

@@ -122,15 +122,14 @@ TEST(RedisEndpoint, EveryTrueLookingSslValueIsTheSameNoTlsError) {
 
 TEST(RedisEndpoint, NoErrorEverShowsThePassword) {
   const std::string secret = "HUNTER2pw";
-  const std::vector<std::string> bad_urls = {"redis://bob:" + secret + "@host:abc",
-                                             "redis://bob:" + secret + "@host/x",
-                                             "rediss://bob:" + secret + "@host",
-                                             "http://bob:" + secret + "@host",
-                                             "redis://bob:" + secret + "@host?timeout=1",
-                                             "redis://bob:" + secret + "%zz@host",
-                                             "redis://bob:" + secret + "@",
-                                             "redis://bob:" + secret + "@[::1",
-                                             "redis://bob:" + secret + "@host:"};
+  const std::vector<std::string> bad_urls = {
+      "redis://bob:" + secret + "@host:abc", "redis://bob:" + secret + "@host/x",
+      "rediss://bob:" + secret + "@host", "http://bob:" + secret + "@host",
+      "redis://bob:" + secret + "@host?timeout=1", "redis://bob:" + secret + "%zz@host",
+      "redis://bob:" + secret + "@", "redis://bob:" + secret + "@[::1",
+      "redis://bob:" + secret + "@host:",
+      // a '?' in the password (found by fuzz_redis_endpoint)
+      "redis://bob:pa?" + secret + "@host"};
   for (const auto& url : bad_urls) {
     auto endpoint = rd::Endpoint::parse_url(url);
     ASSERT_FALSE(endpoint) << "accepted: " << url;
@@ -164,6 +163,11 @@ TEST(RedisEndpoint, PercentEncodedCredentialsIpv6HostsAndQueriesAreUnderstood) {
   EXPECT_NE(query.error().message.find("query parameters ('?timeout=5') are not supported"),
             std::string::npos)
       << query.error().message;
+  auto in_password = rd::Endpoint::parse_url("redis://u:pa?ss@host");
+  ASSERT_FALSE(in_password);
+  EXPECT_EQ(in_password.error().message,
+            "redis URL 'redis://u:***@host': a '?' in the user name or password must be written "
+            "%3F");
 }
 
 TEST(RedisConnection, TalksToARealServerAndPipelines) {

@@ -130,11 +130,11 @@ TEST(DecodeStream, SkipsAndCountsWhatIsNotAPublishers) {
   const std::string ok = good.to_json().dump();
   const std::string resp = array_of({
       entry("1-0", {"data", "not json"}),
-      entry("2-0", {"attributes", "{}"}),                                   // no data field
-      entry("3-0", {"data", R"({"data":"a string"})"}),                     // data not an array
+      entry("2-0", {"attributes", "{}"}),                // no data field
+      entry("3-0", {"data", R"({"data":"a string"})"}),  // data not an array
       entry("4-0", {"data", states_payload({ok, R"({"total_files":"x"})", "7"})}),
-      array_of({bulk("5-0")}),                                              // no fields
-      ":12\r\n",                                                            // not an entry
+      array_of({bulk("5-0")}),  // no fields
+      ":12\r\n",                // not an entry
       entry("6-0", {"data", states_payload({ok})}),
   });
   auto batch = ts::decode_stream_entries(decoded(resp));
@@ -148,9 +148,8 @@ TEST(DecodeStream, SkipsAndCountsWhatIsNotAPublishers) {
 
 TEST(DecodeStream, AnXreadReplyIsUnwrappedAndNilIsNothingNew) {
   ts::ToolState s;
-  const std::string resp =
-      array_of({array_of({bulk("topic"), array_of({entry("9-1", {"data",
-                                                                   states_payload({s.to_json().dump()})})})})});
+  const std::string resp = array_of({array_of(
+      {bulk("topic"), array_of({entry("9-1", {"data", states_payload({s.to_json().dump()})})})})});
   auto batch = ts::decode_xread(decoded(resp));
   ASSERT_TRUE(batch) << batch.error().message;
   EXPECT_EQ(batch->states.size(), 1u);
