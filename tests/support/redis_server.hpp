@@ -1,8 +1,9 @@
 // tests/support/redis_server.hpp — a real redis-server for one test, on a free loopback port.
 //
-// Starts `redis-server` (from PATH) in a temporary directory with no persistence, waits until
-// it answers, and stops it when destroyed. A missing redis-server is a test failure (the
-// constructor throws), never a skip. kill() and restart() let tests take it away mid-run.
+// Starts `redis-server` (from PATH) in a temporary directory, without persistence unless asked
+// for, waits until it answers, and stops it when destroyed. A missing redis-server is a test
+// failure (the constructor throws), never a skip. kill() and restart() let tests take it away
+// mid-run.
 #pragma once
 
 #include <netinet/in.h>
@@ -25,7 +26,12 @@ namespace tendril::testing {
 
 class RedisServer {
  public:
-  explicit RedisServer(std::string password = {}) : password_(std::move(password)) {
+  enum class Durability {
+    none,          // a restart starts empty
+    fsync_always,  // append-only file, fsync per write: a restart keeps every acknowledged write
+  };
+  explicit RedisServer(std::string password = {}, Durability durability = Durability::none)
+      : password_(std::move(password)), durability_(durability) {
     char pattern[] = "/tmp/tendril-redis-XXXXXX";
     if (!::mkdtemp(pattern)) throw std::runtime_error("cannot make a temporary directory");
     dir_ = pattern;
@@ -58,7 +64,7 @@ class RedisServer {
     ::waitpid(pid_, nullptr, 0);
     pid_ = -1;
   }
-  // Starts again on the same port, empty.
+  // Starts again on the same port: empty, or with what it had (Durability::fsync_always).
   void restart() {
     kill();
     start();
@@ -95,6 +101,8 @@ class RedisServer {
         "redis-server", "--port",    std::to_string(port_), "--bind", "127.0.0.1",
         "--save",       "",          "--appendonly",        "no",     "--dir",
         dir_,           "--logfile", dir_ + "/redis.log"};
+    if (durability_ == Durability::fsync_always)
+      args.insert(args.end(), {"--appendonly", "yes", "--appendfsync", "always"});
     if (!password_.empty()) {
       args.push_back("--requirepass");
       args.push_back(password_);
@@ -122,6 +130,7 @@ class RedisServer {
   }
 
   std::string password_;
+  Durability durability_ = Durability::none;
   std::string dir_;
   int port_ = 0;
   pid_t pid_ = -1;
