@@ -37,7 +37,15 @@ int main(int argc, char** argv) {
   watch_command->add_option("--state-file", watch.from.state_file,
                             "read this JSON-lines file instead");
   watch_command->add_option("--topic", watch.topic, "stream key")->capture_default_str();
-  watch_command->add_flag("--once", watch.once, "print the table once and exit");
+  watch_command->add_flag("--once", watch.once, "read the whole history, print the table, exit");
+  double watch_interval = 0.5;
+  watch_command->add_option("--interval", watch_interval, "seconds between redraws")
+      ->check(CLI::Range(0.05, 3600.0))
+      ->capture_default_str();
+  watch_command
+      ->add_option("--silent-after", watch.silent_after,
+                   "seconds without news before a RUNNING run shows as SILENT")
+      ->capture_default_str();
 
   auto* flow_command = app.add_subcommand("flow", "work with flow files (JSON)");
   flow_command->require_subcommand(1);
@@ -71,7 +79,10 @@ int main(int argc, char** argv) {
   }
   scan.progress = !no_progress;
   if (*scan_command) return tendril::cli::run_scan(scan);
-  if (*watch_command) return tendril::cli::run_watch(watch);
+  if (*watch_command) {
+    watch.interval = std::chrono::milliseconds(static_cast<long>(watch_interval * 1000));
+    return tendril::cli::run_watch(watch);
+  }
   if (*validate_command) return tendril::cli::run_flow_validate(flow_file);
   if (*graph_command) return tendril::cli::run_flow_graph(flow_file, graph_output);
   if (*run_command) return tendril::cli::run_flow_run(run);

@@ -1,109 +1,119 @@
 #include "watch.hpp"
 
+#include <sys/ioctl.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
+#include <cerrno>
+#include <chrono>
 #include <cstdio>
-#include <ctime>
+#include <cstring>
 #include <fstream>
-#include <map>
+#include <optional>
 #include <thread>
 
 #include <fmt/format.h>
 #include <tendril/redis/connection.hpp>
 #include <tendril/state/reading.hpp>
 
+#include "run_table.hpp"
 #include "signals.hpp"
-#include "terminal.hpp"
 
 namespace tendril::cli {
 namespace {
 
-using state::ToolState;
+constexpr const char* kPage = "1000";  // entries per read
 
-// Seconds since the epoch of an ISO-8601 UTC timestamp as ToolState writes it; 0 if unreadable.
-double epoch_seconds(const std::string& timestamp) {
-  std::tm utc{};
-  int micros = 0;
-  if (std::sscanf(timestamp.c_str(), "%d-%d-%dT%d:%d:%d.%d", &utc.tm_year, &utc.tm_mon,
-                  &utc.tm_mday, &utc.tm_hour, &utc.tm_min, &utc.tm_sec, &micros) < 6)
-    return 0;
-  utc.tm_year -= 1900;
-  utc.tm_mon -= 1;
-  return double(::timegm(&utc)) + micros / 1e6;
-}
-
-// What the view knows of one run.
-struct RunView {
-  ToolState first;
-  ToolState last;
-};
-
-class Runs {
- public:
-  void add(ToolState s) {
-    const std::string key = s.flow_run_id.empty() ? s.tool_name : s.flow_run_id + " " + s.tool_name;
-    auto [it, inserted] = runs_.try_emplace(key, RunView{s, s});
-    if (!inserted) it->second.last = std::move(s);
-  }
-
-  std::string table() const {
-    std::string out = fmt::format("{:<24} {:<10} {:<36} {:>10}  {}\n", "run", "state", "progress",
-                                  "rate", "current file");
-    for (const auto& [key, run] : runs_) {
-      const ToolState& s = run.last;
-      const double fraction =
-          s.total_files > 0 ? double(s.processed_files) / double(s.total_files) : 0.0;
-      const double seconds = epoch_seconds(s.timestamp) - epoch_seconds(run.first.timestamp);
-      const double rate =
-          seconds > 0 ? double(s.processed_files - run.first.processed_files) / seconds : 0.0;
-      std::string file = s.current_file_name;
-      if (file.size() > 40) file = "..." + file.substr(file.size() - 37);
-      out +=
-          fmt::format("{:<24} {:<10} {} {:>5}/{:<5} {:>8.0f}/s  {}\n", key.substr(0, 24), s.state,
-                      progress_bar(fraction, 22), s.processed_files, s.total_files, rate, file);
-    }
-    if (runs_.empty()) out += "(no tool runs yet)\n";
-    if (malformed_ > 0)
-      out += fmt::format("({} malformed {} skipped)\n", malformed_,
-                         malformed_ == 1 ? "entry" : "entries");
-    return out;
-  }
-  void count_malformed(std::size_t n) { malformed_ += n; }
-
- private:
-  std::map<std::string, RunView> runs_;
-  std::size_t malformed_ = 0;
-};
-
-// Reads new states from the stream since the last call.
+// Reads tool states from the stream: all of it (--once), or from the last kPage entries on
+// (live), then what is new at each poll. Reconnects after a failure.
 class StreamReader {
  public:
-  StreamReader(redis::Connection connection, std::string topic)
-      : connection_(std::move(connection)), topic_(std::move(topic)) {}
-  std::expected<void, std::string> poll(Runs& runs) {
-    auto reply = connection_.command({"XREAD", "COUNT", "1000", "STREAMS", topic_, last_id_});
-    if (!reply) return std::unexpected(reply.error().message);
-    auto batch = state::decode_xread(*reply);
+  StreamReader(redis::Endpoint endpoint, std::string topic)
+      : endpoint_(std::move(endpoint)), topic_(std::move(topic)) {}
+
+  // Reads everything from the start; the error says why it could not.
+  std::expected<void, std::string> read_history(RunTable& runs) {
+    for (;;) {
+      auto reply = command({"XRANGE", topic_, first_ ? "-" : "(" + last_id_, "+", "COUNT", kPage});
+      if (!reply) return std::unexpected(reply.error());
+      first_ = false;
+      auto read = take(*reply, runs, decode_entries);
+      if (!read) return std::unexpected(read.error());
+      if (*read < std::stoul(kPage)) return {};
+    }
+  }
+
+  // New entries since the last call; the first call starts at the stream's last kPage entries.
+  std::expected<void, std::string> poll(RunTable& runs) {
+    if (first_) {
+      auto reply = command({"XREVRANGE", topic_, "+", "-", "COUNT", kPage});
+      if (!reply) return std::unexpected(reply.error());
+      if (reply->type == redis::Reply::Type::array)
+        std::reverse(reply->elements.begin(), reply->elements.end());
+      auto read = take(*reply, runs, decode_entries);
+      if (!read) return std::unexpected(read.error());
+      first_ = false;
+      if (last_id_.empty()) last_id_ = "0-0";
+    }
+    for (;;) {
+      auto reply = command({"XREAD", "COUNT", kPage, "STREAMS", topic_, last_id_});
+      if (!reply) return std::unexpected(reply.error());
+      auto read = take(*reply, runs, state::decode_xread);
+      if (!read) return std::unexpected(read.error());
+      if (*read < std::stoul(kPage)) return {};
+    }
+  }
+
+ private:
+  static Result<state::StreamBatch> decode_entries(const redis::Reply& reply) {
+    return state::decode_stream_entries(reply);
+  }
+
+  std::expected<redis::Reply, std::string> command(const std::vector<std::string>& args) {
+    if (!connection_) {
+      auto opened = redis::Connection::open(endpoint_);
+      if (!opened) return std::unexpected(opened.error().message);
+      connection_.emplace(std::move(*opened));
+    }
+    auto reply = connection_->command(args);
+    if (!reply) {
+      if (reply.error().kind == ErrorKind::connection) connection_.reset();  // reconnect next time
+      return std::unexpected(reply.error().message);
+    }
+    return std::move(*reply);
+  }
+
+  // Adds what `reply` holds; returns how many entries it had.
+  template <class Decode>
+  std::expected<std::size_t, std::string> take(const redis::Reply& reply, RunTable& runs,
+                                               Decode decode) {
+    auto batch = decode(reply);
     if (!batch) return std::unexpected("stream '" + topic_ + "': " + batch.error().message);
     if (!batch->last_id.empty()) last_id_ = batch->last_id;
     for (auto& s : batch->states) runs.add(std::move(s));
     runs.count_malformed(batch->malformed);
-    return {};
+    return batch->entries;
   }
 
- private:
-  redis::Connection connection_;
+  redis::Endpoint endpoint_;
   std::string topic_;
-  std::string last_id_ = "0";
+  std::optional<redis::Connection> connection_;
+  std::string last_id_;
+  bool first_ = true;
 };
 
-// Reads new lines of the state file since the last call.
+// Reads the state file's new complete lines at each poll; starts over when the file shrank
+// (rotated or truncated).
 class FileReader {
  public:
   explicit FileReader(std::string path) : path_(std::move(path)) {}
-  void poll(Runs& runs) {
-    std::ifstream in(path_);
+  // False when the file does not exist (yet).
+  bool poll(RunTable& runs) {
+    std::ifstream in(path_, std::ios::binary);
+    if (!in) return false;
+    in.seekg(0, std::ios::end);
+    if (in.tellg() < offset_) offset_ = 0;
     in.seekg(offset_);
     for (std::string line; std::getline(in, line);) {
       if (in.eof()) break;  // a line still being written
@@ -114,6 +124,7 @@ class FileReader {
       else
         runs.count_malformed(1);
     }
+    return true;
   }
   const std::string& path() const { return path_; }
 
@@ -121,6 +132,16 @@ class FileReader {
   std::string path_;
   std::streamoff offset_ = 0;
 };
+
+int terminal_width() {
+  winsize size{};
+  if (::ioctl(STDOUT_FILENO, TIOCGWINSZ, &size) == 0 && size.ws_col > 0) return size.ws_col;
+  return 80;
+}
+
+double now_seconds() {
+  return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
+}
 
 }  // namespace
 
@@ -134,13 +155,8 @@ int run_watch(const WatchOptions& options) {
   std::optional<FileReader> file;
   std::string source;
   if (*endpoint) {
-    auto connection = redis::Connection::open(**endpoint);
-    if (!connection) {
-      std::fprintf(stderr, "tendril watch: %s\n", connection.error().message.c_str());
-      return 1;
-    }
     source = (*endpoint)->describe() + " stream '" + options.topic + "'";
-    stream.emplace(std::move(*connection), options.topic);
+    stream.emplace(**endpoint, options.topic);
   } else {
     std::string path = options.from.state_file;
     if (path.empty()) {
@@ -158,20 +174,30 @@ int run_watch(const WatchOptions& options) {
   std::atomic<bool> stop{false};
   SignalWatcher signals([&](int) { stop = true; });
   const bool live = !options.once && ::isatty(STDOUT_FILENO);
-  Runs runs;
-  for (;;) {
+  RunTable runs;
+  for (bool first = true;; first = false) {
+    std::string trouble;
     if (stream) {
-      if (auto polled = stream->poll(runs); !polled) {
-        std::fprintf(stderr, "tendril watch: %s\n", polled.error().c_str());
-        return 1;
+      auto read = options.once ? stream->read_history(runs) : stream->poll(runs);
+      if (!read) {
+        if (options.once) {
+          std::fprintf(stderr, "tendril watch: %s\n", read.error().c_str());
+          return 1;
+        }
+        trouble = read.error() + "; retrying";
       }
-    } else {
-      file->poll(runs);
+    } else if (!file->poll(runs) && first) {
+      trouble = "no state file yet";
     }
-    std::string screen = fmt::format("tool runs from {}\n{}", source, runs.table());
+    std::string screen = fmt::format(
+        "tool runs from {}\n{}", source,
+        runs.render(live ? terminal_width() : 80, now_seconds(), options.silent_after.count()));
+    if (!trouble.empty()) screen += "(" + trouble + ")\n";
     if (live) screen = "\x1b[H\x1b[2J" + screen;
-    std::fputs(screen.c_str(), stdout);
-    std::fflush(stdout);
+    if (std::fputs(screen.c_str(), stdout) < 0 || std::fflush(stdout) != 0) {
+      std::fprintf(stderr, "tendril watch: cannot write the table: %s\n", std::strerror(errno));
+      return 1;
+    }
     if (options.once) return 0;
     const auto until = std::chrono::steady_clock::now() + options.interval;
     while (!stop && std::chrono::steady_clock::now() < until)

@@ -370,8 +370,11 @@ const PublisherOptions& ToolStatePublisher::options() const noexcept { return im
 ToolStateManager::ToolStateManager(ToolStatePublisher& publisher, std::string tool_name,
                                    std::vector<std::string> steps)
     : publisher_(publisher) {
+  static std::atomic<std::uint64_t> runs{0};
   current_.tool_name = std::move(tool_name);
   current_.steps = steps;
+  run_id_ = publisher.stats().publisher_id + "." + std::to_string(++runs);
+  current_.extra["tool_run_id"] = run_id_;
 }
 
 void ToolStateManager::send(const std::function<void(ToolState&)>& change) {

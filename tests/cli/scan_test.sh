@@ -126,6 +126,31 @@ redis-cli -p "$port" xadd progress '*' attributes '{}' > /dev/null
 "$tendril" watch --once --redis "redis://127.0.0.1:$port" > "$work/watch-redis-torn" 2>&1
 check "watch skips stream entries that are not a publisher's (exit 0)" test $? -eq 0
 check "and counts them" grep -q '(2 malformed entries skipped)' "$work/watch-redis-torn"
+
+# watch --once reads the whole history, not just a first page: 2,500 states of one run.
+for i in $(seq 1 2500); do
+  st=RUNNING; [ "$i" = 2500 ] && st=COMPLETED
+  printf "XADD history * data '{\"data\":[{\"tool_name\":\"long\",\"state\":\"%s\",\"processed_files\":%d,\"total_files\":2500,\"tool_run_id\":\"r1\"}]}'\n" "$st" "$i"
+done | redis-cli -p "$port" > /dev/null
+"$tendril" watch --once --topic history --redis "redis://127.0.0.1:$port" > "$work/watch-history" 2>&1
+check "watch --once reads all 2,500 entries (the last is COMPLETED 2500/2500)" \
+  grep -Eq '^long +COMPLETED .* 2500/2500' "$work/watch-history"
+
+# Live, watch rides out a Redis restart and shows what came after it.
+"$tendril" watch --interval 0.1 --topic live --redis "redis://127.0.0.1:$port" > "$work/watch-restart" 2>&1 &
+pid=$!
+sleep 0.5
+redis-cli -p "$port" shutdown nosave > /dev/null 2>&1
+sleep 0.5
+redis-server --port "$port" --bind 127.0.0.1 --save '' --appendonly no --dir "$work" \
+  --daemonize yes --pidfile "$work/redis.pid" --logfile "$work/redis.log"
+for _ in $(seq 1 100); do redis-cli -p "$port" ping > /dev/null 2>&1 && break; sleep 0.05; done
+redis-cli -p "$port" xadd live '*' data '{"data":[{"tool_name":"after","state":"RUNNING","tool_run_id":"r2"}]}' > /dev/null
+for _ in $(seq 1 100); do grep -q '^after ' "$work/watch-restart" && break; sleep 0.05; done
+kill -INT $pid; wait $pid
+check "watch ends 0 after a Redis restart" test $? -eq 0
+check "and said it was retrying while Redis was away" grep -q 'retrying)' "$work/watch-restart"
+check "and showed the run published after the restart" grep -q '^after ' "$work/watch-restart"
 "$tendril" scan --no-progress --redis "redis://127.0.0.1:notaport" "$clean" > /dev/null 2> "$work/bad-redis"
 check "a bad --redis URL is a usage error naming the port" grep -q "port 'notaport'" "$work/bad-redis"
 kill "$(cat "$work/redis.pid")"

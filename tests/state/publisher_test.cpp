@@ -314,6 +314,24 @@ TEST(ToolStateManager, PublishesTheRunsLifecycle) {
   EXPECT_EQ(states[3]["steps"], ts::OrderedJson::array({"walk", "hash"}));
 }
 
+TEST(ToolStateManager, EachRunCarriesItsOwnToolRunId) {
+  tendril::testing::Watchdog watchdog(30s, "run ids");
+  RedisServer server;
+  ts::ToolStatePublisher publisher({.flush_interval = 20ms, .endpoint = server.endpoint()});
+  ts::ToolStateManager first(publisher, "scan"), second(publisher, "scan");
+  EXPECT_NE(first.run_id(), second.run_id());
+  EXPECT_TRUE(first.run_id().starts_with(publisher.stats().publisher_id + "."));
+  first.starting_tool();
+  second.starting_tool();
+  first.completed_tool();
+  ASSERT_TRUE(first.finish());
+  const auto states = read_all(server.port());
+  ASSERT_EQ(states.size(), 3u);
+  EXPECT_EQ(states[0]["tool_run_id"], first.run_id());
+  EXPECT_EQ(states[1]["tool_run_id"], second.run_id());
+  EXPECT_EQ(states[2]["tool_run_id"], first.run_id());
+}
+
 TEST(Publisher, ANormalProcessExitFlushesTheSharedPublisher) {
   const std::string path = ::testing::TempDir() + "tendril-exit.jsonl";
   std::remove(path.c_str());

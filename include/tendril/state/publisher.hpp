@@ -87,11 +87,14 @@ class ToolStatePublisher {
 };
 
 // The seed's lifecycle helper: one tool run's record, changed and stamped anew at each call
-// and published (so the last state still carries the run's latest counts). Thread-safe.
+// and published (so the last state still carries the run's latest counts). Every state it
+// publishes carries `tool_run_id` (an extra field: "<publisher id>.<n>"), so consumers tell two
+// runs of one tool apart even without a flow run id. Thread-safe.
 class ToolStateManager {
  public:
   ToolStateManager(ToolStatePublisher& publisher, std::string tool_name,
                    std::vector<std::string> steps = {});
+  const std::string& run_id() const noexcept { return run_id_; }
   void starting_tool(const std::string& message = "starting");  // RUNNING
   void publish_step_details(const std::string& step_name, const std::string& message,
                             long long total_files = 0, long long processed_files = 0,
@@ -104,6 +107,7 @@ class ToolStateManager {
  private:
   void send(const std::function<void(ToolState&)>& change);
   ToolStatePublisher& publisher_;
+  std::string run_id_;
   std::mutex mutex_;
   ToolState current_;  // guarded by mutex_
 };
