@@ -2,16 +2,22 @@
 
 #include <fmt/core.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
 #include <atomic>
+#include <cerrno>
 #include <chrono>
+#include <csignal>
 #include <cstdio>
+#include <cstring>
+#include <expected>
 #include <fstream>
 #include <iostream>
 #include <tendril/flow.hpp>
 #include <thread>
 
 #include "job_lines.hpp"
+#include "signals.hpp"
 #include "terminal.hpp"
 
 namespace tendril::cli {
@@ -51,6 +57,7 @@ int run_flow_validate(const std::string& file) {
                  issue.where, width, issue.message);
   }
   fmt::print("\n{}: {}\n", file, errors ? "NOT valid" : "valid");
+  if (!stdout_written("flow validate")) return 1;
   return errors ? 1 : 0;
 }
 
@@ -63,15 +70,16 @@ int run_flow_graph(const std::string& file, const std::string& output) {
   const std::string dot = flow->to_dot();
   if (output.empty() || output == "-") {
     fmt::print("{}", dot);
-    return 0;
+    return stdout_written("flow graph") ? 0 : 1;
   }
   const auto ext =
       output.substr(output.rfind('.') == std::string::npos ? output.size() : output.rfind('.'));
   if (ext == ".dot" || ext == ".gv") {
     std::ofstream out(output);
     out << dot;
+    out.close();  // the data reaches the file (or fails) here
     if (!out) {
-      fmt::print(stderr, "tendril flow graph: cannot write {}\n", output);
+      fmt::print(stderr, "tendril flow graph: cannot write {}: {}\n", output, std::strerror(errno));
       return 1;
     }
     return 0;
@@ -108,19 +116,61 @@ int run_flow_graph(const std::string& file, const std::string& output) {
   return 0;
 }
 
+namespace {
+
+// Where `flow run` posts: --post ROUTINE.SLOT, checked against the flow, or the flow's one entry
+// point when it has a single slot.
+std::expected<std::pair<std::string, std::string>, std::string> post_target(
+    const Flow& flow, const std::string& post) {
+  if (post.empty()) {
+    const auto entries = flow.entry_points();
+    if (entries.size() == 1 && flow.routine(entries[0])->slots().size() == 1)
+      return std::pair{entries[0], flow.routine(entries[0])->slots()[0].name};
+    std::string known;
+    for (const auto& id : entries)
+      for (const auto& slot : flow.routine(id)->slots())
+        known += (known.empty() ? "" : ", ") + id + "." + slot.name;
+    return std::unexpected("say where each line goes with --post ROUTINE.SLOT" +
+                           (known.empty() ? std::string(" (the flow marks no entry point)")
+                                          : " (entry points: " + known + ")"));
+  }
+  const auto dot = post.find('.');
+  if (dot == std::string::npos || dot == 0 || dot + 1 == post.size())
+    return std::unexpected("--post wants ROUTINE.SLOT, got '" + post + "'");
+  const std::string routine = post.substr(0, dot), slot = post.substr(dot + 1);
+  const Routine* r = flow.routine(routine);
+  if (!r) {
+    std::string ids;
+    for (const auto& id : flow.routine_ids()) ids += (ids.empty() ? "" : ", ") + id;
+    return std::unexpected("--post " + post + ": flow '" + flow.flow_id() + "' has no routine '" +
+                           routine + "' (it has: " + ids + ")");
+  }
+  std::string slots;
+  for (const auto& s : r->slots()) {
+    if (s.name == slot) return std::pair{routine, slot};
+    slots += (slots.empty() ? "" : ", ") + s.name;
+  }
+  return std::unexpected("--post " + post + ": routine '" + routine + "' has no slot '" + slot +
+                         "' (its slots: " + (slots.empty() ? "none" : slots) + ")");
+}
+
+}  // namespace
+
 int run_flow_run(const FlowRunOptions& options) {
   auto flow = load(options.file);
   if (!flow) {
     fmt::print(stderr, "tendril flow run: {}\n", flow.error().message);
     return 1;
   }
-  const auto dot = options.post.find('.');
-  if (dot == std::string::npos || dot == 0 || dot + 1 == options.post.size()) {
-    fmt::print(stderr, "tendril flow run: --post wants ROUTINE.SLOT, got '{}'\n", options.post);
+  const auto target = post_target(*flow, options.post);  // before a line of stdin is read
+  if (!target) {
+    fmt::print(stderr, "tendril flow run: {}\n", target.error());
     return 2;
   }
-  const std::string routine = options.post.substr(0, dot), slot = options.post.substr(dot + 1);
+  const auto& [routine, slot] = *target;
 
+  std::atomic<int> interrupted{0};
+  SignalWatcher signals([&](int signal) { interrupted = signal; });  // before any thread starts
   std::atomic<std::uint64_t> completed{0}, failed{0}, cancelled{0};
   RuntimeHooks hooks;
   hooks.on_job_end = [&](const JobContext& job) {
@@ -145,8 +195,28 @@ int run_flow_run(const FlowRunOptions& options) {
     return 1;
   }
   const auto start = std::chrono::steady_clock::now();
+  const auto deadline = options.timeout.count() > 0 ? start + options.timeout
+                                                    : std::chrono::steady_clock::time_point::max();
+  const auto stopped = [&] {
+    return interrupted != 0 || std::chrono::steady_clock::now() >= deadline;
+  };
   std::uint64_t posted = 0, bad_lines = 0, line_number = 0;
-  for (std::string line; std::getline(std::cin, line);) {
+  LineReader input(STDIN_FILENO);
+  std::string line;
+  for (bool more = true; more && !stopped();) {
+    switch (input.next(line, std::chrono::milliseconds(100))) {
+      case LineReader::Status::idle:
+        continue;
+      case LineReader::Status::end:
+        more = false;
+        continue;
+      case LineReader::Status::too_long:
+        fmt::print(stderr, "stdin:{}: longer than 1 MiB, skipped\n", ++line_number);
+        ++bad_lines;
+        continue;
+      case LineReader::Status::line:
+        break;
+    }
     ++line_number;
     auto read = read_job_line(line);
     if (read && !*read) continue;  // a blank line
@@ -160,39 +230,64 @@ int run_flow_run(const FlowRunOptions& options) {
     Json data = std::move(**read);
     for (;;) {  // a full slot is backpressure: wait for room
       auto result = runtime.post(flow->flow_id(), routine, slot, data);
-      if (result) break;
+      if (result) {
+        ++posted;
+        break;
+      }
       if (result.error().kind != ErrorKind::queue_full) {
         fmt::print(stderr, "tendril flow run: {}\n", result.error().message);
+        runtime.shutdown(false);
         return 1;
       }
+      if (stopped()) break;
       std::this_thread::sleep_for(std::chrono::microseconds(200));
     }
-    ++posted;
   }
-  runtime.shutdown();
+  if (input.error() != 0)
+    fmt::print(stderr, "tendril flow run: reading stdin: {}\n", std::strerror(input.error()));
+  // Every posted job finishes, within what is left of --timeout; Ctrl-C or the deadline
+  // cancels what has not started.
+  const auto now = std::chrono::steady_clock::now();
+  if (stopped())
+    runtime.shutdown(false);
+  else
+    runtime.shutdown(true,
+                     deadline == std::chrono::steady_clock::time_point::max()
+                         ? std::chrono::hours(24)
+                         : std::chrono::duration_cast<std::chrono::milliseconds>(deadline - now));
+  const bool timed_out = interrupted == 0 && std::chrono::steady_clock::now() >= deadline;
   const double seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   const FlowWorkerState& state = *runtime.worker_state(*worker);
-  fmt::print(stderr, "{}",
-             key_value_table({
-                 {"flow", flow->flow_id()},
-                 {"worker", *worker},
-                 {"jobs posted", std::to_string(posted)},
-                 {"completed", std::to_string(completed.load())},
-                 {"failed", std::to_string(failed.load())},
-                 {"cancelled", std::to_string(cancelled.load())},
-                 {"bad input lines", std::to_string(bad_lines)},
-                 {"worker status", to_string(state.status())},
-                 {"elapsed", fmt::format("{:.3f} s", seconds)},
-             }));
+  std::vector<std::pair<std::string, std::string>> rows{
+      {"flow", flow->flow_id()},
+      {"worker", *worker},
+      {"posted to", routine + "." + slot},
+      {"jobs posted", std::to_string(posted)},
+      {"completed", std::to_string(completed.load())},
+      {"failed", std::to_string(failed.load())},
+      {"cancelled", std::to_string(cancelled.load())},
+      {"bad input lines", std::to_string(bad_lines)},
+      {"worker status", to_string(state.status())},
+      {"elapsed", fmt::format("{:.3f} s", seconds)},
+  };
+  if (interrupted != 0)
+    rows.emplace_back("stopped by", interrupted == SIGINT ? "Ctrl-C" : "SIGTERM");
+  else if (timed_out)
+    rows.emplace_back("stopped by", fmt::format("--timeout {} s", options.timeout.count()));
+  fmt::print(stderr, "{}", key_value_table(rows));
   if (!options.save_state.empty()) {
     std::ofstream out(options.save_state);
     out << state.to_json().dump(2, ' ', false, Json::error_handler_t::replace) << "\n";
+    out.close();  // the data reaches the file (or fails) here, not in a destructor
     if (!out) {
-      fmt::print(stderr, "tendril flow run: cannot write {}\n", options.save_state);
+      fmt::print(stderr, "tendril flow run: cannot write {}: {}\n", options.save_state,
+                 std::strerror(errno));
       return 1;
     }
   }
+  if (interrupted != 0) return 128 + interrupted;
+  if (timed_out) return 124;
   return failed == 0 && cancelled == 0 && bad_lines == 0 ? 0 : 1;
 }
 

@@ -1,6 +1,7 @@
 // cli/flow_command.hpp — `tendril flow validate FILE` and `tendril flow graph FILE`.
 #pragma once
 
+#include <chrono>
 #include <string>
 
 namespace tendril::cli {
@@ -15,14 +16,18 @@ int run_flow_graph(const std::string& file, const std::string& output);
 
 struct FlowRunOptions {
   std::string file;
-  std::string post;  // ROUTINE.SLOT that every input line is posted to
+  std::string post;  // ROUTINE.SLOT each input line goes to; empty: the flow's one entry point
   std::size_t threads = 2;
-  std::string save_state;  // write the worker's state here (JSON) at the end
+  std::string save_state;           // write the worker's state here (JSON) at the end
+  std::chrono::seconds timeout{0};  // 0: none
 };
 
-// Runs a flow file: every line of stdin (a JSON object) is posted as a job to ROUTINE.SLOT; then
-// waits for every job, prints a summary table on stderr. Exit 0 when every job completed, 1 when
-// some failed or were cancelled, a line was not a JSON object, or the file does not load.
+// Runs a flow file: every line of stdin (a JSON object) is posted as a job to ROUTINE.SLOT
+// (checked before stdin is read); then waits for every job and prints a summary table on
+// stderr. Ctrl-C, SIGTERM or the timeout stop reading, cancel what has not started, and still
+// print the summary. Exit 0 when every job completed; 1 when some failed or were cancelled, a
+// line was not a JSON object, the state could not be saved, or the file does not load; 2 for a
+// wrong --post; 124 at the timeout; 128+N on signal N (130 for Ctrl-C).
 int run_flow_run(const FlowRunOptions& options);
 
 }  // namespace tendril::cli

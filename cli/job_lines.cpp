@@ -1,5 +1,10 @@
 #include "job_lines.hpp"
 
+#include <poll.h>
+#include <unistd.h>
+
+#include <cerrno>
+
 #include <tendril/flow/json_reader.hpp>
 
 namespace tendril::cli {
@@ -15,6 +20,56 @@ std::expected<std::optional<Json>, std::string> read_job_line(std::string_view l
   }
   if (!read->is_object()) return std::unexpected(std::string("not a JSON object"));
   return std::optional<Json>(std::move(*read));
+}
+
+}  // namespace tendril::cli
+
+namespace tendril::cli {
+
+LineReader::Status LineReader::next(std::string& line, std::chrono::milliseconds wait) {
+  for (;;) {
+    if (const auto newline = buffer_.find('\n'); newline != std::string::npos) {
+      const bool skipped = skipping_;
+      skipping_ = false;
+      if (skipped) {
+        buffer_.erase(0, newline + 1);
+        return Status::too_long;
+      }
+      line.assign(buffer_, 0, newline);
+      buffer_.erase(0, newline + 1);
+      return Status::line;
+    }
+    if (buffer_.size() > max_line_) {  // no end in sight: drop it, keep looking for the end
+      skipping_ = true;
+      buffer_.clear();
+    }
+    if (ended_) {
+      if (buffer_.empty() && !skipping_) return Status::end;
+      const bool skipped = skipping_;
+      skipping_ = false;
+      line = std::move(buffer_);  // a last line without '\n'
+      buffer_.clear();
+      return skipped ? Status::too_long : Status::line;
+    }
+    pollfd ready{.fd = fd_, .events = POLLIN, .revents = 0};
+    const int polled = ::poll(&ready, 1, static_cast<int>(wait.count()));
+    if (polled == 0) return Status::idle;
+    if (polled < 0) {
+      if (errno == EINTR) return Status::idle;
+      error_ = errno;
+      ended_ = true;
+      continue;
+    }
+    char chunk[1 << 16];
+    const ssize_t n = ::read(fd_, chunk, sizeof chunk);
+    if (n < 0 && (errno == EINTR || errno == EAGAIN)) return Status::idle;
+    if (n <= 0) {
+      if (n < 0) error_ = errno;
+      ended_ = true;
+      continue;
+    }
+    buffer_.append(chunk, static_cast<std::size_t>(n));
+  }
 }
 
 }  // namespace tendril::cli

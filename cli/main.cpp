@@ -1,5 +1,9 @@
 // tendril — the command-line face of Tendril.
+#include <fcntl.h>
+#include <unistd.h>
 #include <CLI/CLI.hpp>
+
+#include <cstdio>
 #include <filesystem>
 #include <thread>
 
@@ -8,6 +12,11 @@
 #include "watch.hpp"
 
 int main(int argc, char** argv) {
+  // A closed stdout (`>&-`) is an error now, not a file opened later that takes its number.
+  if (::fcntl(STDOUT_FILENO, F_GETFD) == -1) {
+    std::fputs("tendril: stdout is closed, so nothing can be written\n", stderr);
+    return 1;
+  }
   CLI::App app{"tendril: concurrent dataflow pipelines, flows and tool state"};
   app.set_version_flag("--version", std::string("tendril 0.1.0"));
   app.require_subcommand(1);
@@ -63,8 +72,9 @@ int main(int argc, char** argv) {
   auto* run_command = flow_command->add_subcommand(
       "run", "run a flow file: post each JSON line of stdin to ROUTINE.SLOT, then summarise");
   run_command->add_option("FILE", run.file, "the flow file")->required();
-  run_command->add_option("--post", run.post, "where each input line goes: ROUTINE.SLOT")
-      ->required();
+  run_command->add_option("--post", run.post,
+                          "where each input line goes: ROUTINE.SLOT (default: the entry point)");
+  run_command->add_option("--timeout", run.timeout, "stop after this many seconds (exit 124)");
   run_command->add_option("-t,--threads", run.threads, "pool threads")
       ->check(CLI::Range(1, 1024))
       ->capture_default_str();

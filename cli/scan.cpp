@@ -3,9 +3,11 @@
 #include <fmt/format.h>
 
 #include <atomic>
+#include <cerrno>
 #include <chrono>
 #include <condition_variable>
 #include <cstdio>
+#include <cstring>
 #include <functional>
 #include <mutex>
 #include <tendril/state/publisher.hpp>
@@ -31,9 +33,10 @@ struct ScanCounters {
   std::atomic<bool> walk_done{false};
 };
 
-// One sha256sum line; names with a backslash or newline are escaped the way sha256sum does.
+// One sha256sum line; names with a backslash, newline or carriage return are escaped the way
+// sha256sum (coreutils 9.1) does.
 void print_digest(const FileDigest& digest) {
-  if (digest.path.find_first_of("\\\n") == std::string::npos) {
+  if (digest.path.find_first_of("\\\n\r") == std::string::npos) {
     std::fputs(digest.hex.c_str(), stdout);
     std::fputs("  ", stdout);
     std::fputs(digest.path.c_str(), stdout);
@@ -46,6 +49,8 @@ void print_digest(const FileDigest& digest) {
       escaped += "\\\\";
     else if (c == '\n')
       escaped += "\\n";
+    else if (c == '\r')
+      escaped += "\\r";
     else
       escaped += c;
   }
@@ -154,6 +159,7 @@ int run_scan(const ScanOptions& options) {
 
   const auto started = Clock::now();
   Result<Metrics> result;
+  std::string write_error;  // why stdout failed, if it did
   {
     ProgressLine progress(terminal, counters);
     auto digests = pipe.iter(256);
@@ -165,6 +171,10 @@ int run_scan(const ScanOptions& options) {
     }
     for (const FileDigest& digest : digests) {
       print_digest(digest);
+      if (std::ferror(stdout) && write_error.empty()) {
+        write_error = std::strerror(errno);  // nothing more can be written: stop hashing
+        pipe.cancel("cannot write the digests");
+      }
       const auto done = ++counters.hashed;
       counters.bytes += digest.bytes;
       states.publish_step_details("sha256", "hashing", static_cast<long long>(counters.found),
@@ -172,19 +182,22 @@ int run_scan(const ScanOptions& options) {
     }
     result = digests.result();
   }
-  std::fflush(stdout);
+  if ((std::fflush(stdout) != 0 || std::ferror(stdout)) && write_error.empty())
+    write_error = std::strerror(errno);
   {
     std::lock_guard lock(cancel_mutex);
     cancel = nullptr;  // the pipeline is done; a late Ctrl-C must not reach it
   }
 
   const double seconds = std::chrono::duration<double>(Clock::now() - started).count();
-  const bool interrupted = !result && result.error().kind == ErrorKind::cancelled;
-  const std::string outcome = interrupted       ? "interrupted"
-                              : !result         ? result.error().describe()
-                              : counters.errors ? "completed with errors"
-                                                : "completed";
-  if (interrupted || !result) {
+  const bool interrupted =
+      write_error.empty() && !result && result.error().kind == ErrorKind::cancelled;
+  const std::string outcome = !write_error.empty() ? "cannot write the digests: " + write_error
+                              : interrupted        ? "interrupted"
+                              : !result            ? result.error().describe()
+                              : counters.errors    ? "completed with errors"
+                                                   : "completed";
+  if (interrupted || !result || !write_error.empty()) {
     states.failed_tool(outcome);
   } else {
     states.completed_tool(
@@ -212,6 +225,10 @@ int run_scan(const ScanOptions& options) {
   if (!states_delivered)
     terminal.message(fmt::format("tendril scan: {} tool states were lost ({}): {}", lost,
                                  delivery.destination, delivery.last_error));
+  if (!write_error.empty()) {
+    terminal.message("tendril scan: cannot write the digests to stdout: " + write_error);
+    return 1;
+  }
   if (interrupted) return 130;
   if (!result || counters.errors) return 1;
   return states_delivered ? 0 : 3;

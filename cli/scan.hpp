@@ -21,8 +21,9 @@ struct ScanOptions {
   StateDestination states;  // where progress states are published
 };
 
-// Exit status: 0 all hashed, 1 some entries could not be hashed or the walk failed,
-// 130 interrupted (the summary is still printed).
+// Exit status: 0 all hashed; 1 some entries could not be hashed, the walk failed, or the digests
+// could not be written (stdout full or closed: the scan stops); 3 all hashed but tool states were
+// lost; 130 interrupted (the summary is still printed).
 int run_scan(const ScanOptions& options);
 
 }  // namespace tendril::cli

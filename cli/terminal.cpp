@@ -4,7 +4,9 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <cstdio>
+#include <cstring>
 
 namespace tendril::cli {
 
@@ -48,6 +50,13 @@ std::string key_value_table(const std::vector<std::pair<std::string, std::string
   for (const auto& [key, value] : rows)
     out += fmt::format("| {:<{}} | {:>{}} |\n", key, key_width, value, value_width);
   return out + rule;
+}
+
+bool stdout_written(std::string_view command) {
+  if (std::fflush(stdout) == 0 && !std::ferror(stdout)) return true;
+  const int why = errno;
+  fmt::print(stderr, "tendril {}: cannot write to stdout: {}\n", command, std::strerror(why));
+  return false;
 }
 
 std::string progress_bar(double fraction, int width) {

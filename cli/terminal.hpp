@@ -32,6 +32,10 @@ class Terminal {
   std::string last_progress_;  // guarded by mutex_
 };
 
+// Flushes stdout; false, after saying "tendril COMMAND: cannot write to stdout: why" on stderr,
+// when anything written to it was lost (a full disk, a closed pipe end, a bad descriptor).
+bool stdout_written(std::string_view command);
+
 // A two-column table: key, value, aligned, for closing summaries.
 std::string key_value_table(const std::vector<std::pair<std::string, std::string>>& rows);
 

@@ -110,6 +110,28 @@ const std::optional<ErrorHandler>& Flow::error_handler() const noexcept {
   return data_->error_handler;
 }
 
+void Flow::mark_entry_point(std::string_view routine_id) {
+  check_not_frozen("mark_entry_point");
+  if (!routine(routine_id))
+    throw FlowError("mark_entry_point: flow '" + flow_id() + "' has no routine '" +
+                    std::string(routine_id) + "'");
+  std::lock_guard lock(data_->mutex);
+  data_->entry_points.emplace(routine_id);
+}
+
+bool Flow::is_entry_point(std::string_view routine_id) const {
+  std::lock_guard lock(data_->mutex);
+  return data_->entry_points.contains(routine_id);
+}
+
+std::vector<std::string> Flow::entry_points() const {
+  std::lock_guard lock(data_->mutex);
+  std::vector<std::string> ids;
+  for (const auto& [id, r] : data_->routines)
+    if (data_->entry_points.contains(id)) ids.push_back(id);
+  return ids;
+}
+
 namespace {
 
 // Every cycle of routines the links make, once each, as "a -> b -> a": a depth-first search
@@ -170,16 +192,19 @@ std::vector<ValidationIssue> Flow::validate() const {
     std::set<std::string> fed;
     for (const auto& c : data_->connections)
       if (c.to == id) fed.insert(c.slot);
+    const bool entry = data_->entry_points.contains(id);
     if (fed.empty()) {
-      issues.push_back(
-          {Severity::warning, where, "has slots but no incoming connection: only posts reach it"});
+      if (!entry)
+        issues.push_back({Severity::warning, where,
+                          "has slots but no incoming connection: only posts reach it (mark it "
+                          "\"entry\": true if that is meant)"});
       continue;
     }
     const auto kind = r->activation_policy().kind();
     if (kind == ActivationPolicy::Kind::all_slots_ready ||
         kind == ActivationPolicy::Kind::batch_size)
       for (const auto& s : r->slots())
-        if (!fed.contains(s.name))
+        if (!fed.contains(s.name) && !entry)
           issues.push_back({Severity::warning, where,
                             "its " + r->activation_policy().name() + " policy waits on slot '" +
                                 s.name + "', which no connection feeds (only posts)"});

@@ -5,6 +5,7 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <set>
 #include <string>
 #include <utility>
 #include <vector>
@@ -20,6 +21,7 @@ struct FlowData {
   std::vector<std::pair<std::string, std::unique_ptr<Routine>>> routines;  // in added order
   std::vector<Link> connections;
   std::optional<ErrorHandler> error_handler;
+  std::set<std::string, std::less<>> entry_points;
   std::atomic<bool> frozen{false};  // set by the first worker; nothing changes afterwards
 };
 

@@ -69,6 +69,7 @@ Result<Json> Flow::to_json() const {
     if (!r->config().empty()) entry["config"] = r->config();
     if (r->error_handler()) entry["error_handler"] = r->error_handler()->to_json();
     if (r->concurrency() != 1) entry["concurrency"] = r->concurrency();
+    if (data_->entry_points.contains(id)) entry["entry"] = true;
     routines[id] = std::move(entry);
   }
   Json connections = Json::array();
@@ -97,8 +98,8 @@ Result<Flow> Flow::from_json(const Json& json) {
   for (const auto& [rid, spec] : routines->items()) {
     const std::string where = "/routines/" + rid;
     if (!spec.is_object()) return invalid(where + ": expected an object");
-    if (auto ok =
-            only_keys(spec, {"type", "config", "policy", "error_handler", "concurrency"}, where);
+    if (auto ok = only_keys(
+            spec, {"type", "config", "policy", "error_handler", "concurrency", "entry"}, where);
         !ok)
       return std::unexpected(ok.error());
     auto type = spec.find("type");
@@ -129,6 +130,10 @@ Result<Flow> Flow::from_json(const Json& json) {
         (*routine)->set_concurrency(n->get<std::size_t>());
       }
       flow.add_routine(std::move(*routine), rid);
+      if (auto entry = spec.find("entry"); entry != spec.end()) {
+        if (!entry->is_boolean()) return invalid(where + "/entry: expected true or false");
+        if (entry->get<bool>()) flow.mark_entry_point(rid);
+      }
     } catch (const FlowError& e) {
       return invalid(where + ": " + e.what());
     }

@@ -7,11 +7,16 @@ work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 fail() { echo "FAIL: $*" >&2; exit 1; }
 
-# A valid file: exit 0, a summary table, its warning listed.
+# The shipped file: exit 0, a summary table, no warning (its intake is marked an entry point).
 out=$("$tendril" flow validate "$examples/flows/counting.json")
 grep -q '| routines    |        4 |' <<<"$out" || fail "no summary table: $out"
-grep -q "warning  routine 'intake'  has slots but no incoming connection" <<<"$out" || fail "no warning: $out"
+grep -q '| warnings    |        0 |' <<<"$out" || fail "the shipped flow has warnings: $out"
 grep -q 'counting.json: valid' <<<"$out" || fail "not reported valid: $out"
+# Unmarked, a routine nothing feeds is a warning, with the way to say it is meant.
+sed 's/, "entry": true//' "$examples/flows/counting.json" > "$work/unmarked.json"
+out=$("$tendril" flow validate "$work/unmarked.json")
+grep -q "warning  routine 'intake'  has slots but no incoming connection: only posts reach it (mark it \"entry\": true if that is meant)" <<<"$out" \
+  || fail "no warning for an unmarked entry: $out"
 
 # A syntax error names file, line and column; exit 1.
 printf '{\n  "flow_id": "x",\n  "routines": {,}\n}\n' >"$work/syntax.json"
@@ -70,7 +75,64 @@ grep -q 'stdin:2:2: syntax error while parsing value.*, skipped' "$work/bad.err"
 if echo '{}' | "$tendril" flow run "$examples/flows/counting.json" --post intake.nope >/dev/null 2>"$work/slot.err"; then
   fail "an unknown slot passed"
 fi
-grep -q "routine 'intake' has no slot 'nope' (slots: in)" "$work/slot.err" || fail "unknown slot not named: $(cat "$work/slot.err")"
+grep -q "routine 'intake' has no slot 'nope' (its slots: in)" "$work/slot.err" || fail "unknown slot not named: $(cat "$work/slot.err")"
+
+# A stdin that never ends: a FIFO this script holds open for writing (on fd 8).
+mkfifo "$work/endless"
+exec 8<>"$work/endless"
+
+# --post is checked before stdin is read: exit 2 at once.
+status=0
+timeout 5 "$tendril" flow run "$examples/flows/counting.json" --post nope.in \
+  < "$work/endless" >/dev/null 2>"$work/post.err" || status=$?
+[ "$status" -eq 2 ] || fail "a wrong --post exited $status, not 2 at once"
+grep -q "flow 'counting' has no routine 'nope' (it has: count, intake, log, ticker)" "$work/post.err" \
+  || fail "unknown routine not named: $(cat "$work/post.err")"
+# Without --post, lines go to the flow's one entry point.
+printf '{"n": 1}\n' | "$tendril" flow run "$examples/flows/counting.json" >/dev/null 2>"$work/entry.err" \
+  || fail "no --post with one entry point: $(cat "$work/entry.err")"
+grep -Eq '\| posted to +\| +intake.in \|' "$work/entry.err" || fail "entry point not used: $(cat "$work/entry.err")"
+
+# --timeout stops reading, cancels, prints the summary, exits 124; Ctrl-C the same with 130.
+status=0
+echo '{"n": 1}' >&8
+timeout 10 "$tendril" flow run "$examples/flows/counting.json" --timeout 1 \
+  < "$work/endless" >/dev/null 2>"$work/timeout.err" || status=$?
+exec 8>&-
+[ "$status" -eq 124 ] || fail "--timeout exited $status, not 124: $(cat "$work/timeout.err")"
+grep -Eq '\| stopped by +\| +--timeout 1 s \|' "$work/timeout.err" || fail "no timeout summary: $(cat "$work/timeout.err")"
+grep -Eq '\| completed +\| +1 \|' "$work/timeout.err" || fail "the posted job did not finish: $(cat "$work/timeout.err")"
+mkfifo "$work/jobs"
+"$tendril" flow run "$examples/flows/counting.json" < "$work/jobs" >/dev/null 2>"$work/int.err" &
+pid=$!
+exec 7>"$work/jobs"
+echo '{"n": 1}' >&7
+for _ in $(seq 1 100); do
+  mask=$(awk '/^SigBlk:/ {print $2}' "/proc/$pid/status" 2>/dev/null) || break
+  (( (16#$mask & 2) != 0 )) && break
+  sleep 0.05
+done
+sleep 0.3
+kill -INT $pid
+status=0; wait $pid || status=$?
+exec 7>&-
+[ "$status" -eq 130 ] || fail "Ctrl-C exited $status, not 130: $(cat "$work/int.err")"
+grep -Eq '\| stopped by +\| +Ctrl-C \|' "$work/int.err" || fail "no summary after Ctrl-C: $(cat "$work/int.err")"
+
+# Output that cannot be written is an error too.
+"$tendril" flow graph "$examples/flows/counting.json" > /dev/full 2>"$work/graph-full.err" && fail "graph > /dev/full passed"
+grep -q 'tendril flow graph: cannot write to stdout: No space left on device' "$work/graph-full.err" || fail "graph: $(cat "$work/graph-full.err")"
+"$tendril" flow validate "$examples/flows/counting.json" > /dev/full 2>"$work/validate-full.err" && fail "validate > /dev/full passed"
+grep -q 'cannot write to stdout' "$work/validate-full.err" || fail "validate: $(cat "$work/validate-full.err")"
+"$tendril" flow graph "$examples/flows/counting.json" -o "$work/no/such/dir.dot" 2>"$work/graph-dir.err" && fail "graph into a missing dir passed"
+grep -q "cannot write $work/no/such/dir.dot: No such file or directory" "$work/graph-dir.err" || fail "graph -o: $(cat "$work/graph-dir.err")"
+
+# A state that cannot be saved is an error, not a 0-byte file and exit 0.
+if echo '{"n": 1}' | "$tendril" flow run "$examples/flows/counting.json" --save-state /dev/full \
+     >/dev/null 2>"$work/full.err"; then
+  fail "--save-state /dev/full passed"
+fi
+grep -q 'cannot write /dev/full: No space left on device' "$work/full.err" || fail "full disk not said: $(cat "$work/full.err")"
 
 # Hostile input is a named error, never an abort: numbers that overflow, deep nesting, repeated
 # keys in a flow file; a deeply nested stdin line is skipped and counted.

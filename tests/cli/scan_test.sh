@@ -31,6 +31,7 @@ for i in $(seq 1 200); do echo "file $i" > "$tree/a/b/c/f$i.txt"; done
 printf 'slash' > "$tree/back\\slash"
 printf 'newline' > "$tree/new
 line"
+printf 'cr' > "$tree/carriage$(printf '\r')return"
 echo target > "$tree/other/target"
 ln -s other/target "$tree/link-to-file"   # hashed through the link
 ln -s other "$tree/link-to-dir"           # not followed: no double counting
@@ -46,6 +47,8 @@ expected=$(( $(find "$tree" -type f -printf x | wc -c) + 1 ))   # regular files 
 got=$(grep -c '^\\\?[0-9a-f]\{64\}  ' "$work/sums")
 check "one line per regular file and file link ($got of $expected)" test "$got" -eq "$expected"
 check "the name with a newline is escaped as sha256sum does" grep -q '^\\[0-9a-f]\{64\}  .*new\\nline$' "$work/sums"
+check "a carriage return too, as coreutils 9.1 does" \
+  test "$(grep 'carriage' "$work/sums")" = "$(sha256sum "$tree/carriage$(printf '\r')return")"
 check "the dangling link is reported" grep -q 'dangling: No such file or directory' "$work/err"
 check "the FIFO is reported" grep -q 'fifo: cannot hash a FIFO' "$work/err"
 check "both loop links are reported" test "$(grep -c 'loop-[ab]: Too many levels of symbolic links' "$work/err")" -eq 2
@@ -56,6 +59,12 @@ check "the directory link is not followed" test "$(grep -c 'link-to-dir' "$work/
 
 clean=$work/clean
 mkdir -p "$clean/x" && echo a > "$clean/x/a" && echo b > "$clean/b"
+"$tendril" scan --no-progress --state-file "$work/full-states" "$clean" > /dev/full 2> "$work/full-err"
+check "digests that cannot be written: exit 1 (got $?)" test $? -eq 1
+check "and it says why" grep -q 'cannot write the digests to stdout: No space left on device' "$work/full-err"
+"$tendril" scan --no-progress "$clean" >&- 2> "$work/closed-err"
+check "a closed stdout: exit 1 (got $?)" test $? -eq 1
+check "and it says so" grep -q 'stdout is closed' "$work/closed-err"
 "$tendril" scan --workers 1 "$clean" > "$work/clean-sums" 2>/dev/null
 check "exit status 0 on a clean tree" test $? -eq 0
 check "the same sums as sha256sum" diff <(sort -k2 "$work/clean-sums") <(find "$clean" -type f -print0 | xargs -0 sha256sum | sort -k2)

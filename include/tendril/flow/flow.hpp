@@ -69,9 +69,16 @@ class Flow {
   void set_error_handler(ErrorHandler handler);
   const std::optional<ErrorHandler>& error_handler() const noexcept;
 
+  // Marks a routine as an entry point: fed by posts, so validate() expects no connection into
+  // it (`"entry": true` in a flow file). Errors: an unknown routine, a frozen flow.
+  void mark_entry_point(std::string_view routine);
+  bool is_entry_point(std::string_view routine) const;
+  std::vector<std::string> entry_points() const;  // in the order the routines were added
+
   // Errors (a routine without logic, an event declared twice...) and warnings (a routine with
-  // slots but no incoming connection that is not an entry point, an emitted-to-nowhere event,
-  // a routine whose all_slots_ready/batch_size policy waits on a slot nothing feeds).
+  // slots but no incoming connection that is not marked an entry point, an emitted-to-nowhere
+  // event, a routine whose all_slots_ready/batch_size policy waits on a slot nothing feeds, a
+  // cycle).
   std::vector<ValidationIssue> validate() const;
 
   Routine* routine(std::string_view id) const;
