@@ -6,6 +6,7 @@
 #include <sys/time.h>
 #include <time.h>
 
+#include <charconv>
 #include <new>
 #include <utility>
 
@@ -189,7 +190,44 @@ RedisResult<std::vector<Reply>> Connection::pipeline(
   return replies;
 }
 
+namespace {
+
+// The largest array header in `resp` whose elements could not fit in the bytes after it (each
+// element takes at least 3), or 0. hiredis 0.14 allocates an array's element table from its
+// header alone, so "*999999999" would cost gigabytes before a byte of it arrived.
+long long impossible_array(std::string_view resp) {
+  std::size_t pos = 0;
+  std::vector<long long> pending{1};  // elements still to read at each open level
+  while (!pending.empty() && pos < resp.size()) {
+    if (pending.back() == 0) {
+      pending.pop_back();
+      continue;
+    }
+    --pending.back();
+    const auto end = resp.find("\r\n", pos);
+    if (end == std::string_view::npos) return 0;  // incomplete: the reader says so
+    long long n = 0;
+    const char* first = resp.data() + pos + 1;
+    const bool number = std::from_chars(first, resp.data() + end, n).ptr == resp.data() + end;
+    const char type = resp[pos];
+    pos = end + 2;
+    if (!number) continue;  // a simple string, an error, or malformed: the reader decides
+    if (type == '$' && n > 0) pos += static_cast<std::size_t>(n) + 2;
+    if (type == '*' && n > 0) {
+      if (static_cast<unsigned long long>(n) > (resp.size() - pos) / 3) return n;
+      pending.push_back(n);
+    }
+  }
+  return 0;
+}
+
+}  // namespace
+
 Result<Reply> decode_reply(std::string_view resp) {
+  if (const long long n = impossible_array(resp))
+    return std::unexpected(Error{ErrorKind::invalid, "incomplete RESP reply: an array of " +
+                                                         std::to_string(n) + " elements in " +
+                                                         std::to_string(resp.size()) + " bytes"});
   redisReader* reader = redisReaderCreate();
   if (!reader) throw std::bad_alloc();
   void* raw = nullptr;

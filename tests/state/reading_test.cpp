@@ -105,6 +105,10 @@ TEST(DecodeReply, IncompleteAndMalformedRepliesAreErrors) {
   EXPECT_EQ(bad.error().kind, tendril::ErrorKind::invalid);
   EXPECT_TRUE(bad.error().message.starts_with("malformed RESP reply: ")) << bad.error().message;
   EXPECT_FALSE(redis::decode_reply(std::string(10, '*').insert(1, "1\r\n")));
+  // A header that promises more elements than the bytes hold is refused before the reader
+  // allocates for it (found by fuzz_stream_reply: "*777777777" cost 6 GB).
+  EXPECT_EQ(redis::decode_reply("*1\r\n*777777777\r\n:1\r\n").error().message,
+            "incomplete RESP reply: an array of 777777777 elements in 20 bytes");
 }
 
 TEST(DecodeStream, ReadsEveryStateOfEveryEntry) {

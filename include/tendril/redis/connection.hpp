@@ -33,7 +33,8 @@ using RedisResult = Result<T>;
 
 // Decodes one reply from RESP2 bytes, with the reader a Connection uses (hiredis's, which caps
 // nesting at 7 levels). Bytes after the first reply are ignored. An incomplete or malformed reply
-// is an `invalid` Error saying so. For tests and captured traffic.
+// is an `invalid` Error saying so, and so is an array header larger than the bytes given could
+// hold (which the reader would allocate for up front). For tests and captured traffic.
 Result<Reply> decode_reply(std::string_view resp);
 
 class Connection {
