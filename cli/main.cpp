@@ -38,6 +38,12 @@ int main(int argc, char** argv) {
                            "publish tool states to this Redis (redis://[user:pass@]host:port/db)");
   scan_command->add_option("--state-file", scan.states.state_file,
                            "with no Redis, append tool states here (JSON lines)");
+  scan_command->add_flag("--every-state", scan.states.every_state,
+                         "publish every file's state, not only the latest of each flush");
+  scan_command->add_flag("--no-state", scan.states.none, "publish no tool states")
+      ->excludes("--redis")
+      ->excludes("--state-file")
+      ->excludes("--every-state");
 
   tendril::cli::WatchOptions watch;
   auto* watch_command =

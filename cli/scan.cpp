@@ -125,6 +125,7 @@ int run_scan(const ScanOptions& options) {
     terminal.message("tendril scan: " + publisher_config.error());
     return 2;
   }
+  publisher_config->on_warning = [&terminal](const std::string& line) { terminal.message(line); };
   state::ToolStatePublisher publisher(*publisher_config);
   state::ToolStateManager states(publisher, "tendril scan", {"walk", "sha256"});
   states.starting_tool("scanning " + options.root);
@@ -206,7 +207,7 @@ int run_scan(const ScanOptions& options) {
   // Every state is sent (or known lost) before the summary, so the summary can say which.
   const bool states_delivered = publisher.shutdown(std::chrono::seconds(5));
   const auto delivery = publisher.stats();
-  const std::uint64_t lost = delivery.published - delivery.sent;
+  const std::uint64_t lost = delivery.published - delivery.sent - delivery.superseded;
   terminal.message(key_value_table({
       {"directory", options.root},
       {"outcome", outcome},
@@ -217,7 +218,8 @@ int run_scan(const ScanOptions& options) {
        fmt::format("{:.1f} MB/s", seconds > 0 ? counters.bytes / seconds / 1e6 : 0.0)},
       {"errors", std::to_string(counters.errors.load())},
       {"workers", std::to_string(options.workers)},
-      {"tool states", fmt::format("{} sent, {} lost", delivery.sent, lost)},
+      {"tool states", options.states.none ? std::string("off (--no-state)")
+                                          : fmt::format("{} sent, {} lost", delivery.sent, lost)},
   }));
   if (options.stats) {
     if (auto metrics = pipe.last_metrics()) terminal.message(metrics->table());

@@ -8,6 +8,8 @@
 #include <cstring>
 #include <filesystem>
 
+#include <tendril/redis/connection.hpp>
+
 namespace tendril::cli {
 
 namespace {
@@ -67,9 +69,17 @@ std::expected<std::optional<redis::Endpoint>, std::string> read_endpoint(
 std::expected<state::PublisherOptions, std::string> publisher_options(const StateDestination& to) {
   state::PublisherOptions options;
   options.flush_interval = std::chrono::milliseconds(200);
+  options.latest_only = !to.every_state;
+  if (to.none) {
+    options.use_environment = false;
+    options.sink_path = "/dev/null";
+    return options;
+  }
   if (!to.redis_url.empty()) {
     auto endpoint = redis::Endpoint::parse_url(to.redis_url);
     if (!endpoint) return std::unexpected("--redis: " + endpoint.error().message);
+    auto probe = redis::Connection::open(*endpoint);  // connects and logs in, or says why not
+    if (!probe) return std::unexpected("--redis: " + probe.error().message);
     options.endpoint = *endpoint;
   } else if (!to.state_file.empty()) {
     options.use_environment = false;

@@ -11,7 +11,10 @@
 #include <random>
 #include <stdexcept>
 #include <thread>
+#include <unordered_set>
+#include <vector>
 
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "ring.hpp"
@@ -83,7 +86,11 @@ struct ToolStatePublisher::Impl {
       if (last_error == message) return;  // say each problem once
       last_error = message;
     }
-    std::fprintf(stderr, "tendril: tool-state publisher: %s\n", message.c_str());
+    const std::string line = "tendril: tool-state publisher: " + message;
+    if (options.on_warning)
+      options.on_warning(line);
+    else
+      std::fprintf(stderr, "%s\n", line.c_str());
   }
 
   // The worker: sleep until a batch is queued, the interval passed, or shutdown; then send.
@@ -91,8 +98,10 @@ struct ToolStatePublisher::Impl {
     std::unique_lock lock(mutex);
     for (;;) {
       wake.wait_for(lock, options.flush_interval, [&] {
-        return stopping || pending.load(std::memory_order_relaxed) >= options.batch_size;
+        return stopping || flush_requested ||
+               pending.load(std::memory_order_relaxed) >= options.batch_size;
       });
+      flush_requested = false;
       const bool stop = stopping;
       const auto deadline = stop_deadline;
       lock.unlock();
@@ -118,11 +127,16 @@ struct ToolStatePublisher::Impl {
   // Ring to backlog, taking only what was there when it began (busy publishers must not keep
   // the worker from sending); beyond max_queued the oldest go.
   void drain() {
+    std::vector<ToolState> batch;
     for (std::size_t budget = pending.load(std::memory_order_acquire); budget > 0; --budget) {
       std::optional<ToolState> state = ring.try_pop();
       if (!state) break;
       pending.fetch_sub(1, std::memory_order_relaxed);
-      backlog.push_back(std::move(*state));
+      batch.push_back(std::move(*state));
+    }
+    if (options.latest_only) keep_latest_per_run(batch);
+    for (auto& state : batch) {
+      backlog.push_back(std::move(state));
       if (backlog.size() > options.max_queued) {
         take_front(1);
         ++dropped;
@@ -134,6 +148,25 @@ struct ToolStatePublisher::Impl {
     }
     if (backlog.size() < options.max_queued) dropping = false;
     depth.store(backlog.size(), std::memory_order_relaxed);
+  }
+
+  // Keeps each run's last state of `batch`, in their order; the others are superseded.
+  void keep_latest_per_run(std::vector<ToolState>& batch) {
+    if (batch.size() < 2) return;
+    std::unordered_set<std::string> seen;
+    std::vector<bool> keep(batch.size(), false);
+    for (std::size_t i = batch.size(); i-- > 0;) {
+      const auto run = batch[i].extra.find("tool_run_id");
+      std::string key = batch[i].flow_run_id + '\n' + batch[i].tool_name + '\n' +
+                        (run != batch[i].extra.end() && run->is_string() ? run->get<std::string>()
+                                                                         : std::string());
+      keep[i] = seen.insert(std::move(key)).second;
+    }
+    std::size_t kept = 0;
+    for (std::size_t i = 0; i < batch.size(); ++i)
+      if (keep[i]) batch[kept++] = std::move(batch[i]);
+    superseded += batch.size() - kept;
+    batch.resize(kept);
   }
 
   // The oldest `n` states leave the backlog (sent, dropped or set aside).
@@ -173,13 +206,13 @@ struct ToolStatePublisher::Impl {
                                      {"timestamp", utc_timestamp()},
                                      {"publisher", publisher_id},
                                      {"first_seq", backlog_first_seq}};
-        command = {"XADD",
-                   options.topic,
-                   "*",
-                   "data",
-                   R"({"schema":"PythonTool","data":)" + array + "}",
-                   "attributes",
-                   attributes.dump()};
+        command = {"XADD", options.topic};
+        if (options.max_stream_length > 0) {
+          command.insert(command.end(), {"MAXLEN", "~", std::to_string(options.max_stream_length)});
+        }
+        command.insert(command.end(),
+                       {"*", "data", R"({"schema":"PythonTool","data":)" + array + "}",
+                        "attributes", attributes.dump()});
       } else {
         command = {"PUBLISH", options.topic, std::move(array)};
       }
@@ -259,11 +292,35 @@ struct ToolStatePublisher::Impl {
     if (written) {
       sent += backlog.size();
       ++batches;
+      if (sink) rotate_sink_if_full();
     } else {
       dropped += backlog.size();
     }
     take_front(backlog.size());
     depth.store(0, std::memory_order_relaxed);
+  }
+
+  // Past max_sink_bytes, the sink file becomes PATH.1 and a new PATH is started.
+  void rotate_sink_if_full() {
+    if (options.max_sink_bytes == 0) return;
+    struct stat info {};
+    if (::fstat(::fileno(sink), &info) != 0 || !S_ISREG(info.st_mode) ||
+        static_cast<std::uint64_t>(info.st_size) < options.max_sink_bytes)
+      return;
+    const std::string rotated = options.sink_path + ".1";
+    if (std::rename(options.sink_path.c_str(), rotated.c_str()) != 0) {
+      warn("cannot rotate the state file " + options.sink_path + ": " + std::strerror(errno));
+      return;
+    }
+    std::fclose(sink);
+    sink = nullptr;
+    auto reopened = detail::open_sink_file(options.sink_path);
+    if (reopened) {
+      sink = *reopened;
+    } else {
+      sink_error = reopened.error().message;
+      warn(sink_error + "; tool states are dropped (counted in stats)");
+    }
   }
 
   const PublisherOptions options;
@@ -274,7 +331,7 @@ struct ToolStatePublisher::Impl {
   std::atomic<std::size_t> pending{0};  // in the ring
   std::atomic<std::size_t> depth{0};    // in the backlog
   std::atomic<std::uint64_t> published{0}, sent{0}, batches{0}, dropped{0}, retries{0};
-  std::atomic<std::uint64_t> resent{0}, refused{0};
+  std::atomic<std::uint64_t> resent{0}, refused{0}, superseded{0};
   const std::string publisher_id = make_publisher_id();
   std::atomic<bool> closed{false};
 
@@ -290,12 +347,21 @@ struct ToolStatePublisher::Impl {
   std::mutex mutex;
   std::condition_variable wake;
   bool stopping = false;              // guarded by mutex
+  bool flush_requested = false;       // guarded by mutex: flush() wants a drain now
   Clock::time_point stop_deadline{};  // guarded by mutex
   std::thread worker;
 
   mutable std::mutex error_mutex;
   std::string last_error;  // guarded by error_mutex
 };
+
+bool PublisherOptions::operator==(const PublisherOptions& o) const {
+  return topic == o.topic && flush_interval == o.flush_interval && batch_size == o.batch_size &&
+         max_queued == o.max_queued && max_command_bytes == o.max_command_bytes && mode == o.mode &&
+         endpoint == o.endpoint && use_environment == o.use_environment &&
+         sink_path == o.sink_path && latest_only == o.latest_only &&
+         max_stream_length == o.max_stream_length && max_sink_bytes == o.max_sink_bytes;
+}
 
 ToolStatePublisher::ToolStatePublisher(PublisherOptions options)
     : impl_(std::make_unique<Impl>(std::move(options))) {}
@@ -333,12 +399,19 @@ bool ToolStatePublisher::flush(std::chrono::milliseconds timeout) {
   Impl& impl = *impl_;
   const std::uint64_t target = impl.published.load();
   const auto deadline = Clock::now() + timeout;
+  {
+    std::lock_guard lock(impl.mutex);
+    impl.flush_requested = true;
+  }
   impl.wake.notify_one();
-  while (impl.sent.load() + impl.dropped.load() < target) {
+  const auto settled = [&] {  // every state published before the call is sent, lost or superseded
+    return impl.sent.load() + impl.dropped.load() + impl.superseded.load() >= target;
+  };
+  while (!settled()) {
     if (Clock::now() >= deadline) return false;
     std::this_thread::sleep_for(1ms);
   }
-  return impl.dropped.load() == 0 || impl.sent.load() >= target;
+  return impl.dropped.load() == 0 || impl.sent.load() + impl.superseded.load() >= target;
 }
 
 PublisherStats ToolStatePublisher::stats() const {
@@ -351,6 +424,7 @@ PublisherStats ToolStatePublisher::stats() const {
   s.retries = impl.retries.load();
   s.refused = impl.refused.load();
   s.resent = impl.resent.load();
+  s.superseded = impl.superseded.load();
   s.publisher_id = impl.publisher_id;
   s.depth = impl.pending.load() + impl.depth.load();
   {
@@ -366,65 +440,6 @@ PublisherStats ToolStatePublisher::stats() const {
 }
 
 const PublisherOptions& ToolStatePublisher::options() const noexcept { return impl_->options; }
-
-ToolStateManager::ToolStateManager(ToolStatePublisher& publisher, std::string tool_name,
-                                   std::vector<std::string> steps)
-    : publisher_(publisher) {
-  static std::atomic<std::uint64_t> runs{0};
-  current_.tool_name = std::move(tool_name);
-  current_.steps = steps;
-  run_id_ = publisher.stats().publisher_id + "." + std::to_string(++runs);
-  current_.extra["tool_run_id"] = run_id_;
-}
-
-void ToolStateManager::send(const std::function<void(ToolState&)>& change) {
-  ToolState next;
-  {
-    std::lock_guard lock(mutex_);
-    current_ = current_.updated(change);
-    next = current_;
-  }
-  publisher_.publish(std::move(next));
-}
-
-void ToolStateManager::starting_tool(const std::string& message) {
-  send([&](ToolState& s) {
-    s.state = "RUNNING";
-    s.message = message;
-  });
-}
-
-void ToolStateManager::publish_step_details(const std::string& step_name,
-                                            const std::string& message, long long total_files,
-                                            long long processed_files,
-                                            const std::string& current_file_name) {
-  send([&](ToolState& s) {
-    s.state = "RUNNING";
-    s.step_name = step_name;
-    s.message = message;
-    s.total_files = total_files;
-    s.processed_files = processed_files;
-    s.current_file_name = current_file_name;
-  });
-}
-
-void ToolStateManager::completed_tool(const std::string& message) {
-  send([&](ToolState& s) {
-    s.state = "COMPLETED";
-    s.message = message;
-  });
-}
-
-void ToolStateManager::failed_tool(const std::string& message) {
-  send([&](ToolState& s) {
-    s.state = "FAILED";
-    s.message = message;
-  });
-}
-
-bool ToolStateManager::finish(std::chrono::milliseconds timeout) {
-  return publisher_.flush(timeout);
-}
 
 ToolStatePublisher& get_tool_state_publisher(std::optional<PublisherOptions> options) {
   static std::mutex mutex;

@@ -102,9 +102,18 @@ fi
 # Tool states: a state per file and a last COMPLETED one, to the state file with no Redis...
 states=$work/states.jsonl
 env -u PREFECT_REDIS_MESSAGING_HOST -u PREFECT_REDIS_MESSAGING_URL \
-  "$tendril" scan --no-progress --state-file "$states" "$clean" > /dev/null 2>&1
-check "a tool state per file and a first and last one in the state file" test "$(wc -l < "$states")" -eq 4
+  "$tendril" scan --no-progress --every-state --state-file "$states" "$clean" > /dev/null 2>&1
+check "--every-state: a tool state per file and a first and last one" test "$(wc -l < "$states")" -eq 4
 check "the last state is COMPLETED with the counts" grep -q '"state":"COMPLETED".*"total_files":2,"processed_files":2' "$states"
+# By default only each run's latest state per flush is kept: 200 files, a handful of lines.
+mkdir -p "$work/many"; for i in $(seq 1 200); do echo "$i" > "$work/many/f$i"; done
+"$tendril" scan --no-progress --state-file "$work/latest.jsonl" "$work/many" > /dev/null 2>&1
+lines=$(wc -l < "$work/latest.jsonl")
+check "by default far fewer lines than files ($lines for 200)" test "$lines" -lt 20
+check "and the last is COMPLETED 200/200" bash -c "tail -n 1 '$work/latest.jsonl' | grep -q '\"state\":\"COMPLETED\".*\"total_files\":200,\"processed_files\":200'"
+"$tendril" scan --no-progress --no-state "$clean" > /dev/null 2> "$work/no-state.err"
+check "--no-state: exit 0" test $? -eq 0
+check "and the summary says states are off" grep -Eq '\| tool states +\| +off \(--no-state\) \|' "$work/no-state.err"
 "$tendril" watch --once --state-file "$states" > "$work/watch" 2>&1
 check "watch --once shows the run, its state and progress" grep -Eq 'tendril scan +COMPLETED +\[#+\] +2/2' "$work/watch"
 "$tendril" watch --state-file "$states" > "$work/watch-live" 2>&1 &
@@ -162,6 +171,20 @@ check "and said it was retrying while Redis was away" grep -q 'retrying)' "$work
 check "and showed the run published after the restart" grep -q '^after ' "$work/watch-restart"
 "$tendril" scan --no-progress --redis "redis://127.0.0.1:notaport" "$clean" > /dev/null 2> "$work/bad-redis"
 check "a bad --redis URL is a usage error naming the port" grep -q "port 'notaport'" "$work/bad-redis"
+dead_port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+start=$(date +%s%N)
+"$tendril" scan --no-progress --redis "redis://127.0.0.1:$dead_port" "$clean" > "$work/dead-out" 2> "$work/dead-redis"
+status=$?
+elapsed_ms=$(( ($(date +%s%N) - start) / 1000000 ))
+check "an explicit --redis nobody answers fails fast: exit 2 (got $status) in ${elapsed_ms} ms" \
+  test "$status" -eq 2 -a "$elapsed_ms" -lt 3000
+check "saying so once, before hashing anything" \
+  test "$(grep -c "connecting to redis://default@127.0.0.1:$dead_port/0 failed" "$work/dead-redis")" -eq 1 -a ! -s "$work/dead-out"
+redis-cli -p "$port" config set requirepass sekrit-pass > /dev/null
+"$tendril" scan --no-progress --redis "redis://default:wrong-pass@127.0.0.1:$port" "$clean" > /dev/null 2> "$work/wrong-pass"
+check "a wrong password fails fast too (exit $?)" test $? -eq 2
+check "naming the login, not the password" bash -c "grep -q 'logging in to' '$work/wrong-pass' && ! grep -q 'wrong-pass' '$work/wrong-pass'"
+redis-cli -p "$port" -a sekrit-pass --no-auth-warning config set requirepass '' > /dev/null
 kill "$(cat "$work/redis.pid")"
 
 # The default state file never follows a link planted in a shared temporary directory, and a

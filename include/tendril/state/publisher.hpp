@@ -40,18 +40,33 @@ struct PublisherOptions {
   std::optional<redis::Endpoint> endpoint = std::nullopt;
   bool use_environment = true;  // false: no Redis unless `endpoint` is set
   std::string sink_path = {};   // default sink: JSON lines appended to this file, or stderr
+  // Only each run's latest state of a flush is sent (a run: flow_run_id, tool_run_id and
+  // tool_name); the others are counted as `superseded`. For progress views, which need no
+  // per-step history.
+  bool latest_only = false;
+  // The stream is an event log, not a work queue: each XADD trims it to about this many entries
+  // (`MAXLEN ~`). 0: never trimmed.
+  std::size_t max_stream_length = 10'000;
+  // The sink file is rotated (to PATH.1, replacing the last one) once it grows past this many
+  // bytes. 0: never rotated. A character device (/dev/null) is never rotated.
+  std::uint64_t max_sink_bytes = std::uint64_t{64} << 20;
+  // Where the publisher's warnings go (one line each, once per cause); unset: stderr. Not
+  // compared by ==.
+  std::function<void(const std::string&)> on_warning = {};
 
-  bool operator==(const PublisherOptions&) const = default;
+  bool operator==(const PublisherOptions& other) const;
 };
 
 struct PublisherStats {
-  std::uint64_t published = 0;  // accepted by publish()
-  std::uint64_t sent = 0;       // delivered to Redis or the default sink
-  std::uint64_t batches = 0;    // Redis commands (or sink writes) that delivered them
-  std::uint64_t dropped = 0;    // lost: ring full, beyond max_queued, refused by Redis, a sink
-                                // that cannot be written, or undeliverable at shutdown
-  std::uint64_t refused = 0;    // of those, set aside because Redis refused them (too large)
-  std::uint64_t retries = 0;    // failed deliveries that were tried again
+  std::uint64_t published = 0;   // accepted by publish()
+  std::uint64_t sent = 0;        // delivered to Redis or the default sink
+  std::uint64_t batches = 0;     // Redis commands (or sink writes) that delivered them
+  std::uint64_t dropped = 0;     // lost: ring full, beyond max_queued, refused by Redis, a sink
+                                 // that cannot be written, or undeliverable at shutdown
+  std::uint64_t superseded = 0;  // not sent by choice: a later state of its run came in the same
+                                 // flush (latest_only)
+  std::uint64_t refused = 0;     // of those, set aside because Redis refused them (too large)
+  std::uint64_t retries = 0;     // failed deliveries that were tried again
   // States sent again after a delivery whose outcome was unknown (a timeout: Redis may have run
   // it): each may have arrived twice. Delivery is at-least-once; `publisher` and `first_seq` in
   // a stream entry's attributes number its states, so consumers can drop duplicates.
