@@ -215,6 +215,7 @@ int main(int argc, char** argv) {
   options.endpoint->timeout = 500ms;
   options.flush_interval = 100ms;
   options.use_environment = false;
+  options.max_stream_length = 0;  // every state is read back at the end: no trimming
   td::state::ToolStatePublisher publisher(options);
 
   std::vector<std::uint64_t> published(2, 0);
