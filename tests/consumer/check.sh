@@ -20,7 +20,12 @@ case $mode in
       -DCONSUMER_MODE=find_package "-DCONSUMER_COMPONENTS=flow;state" \
       -DCMAKE_PREFIX_PATH="$work/prefix" >/dev/null ;;
   add_subdirectory)
-    cmake -S "$source/tests/consumer" -B "$work/build" "${generator[@]}" \
+    # Compiled as the main build compiles (release flags, -Werror, ccache), so the objects
+    # come from the cache the main build just filled: the test is about the wiring.
+    launcher=()
+    command -v ccache >/dev/null && launcher=(-DCMAKE_CXX_COMPILER_LAUNCHER=ccache)
+    cmake -S "$source/tests/consumer" -B "$work/build" "${generator[@]}" "${launcher[@]}" \
+      -DCMAKE_BUILD_TYPE=Release -DTENDRIL_WERROR=ON \
       -DCONSUMER_MODE=add_subdirectory -DTENDRIL_SOURCE_DIR="$source" >/dev/null ;;
   *) echo "unknown mode: $mode" >&2; exit 2 ;;
 esac
