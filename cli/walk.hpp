@@ -2,8 +2,9 @@
 //
 // Yields every entry that is not a directory (regular files, links, FIFOs, sockets...), so
 // that the hashing stage can report what it cannot hash. Directories are entered; links to
-// directories are not followed (no loops). An entry the walk cannot read is passed to
-// `on_error` and skipped. Not thread-safe: one pipeline source thread calls it.
+// directories are not followed (no loops). An entry the walk cannot read — a directory it may
+// not open, among others — is passed to `on_error` and skipped. Not thread-safe: one pipeline
+// source thread calls it.
 #pragma once
 
 #include <filesystem>
@@ -22,6 +23,7 @@ class FileWalk {
   std::optional<std::string> next();
 
  private:
+  bool readable_directory(const std::filesystem::path& dir);
   std::filesystem::recursive_directory_iterator it_;
   ErrorSink on_error_;
   bool started_ = false;

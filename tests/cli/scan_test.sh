@@ -130,6 +130,22 @@ check "watch skips malformed state lines (exit 0)" test $? -eq 0
 check "and still shows the run" grep -Eq 'tendril scan +COMPLETED' "$work/watch-torn"
 check "and says how many it skipped" grep -q '(2 malformed entries skipped)' "$work/watch-torn"
 
+# A directory the user may not read is reported and counted, as find says "Permission denied"
+# (tests run as root, who may read anything: the scan runs as nobody).
+shared=$(mktemp -d /tmp/tendril-scan-XXXXXX)
+chmod 755 "$shared"
+mkdir -p "$shared/open" "$shared/closed/inner"
+echo a > "$shared/open/a"; echo b > "$shared/closed/inner/b"
+chmod 000 "$shared/closed"
+setpriv --reuid=nobody --regid=nogroup --clear-groups -- \
+  "$tendril" scan --no-progress --no-state "$shared" > "$work/nobody-sums" 2> "$work/nobody-err"
+status=$?
+check "an unreadable directory: exit 1 as an unprivileged user (got $status)" test "$status" -eq 1
+check "it is named with the reason" grep -q "closed: cannot read directory: Permission denied" "$work/nobody-err"
+check "and counted as an error" grep -Eq '\| errors +\| +1 \|' "$work/nobody-err"
+check "the readable rest is hashed" grep -q ' .*open/a$' "$work/nobody-sums"
+chmod 755 "$shared/closed"; rm -rf "$shared"
+
 # ... and to a real Redis with --redis, which watch reads back.
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 redis-server --port "$port" --bind 127.0.0.1 --save '' --appendonly no --dir "$work" \
