@@ -51,7 +51,14 @@ FileHasher::~FileHasher() { EVP_MD_CTX_free(context_); }
 Result<FileDigest> FileHasher::hash(const std::string& path, std::stop_token stop) {
   // O_NONBLOCK: opening a FIFO must not wait for a writer; the fstat below rejects it.
   FileDescriptor file{::open(path.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY)};
-  if (file.fd < 0) return Err(std::strerror(errno));
+  if (file.fd < 0) {
+    const int why = errno;
+    // A socket cannot be opened at all (ENXIO): say what it is, as for a FIFO.
+    struct stat info {};
+    if (why == ENXIO && ::stat(path.c_str(), &info) == 0 && !S_ISREG(info.st_mode))
+      return Err(std::string("cannot hash ") + file_kind(info.st_mode));
+    return Err(std::strerror(why));
+  }
   struct stat info {};
   if (::fstat(file.fd, &info) != 0) return Err(std::strerror(errno));
   if (!S_ISREG(info.st_mode)) return Err(std::string("cannot hash ") + file_kind(info.st_mode));

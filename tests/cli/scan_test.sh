@@ -38,6 +38,7 @@ ln -s other "$tree/link-to-dir"           # not followed: no double counting
 ln -s nowhere "$tree/dangling"            # cannot be hashed
 ln -s loop-b "$tree/loop-a"; ln -s loop-a "$tree/loop-b"   # cannot be hashed (x2)
 mkfifo "$tree/fifo"                       # cannot be hashed, and must not hang the scan
+python3 -c 'import socket, sys; socket.socket(socket.AF_UNIX).bind(sys.argv[1])' "$tree/sock"
 
 "$tendril" scan --workers 3 --no-progress "$tree" > "$work/sums" 2> "$work/err"
 status=$?
@@ -51,8 +52,9 @@ check "a carriage return too, as coreutils 9.1 does" \
   test "$(grep 'carriage' "$work/sums")" = "$(sha256sum "$tree/carriage$(printf '\r')return")"
 check "the dangling link is reported" grep -q 'dangling: No such file or directory' "$work/err"
 check "the FIFO is reported" grep -q 'fifo: cannot hash a FIFO' "$work/err"
+check "the socket is reported as one" grep -q 'sock: cannot hash a socket' "$work/err"
 check "both loop links are reported" test "$(grep -c 'loop-[ab]: Too many levels of symbolic links' "$work/err")" -eq 2
-check "the summary counts 4 errors" grep -Eq '\| errors +\| +4 \|' "$work/err"
+check "the summary counts 5 errors" grep -Eq '\| errors +\| +5 \|' "$work/err"
 check "the summary counts the files" grep -Eq "\| files hashed +\| +$expected \|" "$work/err"
 check "the file behind the directory link is hashed once" test "$(grep -c 'other/target$' "$work/sums")" -eq 1
 check "the directory link is not followed" test "$(grep -c 'link-to-dir' "$work/sums")" -eq 0
