@@ -5,11 +5,88 @@
 
 #include <cstdio>
 #include <filesystem>
+#include <optional>
+#include <string>
 #include <thread>
+#include <vector>
 
 #include "flow_command.hpp"
 #include "scan.hpp"
+#include "suggest.hpp"
+#include "terminal.hpp"
 #include "watch.hpp"
+
+namespace {
+
+constexpr const char* kFooter = R"(
+Exit status: 0 done; 1 failed (some files or jobs, or output that could not be written);
+2 usage error; 3 scan: everything hashed but tool states lost; 124 flow run: --timeout;
+130 interrupted (Ctrl-C).
+
+Environment: PREFECT_REDIS_MESSAGING_URL, or _HOST, _PORT, _DB, _USERNAME, _PASSWORD: the Redis
+that tool states go to and `watch` reads, when --redis is not given. PREFECT__FLOW_RUN_ID: the
+flow run id stamped on tool states. XDG_STATE_HOME (else HOME): where the state file lives.
+
+Docs: docs/cli.md. `tendril help COMMAND` shows a command's options.)";
+
+std::vector<std::string> subcommand_names(const CLI::App& app) {
+  std::vector<std::string> names;
+  for (const CLI::App* sub : app.get_subcommands({})) names.push_back(sub->get_name());
+  return names;
+}
+
+// "tendril sacn": CLI11 only says a subcommand is required. Finds the first word given where a
+// subcommand was expected that is none, and says so, with the closest one.
+bool unknown_command(CLI::App& app, int argc, char** argv) {
+  CLI::App* current = &app;
+  for (int i = 1; i < argc; ++i) {
+    const std::string word = argv[i];
+    if (word.starts_with('-') || current->get_subcommands({}).empty()) return false;
+    if (current == &app && word == "help") return false;
+    CLI::App* next = nullptr;
+    for (CLI::App* sub : current->get_subcommands({}))
+      if (sub->get_name() == word) next = sub;
+    if (!next) {
+      const auto names = subcommand_names(*current);
+      std::string known;
+      for (const auto& name : names) known += (known.empty() ? "" : ", ") + name;
+      const std::string where = current == &app ? "tendril" : "tendril " + current->get_name();
+      std::fprintf(stderr, "%s: unknown command '%s'", where.c_str(), word.c_str());
+      if (auto best = tendril::cli::closest(word, names))
+        std::fprintf(stderr, "; did you mean '%s'?", best->c_str());
+      std::fprintf(stderr, "\ncommands: %s (see `%s --help`)\n", known.c_str(), where.c_str());
+      return true;
+    }
+    current = next;
+  }
+  return false;
+}
+
+// The option closest to the one CLI11 did not expect, among those of the command it was given to.
+std::optional<std::string> closest_option(const CLI::App& app, const std::string& message) {
+  const auto colon = message.rfind(": ");
+  if (colon == std::string::npos) return std::nullopt;
+  std::string word = message.substr(colon + 2);
+  word = word.substr(0, word.find(' '));
+  const CLI::App* deepest = &app;
+  for (bool deeper = true; deeper;) {
+    deeper = false;
+    for (const CLI::App* sub : deepest->get_subcommands())
+      if (sub->parsed()) {
+        deepest = sub;
+        deeper = true;
+        break;
+      }
+  }
+  std::vector<std::string> names;
+  for (const CLI::Option* option : deepest->get_options()) {
+    for (const auto& name : option->get_lnames()) names.push_back("--" + name);
+    for (const auto& name : option->get_snames()) names.push_back("-" + name);
+  }
+  return tendril::cli::closest(word, names);
+}
+
+}  // namespace
 
 int main(int argc, char** argv) {
   // A closed stdout (`>&-`) is an error now, not a file opened later that takes its number.
@@ -18,8 +95,12 @@ int main(int argc, char** argv) {
     return 1;
   }
   CLI::App app{"tendril: concurrent dataflow pipelines, flows and tool state"};
-  app.set_version_flag("--version", std::string("tendril 0.1.0"));
+  app.set_version_flag("-V,--version", std::string("tendril ") + TENDRIL_VERSION);
   app.require_subcommand(1);
+  app.footer(kFooter);
+  std::vector<std::string> help_topic;
+  auto* help_command = app.add_subcommand("help", "show the help of tendril, or of a command");
+  help_command->add_option("COMMAND", help_topic, "a command, e.g. scan, or flow run");
 
   tendril::cli::ScanOptions scan;
   scan.workers = std::max(1u, std::thread::hardware_concurrency());
@@ -87,11 +168,30 @@ int main(int argc, char** argv) {
   run_command->add_option("--save-state", run.save_state,
                           "write the worker's state (JSON) here at the end");
 
+  if (unknown_command(app, argc, argv)) return 2;
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
     const int status = app.exit(e);  // prints help, the version, or what is wrong
-    return status == 0 ? 0 : 2;      // 2: a usage error, as for other Unix tools
+    if (status != 0)
+      if (auto best = closest_option(app, e.what()))
+        std::fprintf(stderr, "did you mean '%s'?\n", best->c_str());
+    return status == 0 ? 0 : 2;  // 2: a usage error, as for other Unix tools
+  }
+  if (*help_command) {
+    CLI::App* topic = &app;
+    for (const auto& word : help_topic) {
+      CLI::App* next = nullptr;
+      for (CLI::App* sub : topic->get_subcommands({}))
+        if (sub->get_name() == word) next = sub;
+      if (!next) {
+        std::fprintf(stderr, "tendril help: no command '%s'\n", word.c_str());
+        return 2;
+      }
+      topic = next;
+    }
+    std::fputs(topic->help().c_str(), stdout);
+    return tendril::cli::stdout_written("help") ? 0 : 1;
   }
   scan.progress = !no_progress;
   if (*scan_command) return tendril::cli::run_scan(scan);
