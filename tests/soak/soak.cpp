@@ -192,8 +192,22 @@ std::pair<std::uint64_t, std::uint64_t> read_back(const td::redis::Endpoint& end
     from = "(" + batch->last_id;
   }
   std::uint64_t missing = malformed;
-  for (const auto& flags : seen)
-    for (auto flag : flags) missing += flag == 0;
+  int ranges_shown = 0;
+  for (std::size_t t = 0; t < seen.size(); ++t) {
+    for (std::size_t n = 0; n < seen[t].size(); ++n) {
+      if (seen[t][n] != 0) continue;
+      std::size_t end = n;
+      while (end + 1 < seen[t].size() && seen[t][end + 1] == 0) ++end;
+      missing += end - n + 1;
+      if (ranges_shown++ < 8)
+        std::fprintf(stderr, "soak: missing from the stream: thread %zu, states %zu-%zu\n", t, n,
+                     end);
+      n = end;
+    }
+  }
+  if (malformed > 0)
+    std::fprintf(stderr, "soak: %llu malformed entries or states in the stream\n",
+                 static_cast<unsigned long long>(malformed));
   return {missing, duplicates};
 }
 
