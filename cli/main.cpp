@@ -10,6 +10,7 @@
 #include <thread>
 #include <vector>
 
+#include "check.hpp"
 #include "flow_command.hpp"
 #include "scan.hpp"
 #include "suggest.hpp"
@@ -107,9 +108,14 @@ int main(int argc, char** argv) {
   bool no_progress = false;
   auto* scan_command = app.add_subcommand(
       "scan", "SHA-256 of every file under DIR, as lines `sha256sum -c` accepts");
-  scan_command->add_option("DIR", scan.root, "directory to scan")
-      ->required()
-      ->check(CLI::ExistingDirectory);
+  tendril::cli::CheckOptions check;
+  scan_command->add_option("DIR", scan.root, "directory to scan")->check(CLI::ExistingDirectory);
+  scan_command->add_option("-c,--check", check.manifest,
+                           "verify the digests in this manifest (- for stdin), as sha256sum -c");
+  scan_command->add_flag("--quiet", check.quiet, "with --check: no OK lines");
+  scan_command->add_flag("--status", check.status, "with --check: no output, only the status");
+  scan_command->add_flag("--strict", check.strict,
+                         "with --check: an improperly formatted line fails the check");
   scan_command->add_option("-w,--workers", scan.workers, "hashing workers")
       ->check(CLI::Range(1, 1024))
       ->capture_default_str();
@@ -194,7 +200,21 @@ int main(int argc, char** argv) {
     return tendril::cli::stdout_written("help") ? 0 : 1;
   }
   scan.progress = !no_progress;
-  if (*scan_command) return tendril::cli::run_scan(scan);
+  if (*scan_command) {
+    if (!check.manifest.empty()) {
+      if (!scan.root.empty()) {
+        std::fputs("tendril scan: give DIR to scan, or --check MANIFEST, not both\n", stderr);
+        return 2;
+      }
+      check.workers = scan.workers;
+      return tendril::cli::run_check(check);
+    }
+    if (scan.root.empty()) {
+      std::fputs("tendril scan: DIR is required (or --check MANIFEST)\n", stderr);
+      return 2;
+    }
+    return tendril::cli::run_scan(scan);
+  }
   if (*watch_command) {
     watch.interval = std::chrono::milliseconds(static_cast<long>(watch_interval * 1000));
     return tendril::cli::run_watch(watch);

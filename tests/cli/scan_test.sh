@@ -59,6 +59,39 @@ check "the summary counts the files" grep -Eq "\| files hashed +\| +$expected \|
 check "the file behind the directory link is hashed once" test "$(grep -c 'other/target$' "$work/sums")" -eq 1
 check "the directory link is not followed" test "$(grep -c 'link-to-dir' "$work/sums")" -eq 0
 
+# --check verifies a manifest as sha256sum -c does: the same lines, warnings and exit status.
+"$tendril" scan --check "$work/sums" > "$work/check-out" 2> "$work/check-err"
+check "--check of the scan's own output: exit 0 (got $?)" test $? -eq 0
+check "an OK line per digest" test "$(grep -c ': OK$' "$work/check-out")" -eq "$expected"
+cp "$work/sums" "$work/broken"
+echo "tampered" >> "$tree/a/b/c/f1.txt"
+echo "0000000000000000000000000000000000000000000000000000000000000000  $tree/gone" >> "$work/broken"
+echo "not a checksum line" >> "$work/broken"
+(cd / && sha256sum -c "$work/broken" > "$work/sha-out" 2> "$work/sha-err"); sha_status=$?
+"$tendril" scan --check "$work/broken" > "$work/td-out" 2> "$work/td-err"; td_status=$?
+check "a tampered file, a missing one, a bad line: exit $td_status as sha256sum's $sha_status" \
+  test "$td_status" -eq "$sha_status" -a "$td_status" -eq 1
+check "the same lines as sha256sum -c, in the same order" diff "$work/sha-out" "$work/td-out"
+check "the same warnings" diff <(grep WARNING "$work/sha-err" | sed 's/^sha256sum: //') \
+  <(grep WARNING "$work/td-err" | sed 's/^tendril scan: //')
+"$tendril" scan --check "$work/broken" --status > "$work/status-out" 2>&1
+check "--status: exit 1, nothing said" test $? -eq 1 -a ! -s "$work/status-out"
+echo "file 1" > "$tree/a/b/c/f1.txt"
+{ cat "$work/sums"; echo "junk"; } > "$work/loose"
+"$tendril" scan --check "$work/loose" --quiet > "$work/quiet-out" 2>&1
+check "an improperly formatted line alone does not fail (exit $?)" test $? -eq 0
+check "--quiet: no OK lines" bash -c "! grep -q ': OK' '$work/quiet-out'"
+"$tendril" scan --check "$work/loose" --strict > /dev/null 2>&1
+check "--strict: it does (exit $?)" test $? -eq 1
+echo "nothing here" > "$work/empty-manifest"
+"$tendril" scan --check "$work/empty-manifest" 2> "$work/empty-err"
+check "no checksum line: exit 1 (got $?)" test $? -eq 1
+check "and said" grep -q 'no properly formatted checksum lines found' "$work/empty-err"
+"$tendril" scan --check "$work/no-such-manifest" 2> /dev/null
+check "a manifest that does not exist: exit 1, as sha256sum (got $?)" test $? -eq 1
+"$tendril" scan "$tree" --check "$work/sums" 2> /dev/null
+check "DIR and --check together: exit 2 (got $?)" test $? -eq 2
+
 clean=$work/clean
 mkdir -p "$clean/x" && echo a > "$clean/x/a" && echo b > "$clean/b"
 "$tendril" scan --no-progress --state-file "$work/full-states" "$clean" > /dev/full 2> "$work/full-err"
