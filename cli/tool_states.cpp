@@ -70,6 +70,9 @@ std::expected<state::PublisherOptions, std::string> publisher_options(const Stat
   state::PublisherOptions options;
   options.flush_interval = std::chrono::milliseconds(200);
   options.latest_only = !to.every_state;
+  // Latest-only, a flush every flush_interval is all a progress view needs: not one every 20
+  // states (the default batch_size), which would send a state per 20 files.
+  if (options.latest_only) options.batch_size = 10'000;
   if (to.none) {
     options.use_environment = false;
     options.sink_path = "/dev/null";
