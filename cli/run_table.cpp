@@ -10,11 +10,6 @@
 namespace tendril::cli {
 namespace {
 
-std::string tool_run_id(const state::ToolState& s) {
-  const auto it = s.extra.find("tool_run_id");
-  return it != s.extra.end() && it->is_string() ? it->get<std::string>() : std::string();
-}
-
 // "12 s", "5 min", "3 h", "2 d": how long ago, for people.
 std::string age(double seconds) {
   if (seconds < 0) seconds = 0;
@@ -64,7 +59,7 @@ double epoch_seconds(const std::string& timestamp) {
 }
 
 void RunTable::add(state::ToolState s) {
-  const std::string key = s.flow_run_id + '\n' + tool_run_id(s) + '\n' + s.tool_name;
+  const std::string key = s.run_key();
   if (const auto it = index_.find(key); it != index_.end()) {
     rows_[it->second].last = std::move(s);
     return;

@@ -64,15 +64,7 @@ struct ToolStatePublisher::Impl {
         endpoint = *configured;
       }
     }
-    if (!endpoint && !options.sink_path.empty()) {
-      auto opened = detail::open_sink_file(options.sink_path);
-      if (opened) {
-        sink = *opened;
-      } else {
-        sink_error = opened.error().message;
-        warn(sink_error + "; tool states are dropped (counted in stats)");
-      }
-    }
+    if (!endpoint && !options.sink_path.empty()) open_sink();
     worker = std::thread([this] { run(); });
   }
 
@@ -155,13 +147,7 @@ struct ToolStatePublisher::Impl {
     if (batch.size() < 2) return;
     std::unordered_set<std::string> seen;
     std::vector<bool> keep(batch.size(), false);
-    for (std::size_t i = batch.size(); i-- > 0;) {
-      const auto run = batch[i].extra.find("tool_run_id");
-      std::string key = batch[i].flow_run_id + '\n' + batch[i].tool_name + '\n' +
-                        (run != batch[i].extra.end() && run->is_string() ? run->get<std::string>()
-                                                                         : std::string());
-      keep[i] = seen.insert(std::move(key)).second;
-    }
+    for (std::size_t i = batch.size(); i-- > 0;) keep[i] = seen.insert(batch[i].run_key()).second;
     std::size_t kept = 0;
     for (std::size_t i = 0; i < batch.size(); ++i)
       if (keep[i]) batch[kept++] = std::move(batch[i]);
@@ -313,12 +299,16 @@ struct ToolStatePublisher::Impl {
       return;
     }
     std::fclose(sink);
-    sink = nullptr;
-    auto reopened = detail::open_sink_file(options.sink_path);
-    if (reopened) {
-      sink = *reopened;
-    } else {
-      sink_error = reopened.error().message;
+    open_sink();
+  }
+
+  // Opens the sink file; when it cannot be, says why once and leaves `sink` null (its states
+  // are then dropped and counted).
+  void open_sink() {
+    auto opened = detail::open_sink_file(options.sink_path);
+    sink = opened ? *opened : nullptr;
+    if (!opened) {
+      sink_error = opened.error().message;
       warn(sink_error + "; tool states are dropped (counted in stats)");
     }
   }

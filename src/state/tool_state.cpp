@@ -36,6 +36,12 @@ ToolState ToolState::updated(const std::function<void(ToolState&)>& change) cons
   return copy;
 }
 
+std::string ToolState::run_key() const {
+  const auto run = extra.find("tool_run_id");
+  return flow_run_id + '\n' +
+         (run != extra.end() && run->is_string() ? run->get<std::string>() : "") + '\n' + tool_name;
+}
+
 OrderedJson ToolState::to_json() const {
   OrderedJson json{{"type", type},
                    {"flow_run_id", flow_run_id},

@@ -34,6 +34,10 @@ struct ToolState {
   // A copy with `change` applied and a new timestamp (the seed's build(**changes)).
   ToolState updated(const std::function<void(ToolState&)>& change) const;
 
+  // Which run this state belongs to: its flow_run_id, its `tool_run_id` extra field (see
+  // ToolStateManager) and its tool_name, joined. Equal for every state of one run.
+  std::string run_key() const;
+
   OrderedJson to_json() const;
   // Appends the same JSON as to_json().dump() to `out`, without building a tree: the
   // publisher's hot path.
