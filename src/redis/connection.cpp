@@ -1,8 +1,10 @@
 #include "tendril/redis/connection.hpp"
 
 #include <hiredis.h>
+#include <poll.h>
 #include <pthread.h>
 #include <signal.h>
+#include <sys/socket.h>
 #include <sys/time.h>
 #include <time.h>
 
@@ -102,6 +104,27 @@ Error refused(std::string message) {
   return Error{.kind = ErrorKind::refused, .message = std::move(message)};
 }
 
+// The reply Redis sent before it closed a connection whose write then failed, or null. Redis
+// answers a command it will not read (a bulk over proto-max-bulk-len) with an error and closes
+// the socket; the client, still writing, gets EPIPE or ECONNRESET, but the error reply is
+// already in its receive queue, and says why. Waits at most 100 ms for it.
+redisReply* reply_left_behind(redisContext* context) {
+  if (context->fd < 0) return nullptr;
+  char buffer[4096];
+  for (int reads = 0; reads < 64; ++reads) {
+    void* raw = nullptr;
+    if (redisReaderGetReply(context->reader, &raw) != REDIS_OK) return nullptr;
+    if (raw) return static_cast<redisReply*>(raw);
+    pollfd ready{.fd = context->fd, .events = POLLIN, .revents = 0};
+    if (::poll(&ready, 1, 100) <= 0) return nullptr;
+    const ssize_t got = ::recv(context->fd, buffer, sizeof buffer, MSG_DONTWAIT);
+    if (got <= 0) return nullptr;
+    if (redisReaderFeed(context->reader, buffer, static_cast<size_t>(got)) != REDIS_OK)
+      return nullptr;
+  }
+  return nullptr;
+}
+
 }  // namespace
 
 RedisResult<Connection> Connection::open(const Endpoint& endpoint) {
@@ -182,8 +205,17 @@ RedisResult<std::vector<Reply>> Connection::pipeline(
   replies.reserve(commands.size());
   for (std::size_t i = 0; i < commands.size(); ++i) {
     void* raw = nullptr;
-    if (redisGetReply(context_, &raw) != REDIS_OK)
+    if (redisGetReply(context_, &raw) != REDIS_OK) {
+      // A refusal Redis sent before it hung up names the cause better than the broken pipe.
+      const ReplyOwner left{reply_left_behind(context_)};
+      if (left.reply && left.reply->type == REDIS_REPLY_ERROR) {
+        const std::string name = commands[i].empty() ? "(empty)" : commands[i].front();
+        return std::unexpected(refused("Redis refused " + name + ": " +
+                                       std::string(left.reply->str, left.reply->len) +
+                                       " (and closed the connection)"));
+      }
       return std::unexpected(connection_error("talking to"));
+    }
     ReplyOwner owner{static_cast<redisReply*>(raw)};
     replies.push_back(convert(owner.reply));
   }

@@ -192,6 +192,26 @@ TEST(RedisConnection, TalksToARealServerAndPipelines) {
   EXPECT_NE(refused.error().message.find("Redis refused NOSUCHCOMMAND"), std::string::npos);
 }
 
+TEST(RedisConnection, ABulkOverTheServersLimitIsARefusalSayingSoNotABrokenPipe) {
+  RedisServer server;
+  auto connection = rd::Connection::open(server.endpoint());
+  ASSERT_TRUE(connection);
+  ASSERT_TRUE(connection->command({"CONFIG", "SET", "proto-max-bulk-len", "1048576"}));
+  // Redis answers the header and hangs up while 32 MiB are still being written: the write
+  // fails with EPIPE or ECONNRESET, yet the reply that says why is already here.
+  auto refused = connection->command({"SET", "k", std::string(32 << 20, 'x')});
+  ASSERT_FALSE(refused);
+  EXPECT_EQ(refused.error().kind, tendril::ErrorKind::refused) << refused.error().message;
+  EXPECT_NE(refused.error().message.find("Redis refused SET: ERR Protocol error: invalid bulk "
+                                         "length"),
+            std::string::npos)
+      << refused.error().message;
+  EXPECT_FALSE(connection->healthy()) << "Redis closed it";
+  auto fresh = rd::Connection::open(server.endpoint());
+  ASSERT_TRUE(fresh);
+  EXPECT_EQ(fresh->command({"EXISTS", "k"})->integer, 0);
+}
+
 TEST(RedisConnection, LogsInWithAPasswordAndSelectsTheDatabase) {
   RedisServer server("s3cret");
   auto endpoint = with_password(server, "s3cret");
