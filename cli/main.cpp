@@ -107,12 +107,24 @@ int main(int argc, char** argv) {
   scan.workers = std::max(1u, std::thread::hardware_concurrency());
   bool no_progress = false;
   auto* scan_command = app.add_subcommand(
-      "scan", "SHA-256 of every file under DIR, as lines `sha256sum -c` accepts");
+      "scan", "SHA-256 of every file under each PATH, as lines `sha256sum -c` accepts");
   tendril::cli::CheckOptions check;
-  scan_command->add_option("DIR", scan.root, "directory to scan")->check(CLI::ExistingDirectory);
+  bool quiet = false;
+  scan_command->add_option("PATH", scan.operands,
+                           "files and directories to hash (directories: all below them)");
   scan_command->add_option("-c,--check", check.manifest,
                            "verify the digests in this manifest (- for stdin), as sha256sum -c");
-  scan_command->add_flag("--quiet", check.quiet, "with --check: no OK lines");
+  scan_command->add_option("--exclude", scan.walk.excludes,
+                           "leave out what matches this shell pattern (a name, or a path if it "
+                           "has a /); repeatable")
+      ->allow_extra_args(false);  // one pattern per --exclude: the PATHs stay PATHs
+  scan_command->add_flag("-x,--one-file-system", scan.walk.one_file_system,
+                         "do not enter directories on other file systems");
+  scan_command->add_flag("--sort", scan.sort,
+                         "print the lines in byte order of the names, once all are hashed");
+  scan_command->add_flag("--json", scan.json, "the summary as one JSON object on stderr");
+  scan_command->add_flag("-q,--quiet", quiet,
+                         "no progress line and no summary (with --check: no OK lines)");
   scan_command->add_flag("--status", check.status, "with --check: no output, only the status");
   scan_command->add_flag("--strict", check.strict,
                          "with --check: an improperly formatted line fails the check");
@@ -201,16 +213,17 @@ int main(int argc, char** argv) {
   }
   scan.progress = !no_progress;
   if (*scan_command) {
+    scan.quiet = check.quiet = quiet;
     if (!check.manifest.empty()) {
-      if (!scan.root.empty()) {
-        std::fputs("tendril scan: give DIR to scan, or --check MANIFEST, not both\n", stderr);
+      if (!scan.operands.empty()) {
+        std::fputs("tendril scan: give PATHs to scan, or --check MANIFEST, not both\n", stderr);
         return 2;
       }
       check.workers = scan.workers;
       return tendril::cli::run_check(check);
     }
-    if (scan.root.empty()) {
-      std::fputs("tendril scan: DIR is required (or --check MANIFEST)\n", stderr);
+    if (scan.operands.empty()) {
+      std::fputs("tendril scan: a PATH is required (or --check MANIFEST)\n", stderr);
       return 2;
     }
     return tendril::cli::run_scan(scan);

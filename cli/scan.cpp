@@ -1,7 +1,10 @@
 #include "scan.hpp"
 
 #include <fmt/format.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cerrno>
 #include <chrono>
@@ -13,7 +16,9 @@
 #include <tendril/state/publisher.hpp>
 #include <tendril/tendril.hpp>
 #include <thread>
+#include <vector>
 
+#include "scan_progress.hpp"
 #include "sha256.hpp"
 #include "signals.hpp"
 #include "terminal.hpp"
@@ -31,6 +36,38 @@ struct ScanCounters {
   std::atomic<std::uint64_t> bytes{0};
   std::atomic<std::uint64_t> errors{0};
   std::atomic<bool> walk_done{false};
+  // What the counting walk has found so far: the total, once counted is true.
+  std::atomic<std::uint64_t> total_files{0};
+  std::atomic<std::uint64_t> total_bytes{0};
+  std::atomic<bool> counted{false};
+};
+
+// A second walk over the same paths, ahead of the hashing (whose walk the pipeline's bounded
+// buffer holds back), that counts the entries and the bytes of the regular files: the progress
+// line's total and ETA. It says nothing (the hashing walk reports what is wrong) and stops when
+// the scan does.
+class TreeCount {
+ public:
+  TreeCount(const ScanOptions& options, ScanCounters& counters, bool wanted) {
+    if (!wanted) return;
+    thread_ = std::jthread([&options, &counters](std::stop_token stop) {
+      FileWalk walk(options.operands, options.walk, [](const std::string&, const std::string&) {});
+      while (!stop.stop_requested()) {
+        const auto path = walk.next();
+        if (!path) {
+          counters.counted = true;
+          return;
+        }
+        struct stat info{};
+        if (::stat(path->c_str(), &info) == 0 && S_ISREG(info.st_mode))
+          counters.total_bytes += static_cast<std::uint64_t>(info.st_size);
+        ++counters.total_files;
+      }
+    });
+  }
+
+ private:
+  std::jthread thread_;
 };
 
 // One sha256sum line; names with a backslash, newline or carriage return are escaped the way
@@ -81,15 +118,18 @@ class ProgressLine {
     while (!wake_.wait_for(lock, std::chrono::milliseconds(200), [this] { return stop_; })) draw();
   }
   void draw() {
-    const double seconds = std::chrono::duration<double>(Clock::now() - started_).count();
-    const auto found = counters_.found.load(), hashed = counters_.hashed.load();
-    const auto bytes = counters_.bytes.load(), errors = counters_.errors.load();
-    const bool walking = !counters_.walk_done.load();
-    terminal_.progress(fmt::format(
-        "scan {} {}/{}{} files  {}  {}/s  {} error{}",
-        progress_bar(found ? double(hashed + errors) / double(found) : 0.0, 24), hashed + errors,
-        found, walking ? "+" : "", human_bytes(double(bytes)),
-        human_bytes(seconds > 0 ? double(bytes) / seconds : 0.0), errors, errors == 1 ? "" : "s"));
+    ScanProgress now;
+    now.errors = counters_.errors.load();
+    now.files_done = counters_.hashed.load() + now.errors;
+    now.bytes_done = counters_.bytes.load();
+    now.total_known = counters_.counted.load() || counters_.walk_done.load();
+    now.files_total = counters_.walk_done.load() ? counters_.found.load()
+                                                 : counters_.total_files.load();
+    now.bytes_total = counters_.counted.load() ? counters_.total_bytes.load() : 0;
+    if (!now.total_known) now.bytes_total = counters_.total_bytes.load();  // so far
+    now.seconds = std::chrono::duration<double>(Clock::now() - started_).count();
+    now.tick = tick_++;
+    terminal_.progress(render_scan_progress(now, terminal_width(STDERR_FILENO)));
   }
 
   Terminal& terminal_;
@@ -98,6 +138,7 @@ class ProgressLine {
   std::mutex mutex_;
   std::condition_variable wake_;
   bool stop_ = false;  // guarded by mutex_
+  unsigned tick_ = 0;
   std::thread thread_;
 };
 
@@ -118,7 +159,7 @@ int run_scan(const ScanOptions& options) {
     }
   });
 
-  Terminal terminal(options.progress);
+  Terminal terminal(options.progress && !options.quiet);
   ScanCounters counters;
   auto publisher_config = publisher_options(options.states);
   if (!publisher_config) {
@@ -128,13 +169,14 @@ int run_scan(const ScanOptions& options) {
   publisher_config->on_warning = [&terminal](const std::string& line) { terminal.message(line); };
   state::ToolStatePublisher publisher(*publisher_config);
   state::ToolStateManager states(publisher, "tendril scan", {"walk", "sha256"});
-  states.starting_tool("scanning " + options.root);
+  const std::string scanned = fmt::format("{}", fmt::join(options.operands, " "));
+  states.starting_tool("scanning " + scanned);
   auto report = [&](const std::string& path, const std::string& message) {
     ++counters.errors;
     terminal.message(fmt::format("tendril scan: {}: {}", path, message));
   };
 
-  FileWalk walk(options.root, report);
+  FileWalk walk(options.operands, options.walk, report);
   auto source = [&]() -> std::optional<std::string> {
     auto path = walk.next();
     if (path)
@@ -161,7 +203,9 @@ int run_scan(const ScanOptions& options) {
   const auto started = Clock::now();
   Result<Metrics> result;
   std::string write_error;  // why stdout failed, if it did
+  std::vector<FileDigest> held;  // --sort: every digest, printed in order at the end
   {
+    const TreeCount count(options, counters, terminal.shows_progress());
     ProgressLine progress(terminal, counters);
     auto digests = pipe.iter(256);
     {
@@ -170,18 +214,31 @@ int run_scan(const ScanOptions& options) {
       cancel = [&pipe] { pipe.cancel("interrupted"); };
       if (interrupted_early) cancel();
     }
-    for (const FileDigest& digest : digests) {
+    for (FileDigest& digest : digests) {
+      const auto done = ++counters.hashed;
+      counters.bytes += digest.bytes;
+      const auto total = counters.counted ? std::max(counters.found.load(), counters.total_files.load())
+                                          : counters.found.load();
+      states.publish_step_details("sha256", "hashing", static_cast<long long>(total),
+                                  static_cast<long long>(done + counters.errors), digest.path);
+      if (options.sort) {
+        held.push_back(std::move(digest));
+        continue;
+      }
       print_digest(digest);
       if (std::ferror(stdout) && write_error.empty()) {
         write_error = std::strerror(errno);  // nothing more can be written: stop hashing
         pipe.cancel("cannot write the digests");
       }
-      const auto done = ++counters.hashed;
-      counters.bytes += digest.bytes;
-      states.publish_step_details("sha256", "hashing", static_cast<long long>(counters.found),
-                                  static_cast<long long>(done + counters.errors), digest.path);
     }
     result = digests.result();
+  }
+  // Byte order of the names, as `LC_ALL=C sort -k2` would give: the same manifest every run.
+  std::sort(held.begin(), held.end(),
+            [](const FileDigest& a, const FileDigest& b) { return a.path < b.path; });
+  for (const FileDigest& digest : held) {
+    print_digest(digest);
+    if (std::ferror(stdout)) break;
   }
   if ((std::fflush(stdout) != 0 || std::ferror(stdout)) && write_error.empty())
     write_error = std::strerror(errno);
@@ -208,19 +265,40 @@ int run_scan(const ScanOptions& options) {
   const bool states_delivered = publisher.shutdown(std::chrono::seconds(5));
   const auto delivery = publisher.stats();
   const std::uint64_t lost = delivery.published - delivery.sent - delivery.superseded;
-  terminal.message(key_value_table({
-      {"directory", options.root},
-      {"outcome", outcome},
-      {"files hashed", std::to_string(counters.hashed.load())},
-      {"bytes", human_bytes(double(counters.bytes.load()))},
-      {"elapsed", fmt::format("{:.3f} s", seconds)},
-      {"throughput",
-       fmt::format("{:.1f} MB/s", seconds > 0 ? counters.bytes / seconds / 1e6 : 0.0)},
-      {"errors", std::to_string(counters.errors.load())},
-      {"workers", std::to_string(options.workers)},
-      {"tool states", options.states.none ? std::string("off (--no-state)")
-                                          : fmt::format("{} sent, {} lost", delivery.sent, lost)},
-  }));
+  const double rate = seconds > 0 ? double(counters.bytes.load()) / seconds : 0.0;
+  if (options.json) {
+    const state::OrderedJson summary{
+        {"paths", options.operands},
+        {"outcome", outcome},
+        {"files_hashed", counters.hashed.load()},
+        {"bytes", counters.bytes.load()},
+        {"elapsed_seconds", seconds},
+        {"bytes_per_second", rate},
+        {"errors", counters.errors.load()},
+        {"excluded", walk.excluded()},
+        {"other_file_systems_skipped", walk.other_file_systems()},
+        {"workers", options.workers},
+        {"tool_states",
+         {{"enabled", !options.states.none}, {"sent", delivery.sent}, {"lost", lost}}}};
+    terminal.message(summary.dump());
+  } else if (!options.quiet) {
+    std::vector<std::pair<std::string, std::string>> rows{
+        {options.operands.size() == 1 ? "path" : "paths", scanned},
+        {"outcome", outcome},
+        {"files hashed", grouped(counters.hashed.load())},
+        {"bytes", human_bytes(double(counters.bytes.load()))},
+        {"elapsed", fmt::format("{:.3f} s", seconds)},
+        {"throughput", human_bytes(rate) + "/s"},
+        {"errors", grouped(counters.errors.load())}};
+    if (!options.walk.excludes.empty()) rows.emplace_back("excluded", grouped(walk.excluded()));
+    if (options.walk.one_file_system)
+      rows.emplace_back("other file systems", fmt::format("{} not entered", walk.other_file_systems()));
+    rows.emplace_back("workers", std::to_string(options.workers));
+    rows.emplace_back("tool states", options.states.none
+                                         ? std::string("off (--no-state)")
+                                         : fmt::format("{} sent, {} lost", delivery.sent, lost));
+    terminal.message(key_value_table(rows));
+  }
   if (options.stats) {
     if (auto metrics = pipe.last_metrics()) terminal.message(metrics->table());
   }

@@ -1,4 +1,5 @@
-// cli/scan.hpp — `tendril scan DIR`: SHA-256 of every file under DIR, as a Tendril pipeline.
+// cli/scan.hpp — `tendril scan PATH...`: SHA-256 of every file under the paths, as a Tendril
+// pipeline.
 //
 // Prints lines that `sha256sum -c` accepts on stdout; errors, progress and the closing summary
 // go to stderr. An entry that cannot be hashed is reported and counted, never fatal. Publishes
@@ -8,15 +9,21 @@
 
 #include <cstddef>
 #include <string>
+#include <vector>
 
 #include "tool_states.hpp"
+#include "walk.hpp"
 
 namespace tendril::cli {
 
 struct ScanOptions {
-  std::string root;
+  std::vector<std::string> operands;  // files and directories, in the order given
+  WalkOptions walk;                   // --exclude, --one-file-system
   std::size_t workers = 2;
   bool progress = true;     // drawn only when stderr is a terminal
+  bool sort = false;        // --sort: the lines in byte order of the names, at the end
+  bool quiet = false;       // -q: no progress line and no summary; errors still said
+  bool json = false;        // --json: the summary as one JSON object on stderr
   bool stats = false;       // also print the pipeline's per-stage metrics
   StateDestination states;  // where progress states are published
 };

@@ -1,6 +1,7 @@
 #include "terminal.hpp"
 
 #include <fmt/format.h>
+#include <sys/ioctl.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -36,6 +37,12 @@ void Terminal::clear_progress() {
   if (!last_progress_.empty()) std::fputs("\r\x1b[K", stderr);
   last_progress_.clear();
   std::fflush(stderr);
+}
+
+int terminal_width(int fd) {
+  winsize size{};
+  if (::ioctl(fd, TIOCGWINSZ, &size) == 0 && size.ws_col > 0) return size.ws_col;
+  return 80;
 }
 
 std::string key_value_table(const std::vector<std::pair<std::string, std::string>>& rows) {

@@ -36,6 +36,9 @@ class Terminal {
 // when anything written to it was lost (a full disk, a closed pipe end, a bad descriptor).
 bool stdout_written(std::string_view command);
 
+// The columns of the terminal on `fd`; 80 when it is not a terminal.
+int terminal_width(int fd);
+
 // A two-column table: key, value, aligned, for closing summaries.
 std::string key_value_table(const std::vector<std::pair<std::string, std::string>>& rows);
 

@@ -1,6 +1,5 @@
 #include "watch.hpp"
 
-#include <sys/ioctl.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -19,6 +18,7 @@
 
 #include "run_table.hpp"
 #include "signals.hpp"
+#include "terminal.hpp"
 
 namespace tendril::cli {
 namespace {
@@ -133,12 +133,6 @@ class FileReader {
   std::streamoff offset_ = 0;
 };
 
-int terminal_width() {
-  winsize size{};
-  if (::ioctl(STDOUT_FILENO, TIOCGWINSZ, &size) == 0 && size.ws_col > 0) return size.ws_col;
-  return 80;
-}
-
 double now_seconds() {
   return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
 }
@@ -191,7 +185,7 @@ int run_watch(const WatchOptions& options) {
     }
     std::string screen = fmt::format(
         "tool runs from {}\n{}", source,
-        runs.render(live ? terminal_width() : 80, now_seconds(), options.silent_after.count()));
+        runs.render(live ? terminal_width(STDOUT_FILENO) : 80, now_seconds(), options.silent_after.count()));
     if (!trouble.empty()) screen += "(" + trouble + ")\n";
     if (live) screen = "\x1b[H\x1b[2J" + screen;
     if (std::fputs(screen.c_str(), stdout) < 0 || std::fflush(stdout) != 0) {

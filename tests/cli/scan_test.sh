@@ -104,15 +104,64 @@ check "and it says so" grep -q 'stdout is closed' "$work/closed-err"
 check "exit status 0 on a clean tree" test $? -eq 0
 check "the same sums as sha256sum" diff <(sort -k2 "$work/clean-sums") <(find "$clean" -type f -print0 | xargs -0 sha256sum | sort -k2)
 
-"$tendril" scan /definitely/not/here > /dev/null 2> "$work/bad-dir"
-check "a missing directory is a usage error (exit 2)" test $? -eq 2
-check "and says so" grep -q 'Directory does not exist' "$work/bad-dir"
+# Several operands, files among them, as sha256sum takes them; one that does not exist is
+# reported as sha256sum does, and the rest are still hashed.
+"$tendril" scan --no-state "$clean/x" "$clean/b" /definitely/not/here > "$work/operands" 2> "$work/bad-dir"
+check "a missing operand: exit 1, as sha256sum (got $?)" test $? -eq 1
+check "and named with the reason" grep -q '^tendril scan: /definitely/not/here: No such file or directory$' "$work/bad-dir"
+check "the other operands are hashed, a file operand as given" \
+  diff <(sort -k2 "$work/operands") <(sha256sum "$clean/x/a" "$clean/b" | sort -k2)
 
-# Progress is drawn when stderr is a terminal (script gives the scan a pseudo-terminal).
-if command -v script > /dev/null; then
-  script -qec "$tendril scan --workers 2 '$tree' > /dev/null" /dev/null > "$work/tty" 2>&1 || true
-  check "a progress line on a terminal" grep -q 'scan \[[#.]*\] [0-9]*/[0-9]*+\? files' "$work/tty"
-fi
+# --sort: the same manifest on every run, in byte order of the names.
+sorted_expected=$(cd "$tree/a" && find . -type f -print0 | LC_ALL=C sort -z | xargs -0 sha256sum)
+first=$(cd "$tree/a" && "$tendril" scan --no-state --sort --workers 3 . 2> /dev/null)
+second=$(cd "$tree/a" && "$tendril" scan --no-state --sort --workers 3 . 2> /dev/null)
+check "--sort: the lines in byte order of the names (LC_ALL=C sort)" test "$first" = "$sorted_expected"
+check "--sort: and the same on a second run" test "$first" = "$second"
+
+# --exclude: a pattern without / matches names (an excluded directory is not entered); one with
+# / matches paths.
+"$tendril" scan --no-state --exclude 'f1*.txt' --exclude 'b' "$tree/a" > "$work/excl" 2> "$work/excl-err"
+check "--exclude of a directory name leaves out all below it" test "$(grep -c '/c/' "$work/excl")" -eq 0
+check "and the rest is hashed" grep -q ' .*/a/big.bin$' "$work/excl"
+check "the summary counts what was left out (the directory b)" grep -Eq '\| excluded +\| +1 \|' "$work/excl-err"
+"$tendril" scan --no-state --exclude "$tree/a/b/c/f1*" "$tree/a" > "$work/excl-path" 2> /dev/null
+expected_left=$(find "$tree/a" -type f ! -path "$tree/a/b/c/f1*" | wc -l)
+check "--exclude with a / matches the path ($(wc -l < "$work/excl-path") of $expected_left)" \
+  test "$(wc -l < "$work/excl-path")" -eq "$expected_left"
+
+# -q: nothing on stderr but errors; --json: the summary as one JSON object.
+"$tendril" scan -q --no-state "$clean" > /dev/null 2> "$work/quiet-err"
+check "-q: nothing on stderr when all is well" test ! -s "$work/quiet-err"
+"$tendril" scan --json --no-state "$clean" "$clean/nothing" > /dev/null 2> "$work/json-err"
+check "--json: the last stderr line is the summary, with the counts" python3 -c '
+import json, sys
+s = json.loads(open(sys.argv[1]).read().splitlines()[-1])
+assert s["files_hashed"] == 2 and s["errors"] == 1 and s["outcome"] == "completed with errors", s
+assert s["paths"] == [sys.argv[2], sys.argv[2] + "/nothing"] and s["bytes"] == 4, s
+' "$work/json-err" "$clean"
+
+# -x, --one-file-system: a file system mounted below is not entered (a private mount
+# namespace, so nothing outside this test sees the mount).
+mkdir -p "$work/xdev/mnt" && echo top > "$work/xdev/top"
+unshare -m sh -c "mount -t tmpfs none '$work/xdev/mnt' && echo below > '$work/xdev/mnt/below' &&
+  '$tendril' scan --no-state -x '$work/xdev' > '$work/xdev-x' 2> '$work/xdev-x-err' &&
+  '$tendril' scan --no-state '$work/xdev' > '$work/xdev-all' 2> /dev/null"
+check "-x: the mounted file system is not entered" bash -c "grep -q '/top\$' '$work/xdev-x' && ! grep -q 'below' '$work/xdev-x'"
+check "-x: and the summary says so" grep -Eq '\| other file systems +\| +1 not entered \|' "$work/xdev-x-err"
+check "without -x it is" grep -q '/mnt/below$' "$work/xdev-all"
+
+# Progress is drawn when stderr is a terminal (script gives the scan a pseudo-terminal): a
+# spinner until the total is counted, then a bar with an ETA, never wider than the terminal.
+mkdir -p "$work/progress"
+truncate -s 2G "$work/progress/big"  # sparse: a second or so of hashing, no disk
+for i in $(seq 1 50); do echo "$i" > "$work/progress/f$i"; done
+script -qec "stty cols 60; '$tendril' scan --no-state --workers 1 '$work/progress' > /dev/null" /dev/null \
+  > "$work/tty" 2>&1 || true
+tr '\r' '\n' < "$work/tty" | sed 's/\x1b\[K//g' | grep -a '^scan ' > "$work/tty-lines"
+check "progress lines on a terminal ($(wc -l < "$work/tty-lines"))" test "$(wc -l < "$work/tty-lines")" -ge 2
+check "with the total and an ETA once counted" grep -Eq '^scan +[0-9]+%  [0-9,]+/51 files .*ETA [0-9]+:[0-9]{2}' "$work/tty-lines"
+check "none wider than 59 columns" test "$(awk '{ if (length($0) > n) n = length($0) } END { print n }' "$work/tty-lines")" -le 59
 
 # Ctrl-C: cancels cleanly, still prints the summary, exits 130.
 slow=$work/slow
