@@ -1,0 +1,256 @@
+#include "tendril/stream/detail/remote_channel.hpp"
+
+#include <charconv>
+#include <condition_variable>
+#include <deque>
+#include <map>
+#include <mutex>
+#include <optional>
+#include <thread>
+#include <vector>
+
+#include "entries.hpp"
+#include "tendril/core/retry.hpp"
+#include "tendril/redis/connection.hpp"
+#include "tendril/stream/keys.hpp"
+
+namespace tendril::stream::detail {
+
+using namespace std::chrono_literals;
+
+namespace {
+
+constexpr RetryPolicy kReconnect{
+    .attempts = RetryPolicy::kUnbounded, .delay = 50ms, .backoff = 2.0, .max_delay = 2s};
+constexpr std::size_t kSendBatch = 256;
+constexpr std::size_t kReadBatch = 512;
+
+ErrorKind kind_named(const std::string& name) {
+  for (ErrorKind kind : {ErrorKind::handler, ErrorKind::source, ErrorKind::cancelled,
+                         ErrorKind::kill_switch, ErrorKind::usage, ErrorKind::invalid,
+                         ErrorKind::not_found, ErrorKind::queue_full, ErrorKind::stopped,
+                         ErrorKind::connection, ErrorKind::refused})
+    if (name == to_string(kind)) return kind;
+  return ErrorKind::handler;
+}
+
+}  // namespace
+
+struct RemoteChannel::Impl {
+  Impl(redis::Endpoint e, std::string stage, std::function<void(RemoteResult&&)> callback)
+      : endpoint(std::move(e)), keys(stage), run(random_hex()), results(keys.results(run)),
+        on_result(std::move(callback)) {}
+
+  redis::Endpoint endpoint;
+  StreamKeys keys;
+  std::string run;
+  std::string results;
+  std::function<void(RemoteResult&&)> on_result;
+
+  mutable std::mutex mutex;
+  std::condition_variable wake;
+  bool closing = false;                       // guarded by mutex
+  bool resend_all = false;                    // guarded by mutex: a connection failed
+  std::deque<std::uint64_t> queue;            // guarded by mutex: seqs to send
+  struct Outstanding {
+    std::uint32_t tag;
+    std::string payload;
+  };
+  std::map<std::uint64_t, Outstanding> outstanding;  // guarded by mutex: sent, not answered
+  std::uint64_t next_seq = 0;                        // guarded by mutex
+  ChannelStats totals;                               // guarded by mutex
+  std::thread sender, receiver;
+  bool closed = false;
+
+  bool is_closing() {
+    std::lock_guard lock(mutex);
+    return closing;
+  }
+
+  void connection_failed(const Error& error) {
+    std::lock_guard lock(mutex);
+    totals.last_error = error.message;
+    ++totals.reconnects;
+    resend_all = true;
+    wake.notify_all();
+  }
+
+  std::optional<redis::Connection> connect() {
+    int failures = 0;
+    while (!is_closing()) {
+      auto opened = redis::Connection::open(endpoint);
+      if (opened) return std::move(*opened);
+      {
+        std::lock_guard lock(mutex);
+        totals.last_error = opened.error().message;
+      }
+      ++failures;
+      sleep_unless(kReconnect.delay_before(failures + 1), [&] { return is_closing(); });
+    }
+    return std::nullopt;
+  }
+
+  // The results stream, empty, made if missing (after a Redis restart that lost it too), so
+  // that workers' NOMKSTREAM answers land.
+  static Result<void> make_results(redis::Connection& connection, const std::string& key) {
+    auto made = connection.command({"XGROUP", "CREATE", key, "tendril-run", "$", "MKSTREAM"});
+    if (made || made.error().message.find("BUSYGROUP") != std::string::npos) return {};
+    return std::unexpected(made.error());
+  }
+
+  void send_loop(redis::Connection first) {
+    std::optional<redis::Connection> connection(std::move(first));
+    for (;;) {
+      std::vector<std::uint64_t> batch;
+      std::vector<std::vector<std::string>> commands;
+      {
+        std::unique_lock lock(mutex);
+        wake.wait(lock, [&] { return closing || resend_all || !queue.empty(); });
+        if (closing) return;
+        if (resend_all) {
+          resend_all = false;
+          queue.clear();
+          for (const auto& [seq, _] : outstanding) queue.push_back(seq);
+          totals.resent += queue.size();
+        }
+        while (!queue.empty() && batch.size() < kSendBatch) {
+          const std::uint64_t seq = queue.front();
+          queue.pop_front();
+          auto found = outstanding.find(seq);
+          if (found == outstanding.end()) continue;  // answered meanwhile
+          batch.push_back(seq);
+          commands.push_back({"XADD", keys.work, "*", "run", run, "seq", std::to_string(seq),
+                              "reply", results, "data", found->second.payload});
+        }
+      }
+      if (commands.empty()) continue;
+      if (!connection) connection = connect();
+      if (!connection) return;  // closing
+      auto replies = connection->pipeline(commands);
+      bool refused = false;
+      if (replies)
+        for (const auto& r : *replies) refused = refused || r.type == redis::Reply::Type::error;
+      if (!replies || refused) {
+        connection.reset();
+        connection_failed(replies ? Error{ErrorKind::refused, "Redis refused an XADD"}
+                                  : replies.error());
+        sleep_unless(200ms, [&] { return is_closing(); });
+        continue;  // resend_all is set: every unanswered item goes again
+      }
+      std::lock_guard lock(mutex);
+      totals.sent += batch.size();
+    }
+  }
+
+  void receive_loop(redis::Connection first) {
+    std::optional<redis::Connection> connection(std::move(first));
+    std::string last = "0-0";
+    const auto block = std::min<std::chrono::milliseconds>(200ms, endpoint.timeout / 2);
+    while (!is_closing()) {
+      if (!connection) {
+        connection = connect();
+        if (!connection) return;
+        if (!make_results(*connection, results)) {
+          connection.reset();
+          continue;
+        }
+      }
+      auto reply = connection->command({"XREAD", "COUNT", std::to_string(kReadBatch), "BLOCK",
+                                        std::to_string(block.count()), "STREAMS", results, last});
+      if (!reply) {
+        connection.reset();
+        connection_failed(reply.error());
+        continue;
+      }
+      const auto entries = read_entries(*reply);
+      if (entries.empty()) continue;
+      for (const auto& entry : entries) deliver(entry);
+      last = entries.back().id;
+      // What was read is not needed again: the results stream holds only what is unread.
+      if (auto id = StreamId::parse(last))
+        (void)connection->command({"XTRIM", results, "MINID", id->next().text()});
+    }
+  }
+
+  void deliver(const Entry& entry) {
+    const std::string* seq_text = entry.field("seq");
+    std::uint64_t seq = 0;
+    if (!seq_text ||
+        std::from_chars(seq_text->data(), seq_text->data() + seq_text->size(), seq).ec != std::errc())
+      return;
+    RemoteResult result;
+    {
+      std::lock_guard lock(mutex);
+      auto found = outstanding.find(seq);
+      if (found == outstanding.end()) {
+        ++totals.duplicates;
+        return;
+      }
+      result.tag = found->second.tag;
+      outstanding.erase(found);
+    }
+    const std::string* ok = entry.field("ok");
+    result.ok = ok && *ok == "1";
+    if (result.ok) {
+      if (const std::string* data = entry.field("data")) result.data = *data;
+    } else {
+      const std::string* message = entry.field("error");
+      const std::string* kind = entry.field("kind");
+      const std::string* attempts = entry.field("attempts");
+      result.error.kind = kind ? kind_named(*kind) : ErrorKind::handler;
+      result.error.message = message ? *message : "a worker failed the item";
+      if (attempts) std::from_chars(attempts->data(), attempts->data() + attempts->size(),
+                                    result.error.attempts);
+    }
+    on_result(std::move(result));
+  }
+};
+
+RemoteChannel::RemoteChannel(redis::Endpoint endpoint, std::string stage,
+                             std::function<void(RemoteResult&&)> on_result)
+    : impl_(std::make_unique<Impl>(std::move(endpoint), std::move(stage), std::move(on_result))) {}
+
+RemoteChannel::~RemoteChannel() { close(); }
+
+Result<void> RemoteChannel::open() {
+  auto sending = redis::Connection::open(impl_->endpoint);
+  if (!sending) return std::unexpected(sending.error());
+  auto receiving = redis::Connection::open(impl_->endpoint);
+  if (!receiving) return std::unexpected(receiving.error());
+  if (auto made = Impl::make_results(*receiving, impl_->results); !made) return made;
+  impl_->sender = std::thread([this, c = std::move(*sending)]() mutable { impl_->send_loop(std::move(c)); });
+  impl_->receiver =
+      std::thread([this, c = std::move(*receiving)]() mutable { impl_->receive_loop(std::move(c)); });
+  return {};
+}
+
+void RemoteChannel::send(std::uint32_t tag, std::string payload) {
+  std::lock_guard lock(impl_->mutex);
+  const std::uint64_t seq = impl_->next_seq++;
+  impl_->outstanding.emplace(seq, Impl::Outstanding{tag, std::move(payload)});
+  impl_->queue.push_back(seq);
+  impl_->wake.notify_all();
+}
+
+void RemoteChannel::close() {
+  if (!impl_ || impl_->closed) return;
+  impl_->closed = true;
+  {
+    std::lock_guard lock(impl_->mutex);
+    impl_->closing = true;
+  }
+  impl_->wake.notify_all();
+  if (impl_->sender.joinable()) impl_->sender.join();
+  if (impl_->receiver.joinable()) impl_->receiver.join();
+  if (auto connection = redis::Connection::open(impl_->endpoint))
+    (void)connection->command({"DEL", impl_->results});
+}
+
+ChannelStats RemoteChannel::stats() const {
+  std::lock_guard lock(impl_->mutex);
+  return impl_->totals;
+}
+
+const std::string& RemoteChannel::run_id() const noexcept { return impl_->run; }
+
+}  // namespace tendril::stream::detail

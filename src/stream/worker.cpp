@@ -1,0 +1,414 @@
+#include "tendril/stream/worker.hpp"
+
+#include <algorithm>
+#include <atomic>
+#include <condition_variable>
+#include <map>
+#include <mutex>
+#include <optional>
+#include <set>
+#include <stdexcept>
+#include <thread>
+#include <vector>
+
+#include "entries.hpp"
+#include "tendril/core/retry.hpp"
+#include "tendril/redis/connection.hpp"
+#include "tendril/stream/keys.hpp"
+
+namespace tendril::stream {
+
+using namespace std::chrono_literals;
+using Clock = std::chrono::steady_clock;
+using detail::Entry;
+
+namespace {
+
+// Reconnecting after a failure: 50 ms, doubling up to 2 s.
+constexpr RetryPolicy kReconnect{
+    .attempts = RetryPolicy::kUnbounded, .delay = 50ms, .backoff = 2.0, .max_delay = 2s};
+
+void check(const WorkerOptions& o) {
+  auto bad = [](const std::string& what) {
+    throw std::invalid_argument("stream worker: " + what);
+  };
+  if (o.stage.empty()) bad("stage must name the remote stage");
+  if (o.num_workers < 1) bad("num_workers must be at least 1, got 0");
+  if (o.retries < 1) bad("retries counts total attempts and must be at least 1");
+  if (o.max_deliveries < 1) bad("max_deliveries must be at least 1");
+  if (o.batch < 1) bad("batch must be at least 1");
+  if (o.min_idle < 10ms) bad("min_idle must be at least 10 ms");
+  if (o.block >= o.endpoint.timeout)
+    bad("block (" + std::to_string(o.block.count()) + " ms) must be below the endpoint's timeout (" +
+        std::to_string(o.endpoint.timeout.count()) + " ms), or every idle read fails");
+}
+
+}  // namespace
+
+struct StreamWorker::Impl {
+  Impl(WorkerOptions o, EntryHandler h) : options(std::move(o)), handler(std::move(h)), keys(options.stage) {
+    if (options.consumer.empty()) options.consumer = detail::default_consumer_name();
+  }
+
+  WorkerOptions options;
+  EntryHandler handler;
+  StreamKeys keys;
+  std::stop_source stopping;
+
+  // The upkeep thread trims every kTrimEvery, or sooner once kTrimAfter entries were acked.
+  static constexpr auto kTrimEvery = 50ms;
+  static constexpr std::uint64_t kTrimAfter = 256;
+  std::atomic<std::uint64_t> acked_since_trim{0};
+  std::condition_variable upkeep_wake;
+
+  mutable std::mutex mutex;
+  WorkerStats totals;                           // guarded by mutex
+  std::vector<std::set<std::string>> working;   // guarded by mutex: ids each thread works on
+
+  bool stop_requested() const { return stopping.stop_requested(); }
+  std::string stats_error() const {
+    std::lock_guard lock(mutex);
+    return totals.last_error;
+  }
+  std::string consumer_name(std::size_t i) const {
+    return options.consumer + "-" + std::to_string(i);
+  }
+  template <class F>
+  void count(F change) {
+    std::lock_guard lock(mutex);
+    change(totals);
+  }
+
+  // A connection and the group (made if missing), or nullopt after a backoff.
+  std::optional<redis::Connection> connect(int& failures) {
+    while (!stop_requested()) {
+      auto opened = redis::Connection::open(options.endpoint);
+      if (opened && ensure_group(*opened)) {
+        failures = 0;
+        return std::move(*opened);
+      }
+      if (!opened) count([&](WorkerStats& s) { s.last_error = opened.error().message; });
+      ++failures;
+      detail::sleep_unless(kReconnect.delay_before(failures + 1), [&] { return stop_requested(); });
+    }
+    return std::nullopt;
+  }
+
+  bool ensure_group(redis::Connection& connection) {
+    auto made = connection.command({"XGROUP", "CREATE", keys.work, keys.group, "0", "MKSTREAM"});
+    if (made || made.error().message.find("BUSYGROUP") != std::string::npos) return true;
+    count([&](WorkerStats& s) { s.last_error = made.error().message; });
+    return false;
+  }
+
+  // One consumer thread.
+  void serve(std::size_t index) {
+    const std::string me = consumer_name(index);
+    WorkerState state(options.stage, index);
+    int failures = 0;
+    while (!stop_requested()) {
+      auto connection = connect(failures);
+      if (!connection) return;
+      if (!serve_connected(*connection, me, index, state)) {
+        count([&](WorkerStats& s) { ++s.reconnects; });
+        ++failures;
+        detail::sleep_unless(kReconnect.delay_before(failures + 1),
+                             [&] { return stop_requested(); });
+      }
+    }
+  }
+
+  // Until stopped (true) or the connection fails (false). Reads its own pending history first.
+  bool serve_connected(redis::Connection& connection, const std::string& me, std::size_t index,
+                       WorkerState& state) {
+    bool history = true;
+    auto next_claim = Clock::now();
+    const std::string count_text = std::to_string(options.batch);
+    while (!stop_requested()) {
+      std::vector<Entry> batch;
+      bool counted = false;  // whether the batch's delivery counts must be asked for
+      if (!history && Clock::now() >= next_claim) {
+        next_claim = Clock::now() + std::max<std::chrono::milliseconds>(options.min_idle / 2, 10ms);
+        auto claimed = connection.command({"XAUTOCLAIM", keys.work, keys.group, me,
+                                           std::to_string(options.min_idle.count()), "0-0",
+                                           "COUNT", count_text});
+        if (!claimed) return failed(claimed.error());
+        if (claimed->elements.size() >= 2) batch = detail::entry_list(claimed->elements[1]);
+        std::erase_if(batch, [](const Entry& e) { return e.deleted; });
+        if (!batch.empty()) {
+          count([&](WorkerStats& s) { s.claimed += batch.size(); });
+          counted = true;
+        }
+      }
+      if (batch.empty()) {
+        std::vector<std::string> read{"XREADGROUP", "GROUP", keys.group, me, "COUNT", count_text};
+        if (!history) read.insert(read.end(), {"BLOCK", std::to_string(options.block.count())});
+        read.insert(read.end(), {"STREAMS", keys.work, history ? "0" : ">"});
+        auto reply = connection.command(read);
+        if (!reply) {
+          if (reply.error().message.find("NOGROUP") != std::string::npos) {
+            if (!ensure_group(connection)) return false;
+            continue;
+          }
+          return failed(reply.error());
+        }
+        batch = detail::read_entries(*reply);
+        if (history && batch.empty()) {
+          history = false;
+          continue;
+        }
+        counted = history;
+        // Trimmed while pending: nothing to run; acknowledged so that it leaves the PEL.
+        std::vector<std::string> gone{"XACK", keys.work, keys.group};
+        for (const auto& e : batch)
+          if (e.deleted) gone.push_back(e.id);
+        if (gone.size() > 3 && !connection.command(gone)) return false;
+        std::erase_if(batch, [](const Entry& e) { return e.deleted; });
+        if (history && batch.empty()) continue;
+      }
+      if (batch.empty()) continue;
+      if (!handle(connection, me, index, state, std::move(batch), counted)) return false;
+    }
+    return true;
+  }
+
+  bool failed(const Error& error) {
+    count([&](WorkerStats& s) { s.last_error = error.message; });
+    return false;
+  }
+
+  // Runs a batch and writes every outcome with its XACK, in one round trip of MULTI/EXECs.
+  bool handle(redis::Connection& connection, const std::string& me, std::size_t index,
+              WorkerState& state, std::vector<Entry> batch, bool counted) {
+    std::map<std::string, long long> deliveries;
+    if (counted) {
+      auto pending = connection.command({"XPENDING", keys.work, keys.group, batch.front().id,
+                                         batch.back().id, std::to_string(batch.size()), me});
+      if (!pending) return failed(pending.error());
+      for (const auto& row : pending->elements)
+        if (row.elements.size() >= 4) deliveries[row.elements[0].text] = row.elements[3].integer;
+    }
+    // Runs whose results stream is gone were cancelled (or ended): their entries are dropped.
+    std::map<std::string, bool> live;
+    for (const auto& e : batch)
+      if (const auto* reply = e.field("reply")) live.emplace(*reply, true);
+    if (!live.empty()) {
+      std::vector<std::vector<std::string>> exists;
+      for (const auto& [key, _] : live) exists.push_back({"EXISTS", key});
+      auto replies = connection.pipeline(exists);
+      if (!replies) return failed(replies.error());
+      std::size_t i = 0;
+      for (auto& [key, alive] : live) alive = (*replies)[i++].integer > 0;
+    }
+
+    // The whole batch is leased until its outcomes are written, the entries waiting their turn
+    // as much as the one running: none idles long enough to be claimed by another consumer.
+    {
+      std::lock_guard lock(mutex);
+      for (const auto& e : batch) working[index].insert(e.id);
+    }
+    struct Unlease {
+      Impl& impl;
+      std::size_t index;
+      ~Unlease() {
+        std::lock_guard lock(impl.mutex);
+        impl.working[index].clear();
+      }
+    } unlease{*this, index};
+    std::vector<std::vector<std::string>> writes;
+    std::size_t next = 0;
+    for (; next < batch.size(); ++next) {
+      if (stop_requested()) break;  // the rest is handed back below
+      const Entry& e = batch[next];
+      const std::string* reply = e.field("reply");
+      const std::string* seq = e.field("seq");
+      const std::string* data = e.field("data");
+      const long long delivered = counted && deliveries.contains(e.id) ? deliveries[e.id] : 1;
+      writes.push_back({"MULTI"});
+      if (!reply || !seq || !data) {
+        dead_letter(writes, e, "an entry without the fields run, seq, reply and data", delivered, me);
+      } else if (!live[*reply]) {
+        count([&](WorkerStats& s) { ++s.dropped; });
+      } else if (delivered > options.max_deliveries) {
+        const std::string why = "delivered " + std::to_string(delivered) +
+                                " times, more than max_deliveries (" +
+                                std::to_string(options.max_deliveries) +
+                                "): a worker died or hung on it";
+        dead_letter(writes, e, why, delivered, me);
+        answer_failure(writes, *reply, *seq, why, ErrorKind::handler, 0);
+      } else {
+        EntryOutcome outcome = handler(*data, state);
+        switch (outcome.kind) {
+          case EntryOutcome::Kind::value:
+            writes.push_back({"XADD", *reply, "NOMKSTREAM", "*", "seq", *seq, "ok", "1", "data",
+                              std::move(outcome.data)});
+            count([&](WorkerStats& s) {
+              ++s.processed;
+              s.retried += static_cast<std::uint64_t>(outcome.attempts - 1);
+            });
+            break;
+          case EntryOutcome::Kind::failed:
+            answer_failure(writes, *reply, *seq, outcome.data, outcome.error_kind, outcome.attempts);
+            count([&](WorkerStats& s) {
+              ++s.failed;
+              s.retried += static_cast<std::uint64_t>(std::max(0, outcome.attempts - 1));
+            });
+            break;
+          case EntryOutcome::Kind::undecodable:
+            dead_letter(writes, e, outcome.data, delivered, me);
+            answer_failure(writes, *reply, *seq, outcome.data, ErrorKind::invalid, 0);
+            break;
+        }
+      }
+      writes.push_back({"XACK", keys.work, keys.group, e.id});
+      writes.push_back({"EXEC"});
+    }
+    // Stopping: what was fetched and not begun goes back to the stream for the others.
+    for (std::size_t i = next; i < batch.size(); ++i) {
+      const Entry& e = batch[i];
+      std::vector<std::string> again{"XADD", keys.work, "*"};
+      for (const auto& [key, value] : e.fields) again.insert(again.end(), {key, value});
+      writes.push_back({"MULTI"});
+      writes.push_back(std::move(again));
+      writes.push_back({"XACK", keys.work, keys.group, e.id});
+      writes.push_back({"EXEC"});
+      count([&](WorkerStats& s) { ++s.handed_back; });
+    }
+    if (writes.empty()) return true;
+    auto replies = connection.pipeline(writes);
+    if (!replies) return failed(replies.error());
+    for (const auto& r : *replies)
+      if (r.type == redis::Reply::Type::error) return failed(Error{ErrorKind::refused, r.text});
+    if (acked_since_trim.fetch_add(batch.size()) + batch.size() >= kTrimAfter) upkeep_wake.notify_one();
+    return true;
+  }
+
+  void answer_failure(std::vector<std::vector<std::string>>& writes, const std::string& reply,
+                      const std::string& seq, const std::string& message, ErrorKind kind,
+                      int attempts) {
+    writes.push_back({"XADD", reply, "NOMKSTREAM", "*", "seq", seq, "ok", "0", "error", message,
+                      "kind", to_string(kind), "attempts", std::to_string(attempts)});
+  }
+
+  void dead_letter(std::vector<std::vector<std::string>>& writes, const Entry& e,
+                   const std::string& why, long long deliveries, const std::string& me) {
+    std::vector<std::string> add{"XADD", keys.dead, "MAXLEN", "~", "10000", "*", "id", e.id,
+                                 "error", why, "deliveries", std::to_string(deliveries),
+                                 "consumer", me};
+    for (const auto& [key, value] : e.fields) add.insert(add.end(), {key, value});
+    writes.push_back(std::move(add));
+    count([&](WorkerStats& s) { ++s.dead_lettered; });
+  }
+
+  // Keeps the leases of items being worked on, and trims the work stream below the oldest entry
+  // any group still needs.
+  void upkeep() {
+    // Trimming often keeps the stream short: one `~` trim removes whole macro nodes, and at
+    // most 10,000 entries, so a long period would let a fast stage's stream grow.
+    const auto renew_every = std::max<std::chrono::milliseconds>(options.min_idle / 3, 5ms);
+    auto next_trim = Clock::now();
+    auto next_renewal = Clock::now() + renew_every;
+    std::optional<redis::Connection> connection;
+    while (!stop_requested()) {
+      {
+        std::unique_lock lock(mutex);
+        upkeep_wake.wait_for(lock, std::min<std::chrono::milliseconds>(renew_every, kTrimEvery),
+                             [&] { return stop_requested() || acked_since_trim >= kTrimAfter; });
+      }
+      if (stop_requested()) return;
+      if (!connection) {
+        auto opened = redis::Connection::open(options.endpoint);
+        if (!opened) continue;  // the consumer threads say why; tried again next tick
+        connection.emplace(std::move(*opened));
+      }
+      if (Clock::now() >= next_trim || acked_since_trim >= kTrimAfter) {
+        next_trim = Clock::now() + kTrimEvery;
+        acked_since_trim = 0;
+        if (!trim(*connection)) {
+          connection.reset();
+          continue;
+        }
+      }
+      if (Clock::now() < next_renewal) continue;
+      next_renewal = Clock::now() + renew_every;
+      std::vector<std::vector<std::string>> renewals;
+      {
+        std::lock_guard lock(mutex);
+        for (std::size_t i = 0; i < working.size(); ++i) {
+          if (working[i].empty()) continue;
+          std::vector<std::string> claim{"XCLAIM", keys.work, keys.group, consumer_name(i), "0"};
+          claim.insert(claim.end(), working[i].begin(), working[i].end());
+          claim.push_back("JUSTID");
+          renewals.push_back(std::move(claim));
+        }
+      }
+      if (!renewals.empty() && !connection->pipeline(renewals)) connection.reset();
+    }
+  }
+
+  // XTRIM MINID below the oldest entry not yet acknowledged by every group: a group's oldest
+  // pending entry, or the first it has not been delivered.
+  bool trim(redis::Connection& connection) {
+    auto groups = connection.command({"XINFO", "GROUPS", keys.work});
+    if (!groups) return false;
+    std::optional<StreamId> floor;
+    for (const auto& group : groups->elements) {
+      std::string name, last;
+      for (std::size_t i = 0; i + 1 < group.elements.size(); i += 2) {
+        if (group.elements[i].text == "name") name = group.elements[i + 1].text;
+        if (group.elements[i].text == "last-delivered-id") last = group.elements[i + 1].text;
+      }
+      auto pending = connection.command({"XPENDING", keys.work, name});
+      if (!pending) return false;
+      std::optional<StreamId> needed;
+      if (pending->elements.size() >= 2 && pending->elements[0].integer > 0)
+        needed = StreamId::parse(pending->elements[1].text);
+      else if (auto delivered = StreamId::parse(last))
+        needed = delivered->next();
+      if (needed && (!floor || *needed < *floor)) floor = needed;
+    }
+    if (!floor) return true;
+    return static_cast<bool>(
+        connection.command({"XTRIM", keys.work, "MINID", "~", floor->text()}));
+  }
+};
+
+StreamWorker::StreamWorker(WorkerOptions options, EntryHandler handler) {
+  check(options);
+  impl_ = std::make_unique<Impl>(std::move(options), std::move(handler));
+}
+StreamWorker::StreamWorker(StreamWorker&&) noexcept = default;
+StreamWorker& StreamWorker::operator=(StreamWorker&&) noexcept = default;
+StreamWorker::~StreamWorker() = default;
+
+const WorkerOptions& StreamWorker::options() const { return impl_->options; }
+
+void StreamWorker::request_stop() { impl_->stopping.request_stop(); }
+
+WorkerStats StreamWorker::stats() const {
+  std::lock_guard lock(impl_->mutex);
+  return impl_->totals;
+}
+
+Result<WorkerStats> StreamWorker::run(std::stop_token stop) {
+  Impl& impl = *impl_;
+  {
+    // Redis down or a wrong password at the start is an error now, not a silent retry loop.
+    auto first = redis::Connection::open(impl.options.endpoint);
+    if (!first) return std::unexpected(first.error());
+    if (!impl.ensure_group(*first)) return std::unexpected(Error{ErrorKind::refused, impl.stats_error()});
+  }
+  std::stop_callback forward(stop, [&impl] { impl.stopping.request_stop(); });
+  {
+    std::lock_guard lock(impl.mutex);
+    impl.working.assign(impl.options.num_workers, {});
+  }
+  std::vector<std::jthread> threads;
+  for (std::size_t i = 0; i < impl.options.num_workers; ++i)
+    threads.emplace_back([&impl, i] { impl.serve(i); });
+  threads.emplace_back([&impl] { impl.upkeep(); });
+  threads.clear();  // joins: each thread ends once stop is requested
+  return stats();
+}
+
+}  // namespace tendril::stream
