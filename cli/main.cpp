@@ -114,9 +114,10 @@ int main(int argc, char** argv) {
                            "files and directories to hash (directories: all below them)");
   scan_command->add_option("-c,--check", check.manifest,
                            "verify the digests in this manifest (- for stdin), as sha256sum -c");
-  scan_command->add_option("--exclude", scan.walk.excludes,
-                           "leave out what matches this shell pattern (a name, or a path if it "
-                           "has a /); repeatable")
+  scan_command
+      ->add_option("--exclude", scan.walk.excludes,
+                   "leave out what matches this shell pattern (a name, or a path if it "
+                   "has a /); repeatable")
       ->allow_extra_args(false);  // one pattern per --exclude: the PATHs stay PATHs
   scan_command->add_flag("-x,--one-file-system", scan.walk.one_file_system,
                          "do not enter directories on other file systems");

@@ -58,7 +58,7 @@ class TreeCount {
           counters.counted = true;
           return;
         }
-        struct stat info{};
+        struct stat info {};
         if (::stat(path->c_str(), &info) == 0 && S_ISREG(info.st_mode))
           counters.total_bytes += static_cast<std::uint64_t>(info.st_size);
         ++counters.total_files;
@@ -123,8 +123,8 @@ class ProgressLine {
     now.files_done = counters_.hashed.load() + now.errors;
     now.bytes_done = counters_.bytes.load();
     now.total_known = counters_.counted.load() || counters_.walk_done.load();
-    now.files_total = counters_.walk_done.load() ? counters_.found.load()
-                                                 : counters_.total_files.load();
+    now.files_total =
+        counters_.walk_done.load() ? counters_.found.load() : counters_.total_files.load();
     now.bytes_total = counters_.counted.load() ? counters_.total_bytes.load() : 0;
     if (!now.total_known) now.bytes_total = counters_.total_bytes.load();  // so far
     now.seconds = std::chrono::duration<double>(Clock::now() - started_).count();
@@ -202,7 +202,7 @@ int run_scan(const ScanOptions& options) {
 
   const auto started = Clock::now();
   Result<Metrics> result;
-  std::string write_error;  // why stdout failed, if it did
+  std::string write_error;       // why stdout failed, if it did
   std::vector<FileDigest> held;  // --sort: every digest, printed in order at the end
   {
     const TreeCount count(options, counters, terminal.shows_progress());
@@ -217,8 +217,9 @@ int run_scan(const ScanOptions& options) {
     for (FileDigest& digest : digests) {
       const auto done = ++counters.hashed;
       counters.bytes += digest.bytes;
-      const auto total = counters.counted ? std::max(counters.found.load(), counters.total_files.load())
-                                          : counters.found.load();
+      const auto total = counters.counted
+                             ? std::max(counters.found.load(), counters.total_files.load())
+                             : counters.found.load();
       states.publish_step_details("sha256", "hashing", static_cast<long long>(total),
                                   static_cast<long long>(done + counters.errors), digest.path);
       if (options.sort) {
@@ -292,7 +293,8 @@ int run_scan(const ScanOptions& options) {
         {"errors", grouped(counters.errors.load())}};
     if (!options.walk.excludes.empty()) rows.emplace_back("excluded", grouped(walk.excluded()));
     if (options.walk.one_file_system)
-      rows.emplace_back("other file systems", fmt::format("{} not entered", walk.other_file_systems()));
+      rows.emplace_back("other file systems",
+                        fmt::format("{} not entered", walk.other_file_systems()));
     rows.emplace_back("workers", std::to_string(options.workers));
     rows.emplace_back("tool states", options.states.none
                                          ? std::string("off (--no-state)")

@@ -60,8 +60,8 @@ std::string render_scan_progress(const ScanProgress& p, int width) {
     const double file_rate = p.seconds > 0 ? double(p.files_done) / p.seconds : 0.0;
     if (p.bytes_total > 0 && rate > 0)
       fields.push_back(
-          {"ETA " + clock_duration(double(p.bytes_total - std::min(p.bytes_total, p.bytes_done)) /
-                                   rate),
+          {"ETA " +
+               clock_duration(double(p.bytes_total - std::min(p.bytes_total, p.bytes_done)) / rate),
            7});
     else if (p.bytes_total == 0 && file_rate > 0)
       fields.push_back(

@@ -37,7 +37,7 @@ bool FileWalk::enterable(const fs::path& dir) {
     on_error_(dir.string(), std::string("cannot read directory: ") + std::strerror(errno));
     return false;
   }
-  struct stat info{};
+  struct stat info {};
   const bool same_device = ::fstat(fd, &info) != 0 || info.st_dev == device_;
   ::close(fd);
   if (options_.one_file_system && !same_device) {
@@ -48,7 +48,7 @@ bool FileWalk::enterable(const fs::path& dir) {
 }
 
 bool FileWalk::start_operand(const std::string& operand) {
-  struct stat info{};
+  struct stat info {};
   if (::stat(operand.c_str(), &info) != 0 || !S_ISDIR(info.st_mode)) return false;
   device_ = info.st_dev;
   if (!enterable(operand)) return true;  // reported; nothing under it

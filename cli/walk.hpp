@@ -45,8 +45,8 @@ class FileWalk {
   WalkOptions options_;
   ErrorSink on_error_;
   std::filesystem::recursive_directory_iterator it_;  // the current operand's, or the end
-  bool advance_ = false;                               // it_ is at an entry already yielded
-  std::uint64_t device_ = 0;                           // the current operand's file system
+  bool advance_ = false;                              // it_ is at an entry already yielded
+  std::uint64_t device_ = 0;                          // the current operand's file system
   std::uint64_t excluded_ = 0;
   std::uint64_t other_file_systems_ = 0;
 };

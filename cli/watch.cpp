@@ -183,9 +183,9 @@ int run_watch(const WatchOptions& options) {
     } else if (!file->poll(runs) && first) {
       trouble = "no state file yet";
     }
-    std::string screen = fmt::format(
-        "tool runs from {}\n{}", source,
-        runs.render(live ? terminal_width(STDOUT_FILENO) : 80, now_seconds(), options.silent_after.count()));
+    std::string screen = fmt::format("tool runs from {}\n{}", source,
+                                     runs.render(live ? terminal_width(STDOUT_FILENO) : 80,
+                                                 now_seconds(), options.silent_after.count()));
     if (!trouble.empty()) screen += "(" + trouble + ")\n";
     if (live) screen = "\x1b[H\x1b[2J" + screen;
     if (std::fputs(screen.c_str(), stdout) < 0 || std::fflush(stdout) != 0) {

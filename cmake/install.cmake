@@ -1,5 +1,5 @@
 # Install the libraries, their headers and a package config, so that consumers can say
-# find_package(tendril [COMPONENTS coroutines flow redis state]) and link tendril::<component>.
+# find_package(tendril [COMPONENTS coroutines flow redis state stream]) and link tendril::<component>.
 include(CMakePackageConfigHelpers)
 
 install(TARGETS ${tendril_installed_targets} EXPORT tendrilTargets

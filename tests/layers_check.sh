@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The layers' arrows point down (docs/architecture.md):
-#   core  <-  pipeline, flow  <-  redis (core only)  <-  state  <-  cli
+#   core  <-  pipeline, flow  <-  redis (core only)  <-  state, stream  <-  cli
 # Fails naming each include that runs the wrong way, and when <tendril/pipeline.hpp> or
 # <tendril/tendril.hpp> pull in a JSON header (the cheap headers stay cheap).
 # Usage: layers_check.sh SOURCE_DIR CXX
@@ -34,6 +34,7 @@ check pipeline core pipeline
 check flow core flow
 check redis core redis
 check state core redis state
+check stream core pipeline redis stream
 
 # No library file includes the CLI.
 if grep -rnE '#\s*include\s*[<"](\.\./)*cli/' include src; then

@@ -2,9 +2,9 @@
 #pragma once
 
 #include <chrono>
-#include <thread>
 #include <string>
 #include <string_view>
+#include <thread>
 #include <utility>
 #include <vector>
 

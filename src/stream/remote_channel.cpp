@@ -26,10 +26,10 @@ constexpr std::size_t kSendBatch = 256;
 constexpr std::size_t kReadBatch = 512;
 
 ErrorKind kind_named(const std::string& name) {
-  for (ErrorKind kind : {ErrorKind::handler, ErrorKind::source, ErrorKind::cancelled,
-                         ErrorKind::kill_switch, ErrorKind::usage, ErrorKind::invalid,
-                         ErrorKind::not_found, ErrorKind::queue_full, ErrorKind::stopped,
-                         ErrorKind::connection, ErrorKind::refused})
+  for (ErrorKind kind :
+       {ErrorKind::handler, ErrorKind::source, ErrorKind::cancelled, ErrorKind::kill_switch,
+        ErrorKind::usage, ErrorKind::invalid, ErrorKind::not_found, ErrorKind::queue_full,
+        ErrorKind::stopped, ErrorKind::connection, ErrorKind::refused})
     if (name == to_string(kind)) return kind;
   return ErrorKind::handler;
 }
@@ -38,7 +38,10 @@ ErrorKind kind_named(const std::string& name) {
 
 struct RemoteChannel::Impl {
   Impl(redis::Endpoint e, std::string stage, std::function<void(RemoteResult&&)> callback)
-      : endpoint(std::move(e)), keys(stage), run(random_hex()), results(keys.results(run)),
+      : endpoint(std::move(e)),
+        keys(stage),
+        run(random_hex()),
+        results(keys.results(run)),
         on_result(std::move(callback)) {}
 
   redis::Endpoint endpoint;
@@ -49,9 +52,9 @@ struct RemoteChannel::Impl {
 
   mutable std::mutex mutex;
   std::condition_variable wake;
-  bool closing = false;                       // guarded by mutex
-  bool resend_all = false;                    // guarded by mutex: a connection failed
-  std::deque<std::uint64_t> queue;            // guarded by mutex: seqs to send
+  bool closing = false;             // guarded by mutex
+  bool resend_all = false;          // guarded by mutex: a connection failed
+  std::deque<std::uint64_t> queue;  // guarded by mutex: seqs to send
   struct Outstanding {
     std::uint32_t tag;
     std::string payload;
@@ -176,7 +179,8 @@ struct RemoteChannel::Impl {
     const std::string* seq_text = entry.field("seq");
     std::uint64_t seq = 0;
     if (!seq_text ||
-        std::from_chars(seq_text->data(), seq_text->data() + seq_text->size(), seq).ec != std::errc())
+        std::from_chars(seq_text->data(), seq_text->data() + seq_text->size(), seq).ec !=
+            std::errc())
       return;
     RemoteResult result;
     {
@@ -199,8 +203,9 @@ struct RemoteChannel::Impl {
       const std::string* attempts = entry.field("attempts");
       result.error.kind = kind ? kind_named(*kind) : ErrorKind::handler;
       result.error.message = message ? *message : "a worker failed the item";
-      if (attempts) std::from_chars(attempts->data(), attempts->data() + attempts->size(),
-                                    result.error.attempts);
+      if (attempts)
+        std::from_chars(attempts->data(), attempts->data() + attempts->size(),
+                        result.error.attempts);
     }
     on_result(std::move(result));
   }
@@ -218,9 +223,10 @@ Result<void> RemoteChannel::open() {
   auto receiving = redis::Connection::open(impl_->endpoint);
   if (!receiving) return std::unexpected(receiving.error());
   if (auto made = Impl::make_results(*receiving, impl_->results); !made) return made;
-  impl_->sender = std::thread([this, c = std::move(*sending)]() mutable { impl_->send_loop(std::move(c)); });
-  impl_->receiver =
-      std::thread([this, c = std::move(*receiving)]() mutable { impl_->receive_loop(std::move(c)); });
+  impl_->sender =
+      std::thread([this, c = std::move(*sending)]() mutable { impl_->send_loop(std::move(c)); });
+  impl_->receiver = std::thread(
+      [this, c = std::move(*receiving)]() mutable { impl_->receive_loop(std::move(c)); });
   return {};
 }
 

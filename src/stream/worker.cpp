@@ -29,9 +29,7 @@ constexpr RetryPolicy kReconnect{
     .attempts = RetryPolicy::kUnbounded, .delay = 50ms, .backoff = 2.0, .max_delay = 2s};
 
 void check(const WorkerOptions& o) {
-  auto bad = [](const std::string& what) {
-    throw std::invalid_argument("stream worker: " + what);
-  };
+  auto bad = [](const std::string& what) { throw std::invalid_argument("stream worker: " + what); };
   if (o.stage.empty()) bad("stage must name the remote stage");
   if (o.num_workers < 1) bad("num_workers must be at least 1, got 0");
   if (o.retries < 1) bad("retries counts total attempts and must be at least 1");
@@ -39,14 +37,16 @@ void check(const WorkerOptions& o) {
   if (o.batch < 1) bad("batch must be at least 1");
   if (o.min_idle < 10ms) bad("min_idle must be at least 10 ms");
   if (o.block >= o.endpoint.timeout)
-    bad("block (" + std::to_string(o.block.count()) + " ms) must be below the endpoint's timeout (" +
-        std::to_string(o.endpoint.timeout.count()) + " ms), or every idle read fails");
+    bad("block (" + std::to_string(o.block.count()) +
+        " ms) must be below the endpoint's timeout (" + std::to_string(o.endpoint.timeout.count()) +
+        " ms), or every idle read fails");
 }
 
 }  // namespace
 
 struct StreamWorker::Impl {
-  Impl(WorkerOptions o, EntryHandler h) : options(std::move(o)), handler(std::move(h)), keys(options.stage) {
+  Impl(WorkerOptions o, EntryHandler h)
+      : options(std::move(o)), handler(std::move(h)), keys(options.stage) {
     if (options.consumer.empty()) options.consumer = detail::default_consumer_name();
   }
 
@@ -62,8 +62,8 @@ struct StreamWorker::Impl {
   std::condition_variable upkeep_wake;
 
   mutable std::mutex mutex;
-  WorkerStats totals;                           // guarded by mutex
-  std::vector<std::set<std::string>> working;   // guarded by mutex: ids each thread works on
+  WorkerStats totals;                          // guarded by mutex
+  std::vector<std::set<std::string>> working;  // guarded by mutex: ids each thread works on
 
   bool stop_requested() const { return stopping.stop_requested(); }
   std::string stats_error() const {
@@ -130,8 +130,8 @@ struct StreamWorker::Impl {
       if (!history && Clock::now() >= next_claim) {
         next_claim = Clock::now() + std::max<std::chrono::milliseconds>(options.min_idle / 2, 10ms);
         auto claimed = connection.command({"XAUTOCLAIM", keys.work, keys.group, me,
-                                           std::to_string(options.min_idle.count()), "0-0",
-                                           "COUNT", count_text});
+                                           std::to_string(options.min_idle.count()), "0-0", "COUNT",
+                                           count_text});
         if (!claimed) return failed(claimed.error());
         if (claimed->elements.size() >= 2) batch = detail::entry_list(claimed->elements[1]);
         std::erase_if(batch, [](const Entry& e) { return e.deleted; });
@@ -226,14 +226,14 @@ struct StreamWorker::Impl {
       const long long delivered = counted && deliveries.contains(e.id) ? deliveries[e.id] : 1;
       writes.push_back({"MULTI"});
       if (!reply || !seq || !data) {
-        dead_letter(writes, e, "an entry without the fields run, seq, reply and data", delivered, me);
+        dead_letter(writes, e, "an entry without the fields run, seq, reply and data", delivered,
+                    me);
       } else if (!live[*reply]) {
         count([&](WorkerStats& s) { ++s.dropped; });
       } else if (delivered > options.max_deliveries) {
-        const std::string why = "delivered " + std::to_string(delivered) +
-                                " times, more than max_deliveries (" +
-                                std::to_string(options.max_deliveries) +
-                                "): a worker died or hung on it";
+        const std::string why =
+            "delivered " + std::to_string(delivered) + " times, more than max_deliveries (" +
+            std::to_string(options.max_deliveries) + "): a worker died or hung on it";
         dead_letter(writes, e, why, delivered, me);
         answer_failure(writes, *reply, *seq, why, ErrorKind::handler, 0);
       } else {
@@ -248,7 +248,8 @@ struct StreamWorker::Impl {
             });
             break;
           case EntryOutcome::Kind::failed:
-            answer_failure(writes, *reply, *seq, outcome.data, outcome.error_kind, outcome.attempts);
+            answer_failure(writes, *reply, *seq, outcome.data, outcome.error_kind,
+                           outcome.attempts);
             count([&](WorkerStats& s) {
               ++s.failed;
               s.retried += static_cast<std::uint64_t>(std::max(0, outcome.attempts - 1));
@@ -279,7 +280,8 @@ struct StreamWorker::Impl {
     if (!replies) return failed(replies.error());
     for (const auto& r : *replies)
       if (r.type == redis::Reply::Type::error) return failed(Error{ErrorKind::refused, r.text});
-    if (acked_since_trim.fetch_add(batch.size()) + batch.size() >= kTrimAfter) upkeep_wake.notify_one();
+    if (acked_since_trim.fetch_add(batch.size()) + batch.size() >= kTrimAfter)
+      upkeep_wake.notify_one();
     return true;
   }
 
@@ -292,8 +294,9 @@ struct StreamWorker::Impl {
 
   void dead_letter(std::vector<std::vector<std::string>>& writes, const Entry& e,
                    const std::string& why, long long deliveries, const std::string& me) {
-    std::vector<std::string> add{"XADD", keys.dead, "MAXLEN", "~", "10000", "*", "id", e.id,
-                                 "error", why, "deliveries", std::to_string(deliveries),
+    std::vector<std::string> add{"XADD",     keys.dead, "MAXLEN",     "~",
+                                 "10000",    "*",       "id",         e.id,
+                                 "error",    why,       "deliveries", std::to_string(deliveries),
                                  "consumer", me};
     for (const auto& [key, value] : e.fields) add.insert(add.end(), {key, value});
     writes.push_back(std::move(add));
@@ -368,8 +371,7 @@ struct StreamWorker::Impl {
       if (needed && (!floor || *needed < *floor)) floor = needed;
     }
     if (!floor) return true;
-    return static_cast<bool>(
-        connection.command({"XTRIM", keys.work, "MINID", "~", floor->text()}));
+    return static_cast<bool>(connection.command({"XTRIM", keys.work, "MINID", "~", floor->text()}));
   }
 };
 
@@ -396,7 +398,8 @@ Result<WorkerStats> StreamWorker::run(std::stop_token stop) {
     // Redis down or a wrong password at the start is an error now, not a silent retry loop.
     auto first = redis::Connection::open(impl.options.endpoint);
     if (!first) return std::unexpected(first.error());
-    if (!impl.ensure_group(*first)) return std::unexpected(Error{ErrorKind::refused, impl.stats_error()});
+    if (!impl.ensure_group(*first))
+      return std::unexpected(Error{ErrorKind::refused, impl.stats_error()});
   }
   std::stop_callback forward(stop, [&impl] { impl.stopping.request_stop(); });
   {

@@ -17,7 +17,7 @@ case $mode in
     fi
     grep -q "tendril has no component 'nosuch'" <<<"$out" || { echo "$out" >&2; exit 1; }
     cmake -S "$source/tests/consumer" -B "$work/build" "${generator[@]}" \
-      -DCONSUMER_MODE=find_package "-DCONSUMER_COMPONENTS=flow;state" \
+      -DCONSUMER_MODE=find_package "-DCONSUMER_COMPONENTS=flow;state;stream" \
       -DCMAKE_PREFIX_PATH="$work/prefix" >/dev/null ;;
   add_subdirectory)
     # Compiled as the main build compiles (release flags, -Werror, ccache), so the objects

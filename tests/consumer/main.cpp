@@ -1,5 +1,7 @@
 #include <tendril/flow.hpp>
 #include <tendril/state/publisher.hpp>
+#include <tendril/stream/remote_stage.hpp>
+#include <tendril/stream/worker.hpp>
 #include <tendril/tendril.hpp>
 
 #include <cstdio>
@@ -32,5 +34,12 @@ int main() {
   if (!runtime.wait_until_all_jobs_finished(std::chrono::seconds(10))) return 1;
   const auto counted = runtime.worker_state(*worker)->get_routine_state("count").value()["count"];
   std::printf("consumer: flow counted %d\n", counted.get<int>());
-  return sum == 14 && sent && publisher.stats().sent == 1 && counted == 3 ? 0 : 1;
+  // Scale-out: a remote stage and a stream worker can be made (serving needs a Redis).
+  namespace st = tendril::stream;
+  auto remote = st::remote_stage<int, int>({.stage = "consumer"});
+  auto stream_worker = st::stream_worker({.stage = "consumer"}, [](int x) { return x + 1; });
+  const bool codec = st::JsonCodec<int>::decode(st::JsonCodec<int>::encode(41)).value() == 41;
+  std::printf("consumer: remote stage '%s', worker of '%s'\n", remote.name().c_str(),
+              stream_worker.options().stage.c_str());
+  return codec && sum == 14 && sent && publisher.stats().sent == 1 && counted == 3 ? 0 : 1;
 }

@@ -112,16 +112,17 @@ TEST(StreamCodec, JsonAndBinaryRoundTripAndSayWhyBytesCannotBeRead) {
 TEST(RemoteStage, ItemsGoToStreamWorkersAndTheirResultsFlowOnCounted) {
   tendril::testing::Watchdog watchdog(60s, "round trip");
   RedisServer server;
-  Serving worker(ts::stream_worker({.endpoint = server.endpoint(), .stage = "double",
-                                    .num_workers = 2},
-                                   [](Point p, tendril::WorkerState& state) {
-                                     ++state.get_or_create("seen", [] { return 0; });
-                                     return Point{p.x * 2, p.label + "!"};
-                                   }));
+  Serving worker(
+      ts::stream_worker({.endpoint = server.endpoint(), .stage = "double", .num_workers = 2},
+                        [](Point p, tendril::WorkerState& state) {
+                          ++state.get_or_create("seen", [] { return 0; });
+                          return Point{p.x * 2, p.label + "!"};
+                        }));
   auto remote = ts::remote_stage<Point, Point>(
       {.endpoint = server.endpoint(), .stage = "double", .max_in_flight = 64});
-  auto pipe = tendril::Pipeline(std::views::iota(0, 2000) |
-                                std::views::transform([](int i) { return Point{i, "p"}; })) >>
+  auto pipe = tendril::Pipeline(std::views::iota(0, 2000) | std::views::transform([](int i) {
+                                  return Point{i, "p"};
+                                })) >>
               remote >> tendril::work_pool([](Point p) { return p.x; });
   std::vector<int> got;
   for (int x : pipe.iter()) got.push_back(x);
@@ -153,14 +154,14 @@ TEST(RemoteStage, AWorkersFailureComesBackAsTheItemsErrorAfterItsRetries) {
                                    }));
   std::vector<int> dead;
   std::mutex dead_mutex;
-  auto remote = ts::remote_stage<int, int>(
-      {.endpoint = server.endpoint(),
-       .stage = "picky",
-       .on_error = tendril::OnError::pass,
-       .dead_letter = [&](const int& x, const tendril::Error&) {
-         std::lock_guard lock(dead_mutex);
-         dead.push_back(x);
-       }});
+  auto remote =
+      ts::remote_stage<int, int>({.endpoint = server.endpoint(),
+                                  .stage = "picky",
+                                  .on_error = tendril::OnError::pass,
+                                  .dead_letter = [&](const int& x, const tendril::Error&) {
+                                    std::lock_guard lock(dead_mutex);
+                                    dead.push_back(x);
+                                  }});
   auto pipe = tendril::Pipeline(std::views::iota(0, 100)) >> remote;
   int values = 0, errors = 0;
   for (auto& r : pipe.iter_results()) {
@@ -228,18 +229,18 @@ TEST(StreamWorker, EntriesADeadConsumerHeldAreClaimedAndDoneAndOverDeliveredOnes
     ASSERT_TRUE(admin->command({"XADD", "tendril:sq:work", "*", "run", "r", "seq",
                                 std::to_string(i), "reply", "res", "data", std::to_string(i)}));
   // A consumer takes all twenty and dies without a word.
-  auto taken = admin->command({"XREADGROUP", "GROUP", "sq", "ghost", "COUNT", "20", "STREAMS",
-                               "tendril:sq:work", ">"});
+  auto taken = admin->command(
+      {"XREADGROUP", "GROUP", "sq", "ghost", "COUNT", "20", "STREAMS", "tendril:sq:work", ">"});
   ASSERT_TRUE(taken);
   // One of them has already been delivered (and lost) five times.
   auto first_id = admin->command({"XRANGE", "tendril:sq:work", "-", "+", "COUNT", "1"});
   const std::string poison = first_id->elements[0].elements[0].text;
-  ASSERT_TRUE(admin->command(
-      {"XCLAIM", "tendril:sq:work", "sq", "ghost", "0", poison, "RETRYCOUNT", "5"}));
+  ASSERT_TRUE(
+      admin->command({"XCLAIM", "tendril:sq:work", "sq", "ghost", "0", poison, "RETRYCOUNT", "5"}));
   std::this_thread::sleep_for(250ms);
-  Serving worker(ts::stream_worker({.endpoint = server.endpoint(), .stage = "sq",
-                                    .min_idle = 200ms, .max_deliveries = 3},
-                                   [](int x) { return x * x; }));
+  Serving worker(ts::stream_worker(
+      {.endpoint = server.endpoint(), .stage = "sq", .min_idle = 200ms, .max_deliveries = 3},
+      [](int x) { return x * x; }));
   ASSERT_TRUE(eventually([&] { return integer(*admin, {"XLEN", "res"}) == 20; }));
   const auto stats = worker.stop();
   EXPECT_EQ(stats->claimed, 20u);
@@ -265,12 +266,10 @@ TEST(StreamWorker, ALongItemKeepsItsLeaseSoNoOtherWorkerTakesIt) {
     std::this_thread::sleep_for(1200ms);  // six times min_idle
     return x;
   };
-  Serving a(ts::stream_worker({.endpoint = server.endpoint(), .stage = "slow", .consumer = "a",
-                               .min_idle = 200ms},
-                              slow));
-  Serving b(ts::stream_worker({.endpoint = server.endpoint(), .stage = "slow", .consumer = "b",
-                               .min_idle = 200ms},
-                              slow));
+  Serving a(ts::stream_worker(
+      {.endpoint = server.endpoint(), .stage = "slow", .consumer = "a", .min_idle = 200ms}, slow));
+  Serving b(ts::stream_worker(
+      {.endpoint = server.endpoint(), .stage = "slow", .consumer = "b", .min_idle = 200ms}, slow));
   auto remote = ts::remote_stage<int, int>({.endpoint = server.endpoint(), .stage = "slow"});
   auto run = (tendril::Pipeline(std::views::iota(0, 2)) >> remote).run();
   ASSERT_TRUE(run);
@@ -283,8 +282,7 @@ TEST(RemoteStage, StreamsStayBoundedAndTheProducerKeepsAtMostMaxInFlightOut) {
   tendril::testing::Watchdog watchdog(120s, "bounded");
   RedisServer server;
   Serving worker(ts::stream_worker<ts::BinaryCodec>(
-      {.endpoint = server.endpoint(), .stage = "b", .num_workers = 2},
-      [](std::uint64_t x) {
+      {.endpoint = server.endpoint(), .stage = "b", .num_workers = 2}, [](std::uint64_t x) {
         if (x % 1000 == 0) std::this_thread::sleep_for(2ms);
         return x + 1;
       }));
@@ -302,16 +300,19 @@ TEST(RemoteStage, StreamsStayBoundedAndTheProducerKeepsAtMostMaxInFlightOut) {
       std::this_thread::sleep_for(1ms);
     }
   });
-  auto run = (tendril::Pipeline(std::views::iota(std::uint64_t{0}, std::uint64_t{50000})) >>
-              remote)
-                 .run();
+  auto run =
+      (tendril::Pipeline(std::views::iota(std::uint64_t{0}, std::uint64_t{50000})) >> remote).run();
   done = true;
   sampler.join();
   ASSERT_TRUE(run) << run.error().describe();
   EXPECT_EQ(run->processed, 50000u);
   EXPECT_LE(most_out, 32) << "never more than max_in_flight entries un-acknowledged";
   EXPECT_GT(most_out, 0);
-  ASSERT_TRUE(eventually([&] { return integer(*admin, {"XLEN", "tendril:b:work"}) < 300; }, 5s))
+  ASSERT_TRUE(eventually(
+      [&] {
+        return integer(*admin, {"XLEN", "tendril:b:work"}) < 300;
+      },
+      5s))
       << "trimmed with MINID below what is still needed: "
       << integer(*admin, {"XLEN", "tendril:b:work"}) << " entries left";
   EXPECT_LT(longest, 1000) << "and bounded during the run";
@@ -335,9 +336,12 @@ TEST(RemoteStage, CancellingTheRunMakesWorkersDropItsRemainingEntries) {
   ASSERT_FALSE(run);
   EXPECT_EQ(run.error().kind, tendril::ErrorKind::cancelled);
   auto admin = rd::Connection::open(server.endpoint());
-  ASSERT_TRUE(eventually([&] { return group_field(*admin, "tendril:c:work", "pending") == 0 &&
-                                      group_field(*admin, "tendril:c:work", "lag") == 0; },
-                         10s));
+  ASSERT_TRUE(eventually(
+      [&] {
+        return group_field(*admin, "tendril:c:work", "pending") == 0 &&
+               group_field(*admin, "tendril:c:work", "lag") == 0;
+      },
+      10s));
   const auto stats = worker.stop();
   EXPECT_GT(stats->dropped, 100u) << "the cancelled run's entries were dropped, not run";
   EXPECT_LT(stats->processed, 100u);
@@ -347,22 +351,23 @@ TEST(StreamWorker, RedisDownAtTheStartOrAWrongPasswordIsANamedError) {
   RedisServer server("right");
   auto endpoint = server.endpoint();
   endpoint.password = "wrong";
-  auto refused = ts::stream_worker({.endpoint = endpoint, .stage = "x"}, [](int x) { return x; })
-                     .run();
+  auto refused =
+      ts::stream_worker({.endpoint = endpoint, .stage = "x"}, [](int x) { return x; }).run();
   ASSERT_FALSE(refused);
   EXPECT_NE(refused.error().message.find("WRONGPASS"), std::string::npos);
   EXPECT_EQ(refused.error().message.find("wrong"), refused.error().message.find("wrong pass"))
       << "the password itself never shows: " << refused.error().message;
   const int port = server.port();
   server.kill();
-  auto down = ts::stream_worker({.endpoint = tendril::testing::at_port(port), .stage = "x"},
-                                [](int x) { return x; })
-                  .run();
+  auto down =
+      ts::stream_worker({.endpoint = tendril::testing::at_port(port), .stage = "x"}, [](int x) {
+        return x;
+      }).run();
   ASSERT_FALSE(down);
   EXPECT_NE(down.error().message.find("127.0.0.1:" + std::to_string(port)), std::string::npos)
       << down.error().message;
-  auto remote = ts::remote_stage<int, int>(
-      {.endpoint = tendril::testing::at_port(port), .stage = "x"});
+  auto remote =
+      ts::remote_stage<int, int>({.endpoint = tendril::testing::at_port(port), .stage = "x"});
   auto run = (tendril::Pipeline(std::views::iota(0, 10)) >> remote).run();
   ASSERT_FALSE(run);
   EXPECT_EQ(run.error().kind, tendril::ErrorKind::connection);
@@ -372,11 +377,11 @@ TEST(StreamWorker, RedisDownAtTheStartOrAWrongPasswordIsANamedError) {
 TEST(RemoteStage, ARedisRestartMidRunLosesNothing) {
   tendril::testing::Watchdog watchdog(120s, "restart");
   RedisServer server({}, RedisServer::Durability::fsync_always);
-  Serving worker(ts::stream_worker({.endpoint = server.endpoint(), .stage = "r", .num_workers = 2},
-                                   [](int x) {
-                                     std::this_thread::sleep_for(1ms);
-                                     return x;
-                                   }));
+  Serving worker(
+      ts::stream_worker({.endpoint = server.endpoint(), .stage = "r", .num_workers = 2}, [](int x) {
+        std::this_thread::sleep_for(1ms);
+        return x;
+      }));
   auto remote = ts::remote_stage<int, int>(
       {.endpoint = server.endpoint(), .stage = "r", .max_in_flight = 16});
   auto pipe = tendril::Pipeline(std::views::iota(0, 3000)) >> remote;

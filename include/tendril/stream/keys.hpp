@@ -20,7 +20,9 @@ namespace tendril::stream {
 
 struct StreamKeys {
   explicit StreamKeys(const std::string& stage)
-      : work("tendril:" + stage + ":work"), group(stage), dead("tendril:" + stage + ":dead"),
+      : work("tendril:" + stage + ":work"),
+        group(stage),
+        dead("tendril:" + stage + ":dead"),
         results_prefix("tendril:" + stage + ":results:") {}
   std::string results(std::string_view run) const { return results_prefix + std::string(run); }
 

@@ -70,8 +70,8 @@ class RemoteStageNode final : public tendril::detail::NodeBase,
         channel_(remote.endpoint, remote.stage,
                  [this](RemoteResult&& result) { finished(std::move(result)); }) {
     for (std::size_t i = 0; i < options.num_workers; ++i)
-      seats_.push_back(std::make_unique<Seat>(WorkerState(core_.name, i, context.stop_token()),
-                                              0, false));
+      seats_.push_back(
+          std::make_unique<Seat>(WorkerState(core_.name, i, context.stop_token()), 0, false));
     if (auto opened = channel_.open(); !opened) open_error_ = opened.error();
     context.on_abort([this] {
       lane_.abort();
@@ -219,8 +219,10 @@ template <class In, class Out, template <class> class Codec = JsonCodec>
 Stage<In, Out> remote_stage(RemoteOptions<In, Out> options) {
   static_assert(CodecFor<Codec, In> && CodecFor<Codec, Out>,
                 "the codec must have encode() and decode() for the stage's types");
-  if (options.stage.empty()) tendril::detail::throw_invalid_stage("a remote stage needs its stage name");
-  if (options.max_in_flight < 1) tendril::detail::throw_invalid_stage("max_in_flight must be at least 1");
+  if (options.stage.empty())
+    tendril::detail::throw_invalid_stage("a remote stage needs its stage name");
+  if (options.max_in_flight < 1)
+    tendril::detail::throw_invalid_stage("max_in_flight must be at least 1");
   PoolOptions<In, Out> pool{.buffer = std::max<std::size_t>(options.buffer, 1),
                             .retries = 1,
                             .num_workers = options.max_in_flight,

@@ -49,8 +49,8 @@ struct WorkerOptions {
   int retries = 1;              // total attempts per item, here (1 = no retry)
   std::string consumer = {};    // this pool's name in the group; "<host>-<pid>" when empty
   std::chrono::milliseconds min_idle{5000};  // a pending entry idle this long may be claimed
-  int max_deliveries = 3;       // deliveries before an entry goes to the dead-letter stream
-  std::size_t batch = 16;       // entries fetched per XREADGROUP
+  int max_deliveries = 3;  // deliveries before an entry goes to the dead-letter stream
+  std::size_t batch = 16;  // entries fetched per XREADGROUP
   std::chrono::milliseconds block{500};  // XREADGROUP BLOCK (below the endpoint's timeout)
 };
 
@@ -63,7 +63,7 @@ struct WorkerStats {
   std::uint64_t dropped = 0;        // of cancelled runs, acknowledged unrun
   std::uint64_t handed_back = 0;    // fetched but not begun when stopped
   std::uint64_t reconnects = 0;
-  std::string last_error = {};      // the last connection failure, if any
+  std::string last_error = {};  // the last connection failure, if any
 };
 
 // What became of one entry's payload; made by the typed wrapper stream_worker() builds.
@@ -112,13 +112,14 @@ StreamWorker stream_worker(WorkerOptions options, F handler) {
   EntryHandler entry = [erased = std::move(erased), attempts](
                            std::string_view payload, WorkerState& state) mutable -> EntryOutcome {
     auto item = Codec<In>::decode(payload);
-    if (!item) return {EntryOutcome::Kind::undecodable, item.error().message, ErrorKind::invalid, 0};
+    if (!item)
+      return {EntryOutcome::Kind::undecodable, item.error().message, ErrorKind::invalid, 0};
     Error last;
     for (int attempt = 1; attempt <= attempts; ++attempt) {
       tendril::detail::Carried<In> input(*item);
       auto out = tendril::detail::call_handler(erased, std::move(input), state);
-      if (out) return {EntryOutcome::Kind::value, Codec<Out>::encode(*out), ErrorKind::handler,
-                       attempt};
+      if (out)
+        return {EntryOutcome::Kind::value, Codec<Out>::encode(*out), ErrorKind::handler, attempt};
       last = std::move(*out.error());
       if (!last.retryable() || state.stop_token().stop_requested())
         return {EntryOutcome::Kind::failed, last.message, last.kind, attempt};

@@ -23,8 +23,8 @@ namespace tendril::stream::detail {
 struct RemoteResult {
   std::uint32_t tag = 0;  // what send() was given with the item
   bool ok = false;
-  std::string data;       // the encoded output, when ok
-  Error error;            // otherwise
+  std::string data;  // the encoded output, when ok
+  Error error;       // otherwise
 };
 
 struct ChannelStats {
