@@ -142,6 +142,30 @@ TEST(RemoteStage, ItemsGoToStreamWorkersAndTheirResultsFlowOnCounted) {
   EXPECT_TRUE(keys->elements.empty()) << "the run's results stream is gone with the run";
 }
 
+TEST(RemoteStage, OrderedPassesResultsOnInInputOrderThoughWorkersFinishOutOfOrder) {
+  tendril::testing::Watchdog watchdog(60s, "ordered");
+  RedisServer server;
+  auto jittery = [](int x) {
+    std::this_thread::sleep_for(std::chrono::microseconds((x * 7919) % 3000));
+    return x;
+  };
+  Serving worker(ts::stream_worker(
+      {.endpoint = server.endpoint(), .stage = "o", .num_workers = 4, .batch = 1}, jittery));
+  auto remote = ts::remote_stage<int, int>(
+      {.endpoint = server.endpoint(), .stage = "o", .max_in_flight = 16, .ordered = true});
+  std::vector<int> got;
+  for (int x : (tendril::Pipeline(std::views::iota(0, 400)) >> remote).iter()) got.push_back(x);
+  std::vector<int> expected(400);
+  std::iota(expected.begin(), expected.end(), 0);
+  EXPECT_EQ(got, expected);
+  auto unordered = ts::remote_stage<int, int>(
+      {.endpoint = server.endpoint(), .stage = "o", .max_in_flight = 16});
+  std::vector<int> as_done;
+  for (int x : (tendril::Pipeline(std::views::iota(0, 400)) >> unordered).iter())
+    as_done.push_back(x);
+  EXPECT_NE(as_done, expected) << "without ordered, results come as they are done";
+}
+
 TEST(RemoteStage, AWorkersFailureComesBackAsTheItemsErrorAfterItsRetries) {
   tendril::testing::Watchdog watchdog(60s, "failures");
   RedisServer server;

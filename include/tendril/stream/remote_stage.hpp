@@ -13,7 +13,8 @@
 // run's metrics count each result as this stage's work. A failed item arrives as the worker's
 // error and meets this stage's on_error and dead_letter like a local failure. Cancelling the run
 // deletes its results stream, and workers drop its remaining entries. Delivery is at least
-// once; a duplicate result is dropped here. Results come in the order they are done.
+// once; a duplicate result is dropped here. Results come in the order they are done, or with
+// `ordered` in the order items came in (a result waits for those before it, its seat held).
 #pragma once
 
 #include <atomic>
@@ -28,6 +29,7 @@
 
 #include "tendril/pipeline/detail/channel.hpp"
 #include "tendril/pipeline/detail/lane.hpp"
+#include "tendril/pipeline/detail/reorderer.hpp"
 #include "tendril/pipeline/detail/run_context.hpp"
 #include "tendril/pipeline/detail/stage_worker.hpp"
 #include "tendril/pipeline/stage.hpp"
@@ -43,6 +45,7 @@ struct RemoteOptions {
   std::string stage;                 // the stage's name: its keys, and its name in metrics
   std::size_t max_in_flight = 256;   // items sent and not yet answered, at most
   std::size_t buffer = 64;           // items waiting here to be sent
+  bool ordered = false;              // pass results on in input order (held back until then)
   OnError on_error = OnError::drop;  // for items the workers failed
   std::function<void(const In&, const Error&)> dead_letter = {};
 };
@@ -66,7 +69,9 @@ class RemoteStageNode final : public tendril::detail::NodeBase,
                   tendril::detail::RunContext& context)
       : core_(options, std::move(name), downstream, context),
         keep_item_(static_cast<bool>(options.dead_letter)),
+        ordered_(remote.ordered),
         lane_(options.buffer, options.num_workers),
+        reorderer_(2 * options.num_workers + options.buffer),
         channel_(remote.endpoint, remote.stage,
                  [this](RemoteResult&& result) { finished(std::move(result)); }) {
     for (std::size_t i = 0; i < options.num_workers; ++i)
@@ -75,6 +80,7 @@ class RemoteStageNode final : public tendril::detail::NodeBase,
     if (auto opened = channel_.open(); !opened) open_error_ = opened.error();
     context.on_abort([this] {
       lane_.abort();
+      reorderer_.abort();
       channel_.close();  // workers drop what is left of this run
     });
   }
@@ -100,10 +106,9 @@ class RemoteStageNode final : public tendril::detail::NodeBase,
       upstream.release();
       return;
     }
-    lane_.accept(std::move(item), upstream, false,
-                 [this](std::uint32_t seat, Envelope<In>&& admitted) {
-                   start(seat, std::move(admitted.value));
-                 });
+    lane_.accept(
+        std::move(item), upstream, ordered_,
+        [this](std::uint32_t seat, Envelope<In>&& admitted) { start(seat, std::move(admitted)); });
   }
 
   // Runner: results that came back first, then items waiting for a seat.
@@ -122,8 +127,8 @@ class RemoteStageNode final : public tendril::detail::NodeBase,
     }
     std::uint32_t seat;
     Envelope<In> item;
-    if (!lane_.take(seat, item, false)) return false;
-    start(seat, std::move(item.value));
+    if (!lane_.take(seat, item, ordered_)) return false;
+    start(seat, std::move(item));
     return true;
   }
   bool runnable() const override {
@@ -142,15 +147,17 @@ class RemoteStageNode final : public tendril::detail::NodeBase,
     using tendril::detail::StageWorker<int>::StageWorker;
     std::optional<In> item;  // kept for the dead letter
     Clock::time_point sent;
+    std::uint64_t order = 0;  // the item's number in input order (ordered stages)
   };
 
   // On a scheduler thread, seat held: send the item.
-  void start(std::uint32_t index, Carried<In>&& input) {
+  void start(std::uint32_t index, Envelope<In>&& envelope) {
     Seat& seat = *seats_[index];
+    seat.order = envelope.seq;
+    Carried<In>& input = envelope.value;
     if (!input) {  // an upstream error passes through untouched
       Lease lease(this, index);
-      return core_.downstream.accept(Envelope<Out>{std::unexpected(std::move(input.error()))},
-                                     lease);
+      return emit(seat, Envelope<Out>{std::unexpected(std::move(input.error()))}, lease);
     }
     seat.item.reset();
     if constexpr (std::is_copy_constructible_v<In>) {
@@ -187,21 +194,30 @@ class RemoteStageNode final : public tendril::detail::NodeBase,
     }
     if (value) {
       ++seat.counters.processed;
-      return core_.downstream.accept(Envelope<Out>{std::move(value)}, lease);
+      return emit(seat, Envelope<Out>{std::move(value)}, lease);
     }
     if (core_.context.stopped()) return;  // abandoned by the cancel, not failed
     ++seat.counters.failed;
     Error error = core_.failed(std::move(*value.error()), value.error()->attempts);
     if (core_.settle(error, seat.item ? &*seat.item : nullptr))
-      core_.downstream.accept(Envelope<Out>{tendril::detail::carried_error(std::move(error))},
-                              lease);
+      return emit(seat, Envelope<Out>{tendril::detail::carried_error(std::move(error))}, lease);
+    if (ordered_) reorderer_.deliver(seat.order, std::nullopt, core_.downstream, *scheduler_);
+  }
+
+  // Downstream now, or (ordered) once every item before it has gone.
+  void emit(Seat& seat, Envelope<Out>&& out, Lease& lease) {
+    if (!ordered_) return core_.downstream.accept(std::move(out), lease);
+    reorderer_.deliver(seat.order, std::optional<Envelope<Out>>(std::move(out)), core_.downstream,
+                       *scheduler_);
   }
 
   const tendril::detail::StageCore<In, Out> core_;
   const bool keep_item_;
+  const bool ordered_;
   tendril::detail::Scheduler* scheduler_ = nullptr;
   std::atomic<std::size_t>* queued_items_ = nullptr;
   tendril::detail::Lane<In> lane_;
+  tendril::detail::Reorderer<Out> reorderer_;
   std::vector<std::unique_ptr<Seat>> seats_;
   std::atomic<std::size_t> in_flight_{0};
   std::optional<Error> open_error_;
@@ -226,6 +242,7 @@ Stage<In, Out> remote_stage(RemoteOptions<In, Out> options) {
   PoolOptions<In, Out> pool{.buffer = std::max<std::size_t>(options.buffer, 1),
                             .retries = 1,
                             .num_workers = options.max_in_flight,
+                            .ordered = options.ordered,
                             .on_error = options.on_error,
                             .dead_letter = options.dead_letter,
                             .name = options.stage};
