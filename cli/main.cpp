@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "check.hpp"
+#include "distributed.hpp"
 #include "flow_command.hpp"
 #include "scan.hpp"
 #include "suggest.hpp"
@@ -140,10 +141,38 @@ int main(int argc, char** argv) {
                            "with no Redis, append tool states here (JSON lines)");
   scan_command->add_flag("--every-state", scan.states.every_state,
                          "publish every file's state, not only the latest of each flush");
+  scan_command->add_flag("--distributed", scan.distributed,
+                         "hash on `tendril worker`s of the scan group, on the Redis of --redis");
+  scan_command
+      ->add_option("--max-in-flight", scan.max_in_flight,
+                   "with --distributed: files sent and not yet answered, at most")
+      ->check(CLI::Range(1, 100000))
+      ->capture_default_str();
   scan_command->add_flag("--no-state", scan.states.none, "publish no tool states")
       ->excludes("--redis")
       ->excludes("--state-file")
       ->excludes("--every-state");
+
+  tendril::cli::WorkerCommandOptions worker;
+  worker.workers = std::max(1u, std::thread::hardware_concurrency());
+  auto* worker_command = app.add_subcommand(
+      "worker", "join the scan group on Redis and hash what `tendril scan --distributed` sends");
+  worker_command->add_option("--redis", worker.redis_url,
+                             "the Redis of the scan group (redis://[user:pass@]host:port/db)");
+  worker_command->add_option("-w,--workers", worker.workers, "hashing threads")
+      ->check(CLI::Range(1, 1024))
+      ->capture_default_str();
+  worker_command
+      ->add_option("--min-idle", worker.min_idle_seconds,
+                   "seconds a pending file may idle before a live worker takes it over")
+      ->check(CLI::Range(0.01, 3600.0))
+      ->capture_default_str();
+  worker_command
+      ->add_option("--max-deliveries", worker.max_deliveries,
+                   "deliveries of a file before it goes to the dead-letter stream")
+      ->check(CLI::Range(1, 1000))
+      ->capture_default_str();
+  worker_command->add_flag("-q,--quiet", worker.quiet, "no banner and no summary");
 
   tendril::cli::WatchOptions watch;
   auto* watch_command =
@@ -229,6 +258,7 @@ int main(int argc, char** argv) {
     }
     return tendril::cli::run_scan(scan);
   }
+  if (*worker_command) return tendril::cli::run_worker(worker);
   if (*watch_command) {
     watch.interval = std::chrono::milliseconds(static_cast<long>(watch_interval * 1000));
     return tendril::cli::run_watch(watch);

@@ -14,10 +14,12 @@
 #include <functional>
 #include <mutex>
 #include <tendril/state/publisher.hpp>
+#include <tendril/stream/remote_stage.hpp>
 #include <tendril/tendril.hpp>
 #include <thread>
 #include <vector>
 
+#include "distributed.hpp"
 #include "scan_progress.hpp"
 #include "sha256.hpp"
 #include "signals.hpp"
@@ -195,7 +197,36 @@ int run_scan(const ScanOptions& options) {
         return state.get_or_create("hasher", [] { return std::make_unique<FileHasher>(); })
             ->hash(path, state.stop_token());
       });
-  auto pipe = Pipeline(source) >> hash;
+  // Distributed: the walk's paths go, absolute, to the scan group's workers.
+  std::optional<redis::Endpoint> remote_redis;
+  if (options.distributed) {
+    auto endpoint = read_endpoint(options.states);
+    if (!endpoint || !*endpoint) {
+      terminal.message("tendril scan: --distributed needs a Redis: " +
+                       (endpoint
+                            ? std::string("give --redis URL (or set PREFECT_REDIS_MESSAGING_URL)")
+                            : endpoint.error()));
+      return 2;
+    }
+    remote_redis = **endpoint;
+  }
+  auto remote_stats = std::make_shared<stream::RemoteStats>();
+  auto pipe = [&]() -> Pipeline<FileDigest> {
+    if (!remote_redis) return Pipeline(source) >> hash;
+    auto to_item = work_pool({.buffer = 64, .name = "walk"}, [](std::string path) {
+      std::error_code error;
+      auto absolute = std::filesystem::absolute(path, error);
+      return ScanItem{error ? path : absolute.string(), std::move(path)};
+    });
+    auto remote = stream::remote_stage<ScanItem, FileDigest>(
+        {.endpoint = *remote_redis,
+         .stage = kScanStage,
+         .max_in_flight = options.max_in_flight,
+         .dead_letter = [&](const ScanItem& item,
+                            const Error& error) { report(item.name, error.message); },
+         .stats = remote_stats});
+    return Pipeline(source) >> to_item >> remote;
+  }();
 
   static char stdout_buffer[1 << 16];
   std::setvbuf(stdout, stdout_buffer, _IOFBF, sizeof stdout_buffer);
@@ -278,7 +309,12 @@ int run_scan(const ScanOptions& options) {
         {"errors", counters.errors.load()},
         {"excluded", walk.excluded()},
         {"other_file_systems_skipped", walk.other_file_systems()},
-        {"workers", options.workers},
+        {"workers", options.distributed ? 0 : options.workers},
+        {"distributed",
+         {{"enabled", options.distributed},
+          {"resent", remote_stats->resent},
+          {"duplicates", remote_stats->duplicates},
+          {"reconnects", remote_stats->reconnects}}},
         {"tool_states",
          {{"enabled", !options.states.none}, {"sent", delivery.sent}, {"lost", lost}}}};
     terminal.message(summary.dump());
@@ -295,7 +331,16 @@ int run_scan(const ScanOptions& options) {
     if (options.walk.one_file_system)
       rows.emplace_back("other file systems",
                         fmt::format("{} not entered", walk.other_file_systems()));
-    rows.emplace_back("workers", std::to_string(options.workers));
+    if (remote_redis) {
+      rows.emplace_back(
+          "workers", fmt::format("remote: group '{}' on {}", kScanStage, remote_redis->describe()));
+      rows.emplace_back("sent again", fmt::format("{} (after {} reconnects)", remote_stats->resent,
+                                                  remote_stats->reconnects));
+      rows.emplace_back("duplicates",
+                        fmt::format("{} (answered twice, dropped)", remote_stats->duplicates));
+    } else {
+      rows.emplace_back("workers", std::to_string(options.workers));
+    }
     rows.emplace_back("tool states", options.states.none
                                          ? std::string("off (--no-state)")
                                          : fmt::format("{} sent, {} lost", delivery.sent, lost));

@@ -25,12 +25,16 @@ struct ScanOptions {
   bool quiet = false;       // -q: no progress line and no summary; errors still said
   bool json = false;        // --json: the summary as one JSON object on stderr
   bool stats = false;       // also print the pipeline's per-stage metrics
+  // --distributed: the hashing is done by `tendril worker`s of the scan group on the Redis of
+  // `states` (which must name one); this process walks, sends and prints.
+  bool distributed = false;
+  std::size_t max_in_flight = 256;
   StateDestination states;  // where progress states are published
 };
 
 // Exit status: 0 all hashed; 1 some entries could not be hashed, the walk failed, or the digests
 // could not be written (stdout full or closed: the scan stops); 3 all hashed but tool states were
-// lost; 130 interrupted (the summary is still printed).
+// lost; 130 interrupted (the summary is still printed). --distributed with no Redis is exit 2.
 int run_scan(const ScanOptions& options);
 
 }  // namespace tendril::cli

@@ -61,9 +61,10 @@ struct RemoteChannel::Impl {
   };
   std::map<std::uint64_t, Outstanding> outstanding;  // guarded by mutex: sent, not answered
   std::uint64_t next_seq = 0;                        // guarded by mutex
-  ChannelStats totals;                               // guarded by mutex
+  RemoteStats totals;                                // guarded by mutex
   std::thread sender, receiver;
   bool closed = false;
+  long long receiver_client = -1;  // guarded by mutex: its CLIENT ID, so close() can unblock it
 
   bool is_closing() {
     std::lock_guard lock(mutex);
@@ -153,7 +154,7 @@ struct RemoteChannel::Impl {
       if (!connection) {
         connection = connect();
         if (!connection) return;
-        if (!make_results(*connection, results)) {
+        if (!make_results(*connection, results) || !note_client_id(*connection)) {
           connection.reset();
           continue;
         }
@@ -173,6 +174,14 @@ struct RemoteChannel::Impl {
       if (auto id = StreamId::parse(last))
         (void)connection->command({"XTRIM", results, "MINID", id->next().text()});
     }
+  }
+
+  bool note_client_id(redis::Connection& connection) {
+    auto id = connection.command({"CLIENT", "ID"});
+    if (!id) return false;
+    std::lock_guard lock(mutex);
+    receiver_client = id->integer;
+    return true;
   }
 
   void deliver(const Entry& entry) {
@@ -223,6 +232,8 @@ Result<void> RemoteChannel::open() {
   auto receiving = redis::Connection::open(impl_->endpoint);
   if (!receiving) return std::unexpected(receiving.error());
   if (auto made = Impl::make_results(*receiving, impl_->results); !made) return made;
+  if (!impl_->note_client_id(*receiving))
+    return std::unexpected(Error{ErrorKind::connection, "CLIENT ID failed"});
   impl_->sender =
       std::thread([this, c = std::move(*sending)]() mutable { impl_->send_loop(std::move(c)); });
   impl_->receiver = std::thread(
@@ -246,13 +257,22 @@ void RemoteChannel::close() {
     impl_->closing = true;
   }
   impl_->wake.notify_all();
+  auto connection = redis::Connection::open(impl_->endpoint);
+  if (connection) {
+    // The receiver may be inside XREAD BLOCK: wake it now rather than at its timeout.
+    long long client = -1;
+    {
+      std::lock_guard lock(impl_->mutex);
+      client = impl_->receiver_client;
+    }
+    if (client >= 0) (void)connection->command({"CLIENT", "UNBLOCK", std::to_string(client)});
+  }
   if (impl_->sender.joinable()) impl_->sender.join();
   if (impl_->receiver.joinable()) impl_->receiver.join();
-  if (auto connection = redis::Connection::open(impl_->endpoint))
-    (void)connection->command({"DEL", impl_->results});
+  if (connection) (void)connection->command({"DEL", impl_->results});
 }
 
-ChannelStats RemoteChannel::stats() const {
+RemoteStats RemoteChannel::stats() const {
   std::lock_guard lock(impl_->mutex);
   return impl_->totals;
 }

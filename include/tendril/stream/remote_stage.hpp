@@ -36,6 +36,7 @@
 #include "tendril/redis/endpoint.hpp"
 #include "tendril/stream/codec.hpp"
 #include "tendril/stream/detail/remote_channel.hpp"
+#include "tendril/stream/remote_stats.hpp"
 
 namespace tendril::stream {
 
@@ -48,6 +49,8 @@ struct RemoteOptions {
   bool ordered = false;              // pass results on in input order (held back until then)
   OnError on_error = OnError::drop;  // for items the workers failed
   std::function<void(const In&, const Error&)> dead_letter = {};
+  // When set, receives the run's wire statistics as the run ends (the last run's, if several).
+  std::shared_ptr<RemoteStats> stats = {};
 };
 
 namespace detail {
@@ -70,6 +73,7 @@ class RemoteStageNode final : public tendril::detail::NodeBase,
       : core_(options, std::move(name), downstream, context),
         keep_item_(static_cast<bool>(options.dead_letter)),
         ordered_(remote.ordered),
+        stats_(remote.stats),
         lane_(options.buffer, options.num_workers),
         reorderer_(2 * options.num_workers + options.buffer),
         channel_(remote.endpoint, remote.stage,
@@ -84,7 +88,10 @@ class RemoteStageNode final : public tendril::detail::NodeBase,
       channel_.close();  // workers drop what is left of this run
     });
   }
-  ~RemoteStageNode() override { channel_.close(); }
+  ~RemoteStageNode() override {
+    channel_.close();
+    if (stats_) *stats_ = channel_.stats();
+  }
 
   // NodeBase
   std::size_t workers() const override { return seats_.size(); }
@@ -214,6 +221,7 @@ class RemoteStageNode final : public tendril::detail::NodeBase,
   const tendril::detail::StageCore<In, Out> core_;
   const bool keep_item_;
   const bool ordered_;
+  const std::shared_ptr<RemoteStats> stats_;
   tendril::detail::Scheduler* scheduler_ = nullptr;
   std::atomic<std::size_t>* queued_items_ = nullptr;
   tendril::detail::Lane<In> lane_;

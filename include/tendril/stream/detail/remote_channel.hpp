@@ -17,6 +17,7 @@
 
 #include "tendril/core/error.hpp"
 #include "tendril/redis/endpoint.hpp"
+#include "tendril/stream/remote_stats.hpp"
 
 namespace tendril::stream::detail {
 
@@ -25,14 +26,6 @@ struct RemoteResult {
   bool ok = false;
   std::string data;  // the encoded output, when ok
   Error error;       // otherwise
-};
-
-struct ChannelStats {
-  std::uint64_t sent = 0;        // XADDs, first sends and resends
-  std::uint64_t resent = 0;      // items sent again after a connection failed
-  std::uint64_t duplicates = 0;  // results of items already answered
-  std::uint64_t reconnects = 0;
-  std::string last_error;
 };
 
 class RemoteChannel {
@@ -49,7 +42,7 @@ class RemoteChannel {
   void send(std::uint32_t tag, std::string payload);
   // Stops both threads and deletes the run's results stream. Idempotent.
   void close();
-  ChannelStats stats() const;
+  RemoteStats stats() const;
   const std::string& run_id() const noexcept;
 
  private:
