@@ -20,11 +20,11 @@ struct ScanOptions {
   std::vector<std::string> operands;  // files and directories, in the order given
   WalkOptions walk;                   // --exclude, --one-file-system
   std::size_t workers = 2;
-  bool progress = true;     // drawn only when stderr is a terminal
-  bool sort = false;        // --sort: the lines in byte order of the names, at the end
-  bool quiet = false;       // -q: no progress line and no summary; errors still said
-  bool json = false;        // --json: the summary as one JSON object on stderr
-  bool stats = false;       // also print the pipeline's per-stage metrics
+  bool progress = true;  // drawn only when stderr is a terminal
+  bool sort = false;     // --sort: the lines in byte order of the names, at the end
+  bool quiet = false;    // -q: no progress line and no summary; errors still said
+  bool json = false;     // --json: the summary as one JSON object on stderr
+  bool stats = false;    // also print the pipeline's per-stage metrics
   // --distributed: the hashing is done by `tendril worker`s of the scan group on the Redis of
   // `states` (which must name one); this process walks, sends and prints.
   bool distributed = false;
