@@ -41,6 +41,7 @@ Reply convert(const redisReply* reply) {
       break;
     case REDIS_REPLY_ARRAY:
       out.type = Reply::Type::array;
+      out.elements.reserve(reply->elements);
       for (size_t i = 0; i < reply->elements; ++i)
         out.elements.push_back(convert(reply->element[i]));
       break;
@@ -196,20 +197,68 @@ RedisResult<Reply> Connection::command(const std::vector<std::string>& args) {
   return std::move(reply);
 }
 
+Commands& Commands::begin(std::size_t arguments) {
+  wire_ += '*';
+  wire_ += std::to_string(arguments);
+  wire_ += "\r\n";
+  ++count_;
+  return *this;
+}
+
+Commands& Commands::arg(std::string_view value) {
+  char header[24];
+  const auto end = std::to_chars(header, header + sizeof header, value.size()).ptr;
+  wire_ += '$';
+  wire_.append(header, end);
+  wire_ += "\r\n";
+  wire_.append(value);
+  wire_ += "\r\n";
+  return *this;
+}
+
+Commands& Commands::arg(std::uint64_t value) {
+  char digits[24];
+  const auto end = std::to_chars(digits, digits + sizeof digits, value).ptr;
+  return arg(std::string_view(digits, static_cast<std::size_t>(end - digits)));
+}
+
+Commands& Commands::add(std::initializer_list<std::string_view> command) {
+  begin(command.size());
+  for (std::string_view a : command) arg(a);
+  return *this;
+}
+
+RedisResult<std::vector<Reply>> Connection::pipeline(const Commands& commands) {
+  if (!healthy()) return std::unexpected(connection_error("talking to"));
+  const SigpipeShield shield;
+  if (!commands.empty())
+    redisAppendFormattedCommand(context_, commands.wire().data(), commands.wire().size());
+  return read_replies(commands.size(),
+                      [&](std::size_t) { return std::string_view("the command"); });
+}
+
 RedisResult<std::vector<Reply>> Connection::pipeline(
     const std::vector<std::vector<std::string>>& commands) {
   if (!healthy()) return std::unexpected(connection_error("talking to"));
   const SigpipeShield shield;  // the first redisGetReply writes what append() buffered
   for (const auto& args : commands) append(context_, args);
+  return read_replies(commands.size(), [&](std::size_t i) {
+    return commands[i].empty() ? std::string_view("(empty)")
+                               : std::string_view(commands[i].front());
+  });
+}
+
+template <class Name>
+RedisResult<std::vector<Reply>> Connection::read_replies(std::size_t count, Name name_of) {
   std::vector<Reply> replies;
-  replies.reserve(commands.size());
-  for (std::size_t i = 0; i < commands.size(); ++i) {
+  replies.reserve(count);
+  for (std::size_t i = 0; i < count; ++i) {
     void* raw = nullptr;
     if (redisGetReply(context_, &raw) != REDIS_OK) {
       // A refusal Redis sent before it hung up names the cause better than the broken pipe.
       const ReplyOwner left{reply_left_behind(context_)};
       if (left.reply && left.reply->type == REDIS_REPLY_ERROR) {
-        const std::string name = commands[i].empty() ? "(empty)" : commands[i].front();
+        const std::string name(name_of(i));
         return std::unexpected(refused("Redis refused " + name + ": " +
                                        std::string(left.reply->str, left.reply->len) +
                                        " (and closed the connection)"));

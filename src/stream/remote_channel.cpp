@@ -102,11 +102,14 @@ struct RemoteChannel::Impl {
     return std::unexpected(made.error());
   }
 
+  redis::Commands outgoing;  // the sender thread's
+
   void send_loop(redis::Connection first) {
     std::optional<redis::Connection> connection(std::move(first));
     for (;;) {
       std::vector<std::uint64_t> batch;
-      std::vector<std::vector<std::string>> commands;
+      redis::Commands& commands = outgoing;
+      commands.clear();
       {
         std::unique_lock lock(mutex);
         wake.wait(lock, [&] { return closing || resend_all || !queue.empty(); });
@@ -123,8 +126,8 @@ struct RemoteChannel::Impl {
           auto found = outstanding.find(seq);
           if (found == outstanding.end()) continue;  // answered meanwhile
           batch.push_back(seq);
-          commands.push_back({"XADD", keys.work, "*", "run", run, "seq", std::to_string(seq),
-                              "reply", results, "data", found->second.payload});
+          commands.begin(11).arg("XADD").arg(keys.work).arg("*").arg("run").arg(run).arg("seq");
+          commands.arg(seq).arg("reply").arg(results).arg("data").arg(found->second.payload);
         }
       }
       if (commands.empty()) continue;
@@ -149,6 +152,7 @@ struct RemoteChannel::Impl {
   void receive_loop(redis::Connection first) {
     std::optional<redis::Connection> connection(std::move(first));
     std::string last = "0-0";
+    std::optional<StreamId> trim_below;
     const auto block = std::min<std::chrono::milliseconds>(200ms, endpoint.timeout / 2);
     while (!is_closing()) {
       if (!connection) {
@@ -159,20 +163,24 @@ struct RemoteChannel::Impl {
           continue;
         }
       }
-      auto reply = connection->command({"XREAD", "COUNT", std::to_string(kReadBatch), "BLOCK",
-                                        std::to_string(block.count()), "STREAMS", results, last});
-      if (!reply) {
+      // What was read is not needed again: it is trimmed away in the next read's round trip,
+      // so that the results stream holds only what is unread.
+      std::vector<std::vector<std::string>> commands;
+      if (trim_below) commands.push_back({"XTRIM", results, "MINID", trim_below->text()});
+      commands.push_back({"XREAD", "COUNT", std::to_string(kReadBatch), "BLOCK",
+                          std::to_string(block.count()), "STREAMS", results, last});
+      auto replies = connection->pipeline(commands);
+      if (!replies) {
         connection.reset();
-        connection_failed(reply.error());
+        connection_failed(replies.error());
         continue;
       }
-      const auto entries = read_entries(*reply);
+      trim_below.reset();
+      const auto entries = read_entries(replies->back());
       if (entries.empty()) continue;
       for (const auto& entry : entries) deliver(entry);
       last = entries.back().id;
-      // What was read is not needed again: the results stream holds only what is unread.
-      if (auto id = StreamId::parse(last))
-        (void)connection->command({"XTRIM", results, "MINID", id->next().text()});
+      if (auto id = StreamId::parse(last)) trim_below = id->next();
     }
   }
 

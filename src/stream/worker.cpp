@@ -110,6 +110,10 @@ struct StreamWorker::Impl {
       auto connection = connect(failures);
       if (!connection) return;
       if (!serve_connected(*connection, me, index, state)) {
+        {
+          std::lock_guard lock(mutex);
+          working[index].clear();  // read again from the pending history after reconnecting
+        }
         count([&](WorkerStats& s) { ++s.reconnects; });
         ++failures;
         detail::sleep_unless(kReconnect.delay_before(failures + 1),
@@ -118,9 +122,44 @@ struct StreamWorker::Impl {
     }
   }
 
+  // `command`, sent in one round trip after the batch outcomes not yet written (`unsent`: one
+  // MULTI ... EXEC). Once they are written, the batch's lease ends and `unsent` is empty. An
+  // error reply to `command` is a refused Error, as Connection::command gives.
+  redis::RedisResult<redis::Reply> send_with(redis::Connection& connection, std::size_t index,
+                                             redis::Commands& unsent, std::size_t acked,
+                                             const std::vector<std::string>& command) {
+    const std::size_t writes = unsent.size();
+    unsent.begin(command.size());
+    for (const auto& a : command) unsent.arg(a);
+    auto replies = connection.pipeline(unsent);
+    unsent.clear();
+    if (!replies) return std::unexpected(replies.error());
+    if (writes > 0) {
+      for (std::size_t i = 0; i < writes; ++i)
+        if ((*replies)[i].type == redis::Reply::Type::error)
+          return std::unexpected(Error{ErrorKind::refused, (*replies)[i].text});
+      for (const auto& r : (*replies)[writes - 1].elements)  // EXEC: each command's own reply
+        if (r.type == redis::Reply::Type::error)
+          return std::unexpected(Error{ErrorKind::refused, r.text});
+      {
+        std::lock_guard lock(mutex);
+        working[index].clear();
+      }
+      if (acked_since_trim.fetch_add(acked) + acked >= kTrimAfter) upkeep_wake.notify_one();
+    }
+    redis::Reply& last = replies->back();
+    if (last.type == redis::Reply::Type::error)
+      return std::unexpected(Error{ErrorKind::refused, "Redis refused: " + last.text});
+    return std::move(last);
+  }
+
   // Until stopped (true) or the connection fails (false). Reads its own pending history first.
+  // A batch's outcomes go out with the next read, in one round trip.
   bool serve_connected(redis::Connection& connection, const std::string& me, std::size_t index,
                        WorkerState& state) {
+    redis::Commands unsent;
+    std::size_t unsent_acks = 0;
+    std::map<std::string, Clock::time_point> live_runs;  // results streams seen, and when
     bool history = true;
     auto next_claim = Clock::now();
     const std::string count_text = std::to_string(options.batch);
@@ -129,9 +168,10 @@ struct StreamWorker::Impl {
       bool counted = false;  // whether the batch's delivery counts must be asked for
       if (!history && Clock::now() >= next_claim) {
         next_claim = Clock::now() + std::max<std::chrono::milliseconds>(options.min_idle / 2, 10ms);
-        auto claimed = connection.command({"XAUTOCLAIM", keys.work, keys.group, me,
-                                           std::to_string(options.min_idle.count()), "0-0", "COUNT",
-                                           count_text});
+        auto claimed =
+            send_with(connection, index, unsent, unsent_acks,
+                      {"XAUTOCLAIM", keys.work, keys.group, me,
+                       std::to_string(options.min_idle.count()), "0-0", "COUNT", count_text});
         if (!claimed) return failed(claimed.error());
         if (claimed->elements.size() >= 2) batch = detail::entry_list(claimed->elements[1]);
         std::erase_if(batch, [](const Entry& e) { return e.deleted; });
@@ -144,7 +184,7 @@ struct StreamWorker::Impl {
         std::vector<std::string> read{"XREADGROUP", "GROUP", keys.group, me, "COUNT", count_text};
         if (!history) read.insert(read.end(), {"BLOCK", std::to_string(options.block.count())});
         read.insert(read.end(), {"STREAMS", keys.work, history ? "0" : ">"});
-        auto reply = connection.command(read);
+        auto reply = send_with(connection, index, unsent, unsent_acks, read);
         if (!reply) {
           if (reply.error().message.find("NOGROUP") != std::string::npos) {
             if (!ensure_group(connection)) return false;
@@ -167,8 +207,13 @@ struct StreamWorker::Impl {
         if (history && batch.empty()) continue;
       }
       if (batch.empty()) continue;
-      if (!handle(connection, me, index, state, std::move(batch), counted)) return false;
+      unsent_acks = batch.size();
+      if (!handle(connection, me, index, state, std::move(batch), counted, live_runs, unsent))
+        return false;
     }
+    // Stopping: what is done is written before the thread ends (if Redis is there to take it;
+    // if not, the entries stay pending and are run again).
+    if (!unsent.empty()) (void)send_with(connection, index, unsent, unsent_acks, {"PING"});
     return true;
   }
 
@@ -177,28 +222,38 @@ struct StreamWorker::Impl {
     return false;
   }
 
-  // Runs a batch and writes every outcome with its XACK, in one round trip of MULTI/EXECs.
+  // Runs a batch, then writes every outcome and acknowledges every entry in one MULTI/EXEC:
+  // all of the batch is answered and acked, or none of it (and it is run again).
   bool handle(redis::Connection& connection, const std::string& me, std::size_t index,
-              WorkerState& state, std::vector<Entry> batch, bool counted) {
-    std::map<std::string, long long> deliveries;
-    if (counted) {
-      auto pending = connection.command({"XPENDING", keys.work, keys.group, batch.front().id,
-                                         batch.back().id, std::to_string(batch.size()), me});
-      if (!pending) return failed(pending.error());
-      for (const auto& row : pending->elements)
-        if (row.elements.size() >= 4) deliveries[row.elements[0].text] = row.elements[3].integer;
-    }
-    // Runs whose results stream is gone were cancelled (or ended): their entries are dropped.
+              WorkerState& state, std::vector<Entry> batch, bool counted,
+              std::map<std::string, Clock::time_point>& live_runs, redis::Commands& writes) {
+    // In one round trip: whether each run's results stream is still there (a run whose stream
+    // is gone was cancelled or ended: its entries are dropped; one seen in the last 100 ms is
+    // taken as there), and, for entries read again or claimed, how often each was delivered.
+    const auto now = Clock::now();
+    std::erase_if(live_runs, [&](const auto& seen) { return now - seen.second > 100ms; });
     std::map<std::string, bool> live;
     for (const auto& e : batch)
       if (const auto* reply = e.field("reply")) live.emplace(*reply, true);
-    if (!live.empty()) {
-      std::vector<std::vector<std::string>> exists;
-      for (const auto& [key, _] : live) exists.push_back({"EXISTS", key});
-      auto replies = connection.pipeline(exists);
+    std::vector<std::vector<std::string>> asks;
+    for (const auto& [key, _] : live)
+      if (!live_runs.contains(key)) asks.push_back({"EXISTS", key});
+    if (counted)
+      asks.push_back({"XPENDING", keys.work, keys.group, batch.front().id, batch.back().id,
+                      std::to_string(batch.size()), me});
+    std::map<std::string, long long> deliveries;
+    if (!asks.empty()) {
+      auto replies = connection.pipeline(asks);
       if (!replies) return failed(replies.error());
       std::size_t i = 0;
-      for (auto& [key, alive] : live) alive = (*replies)[i++].integer > 0;
+      for (auto& [key, alive] : live) {
+        if (live_runs.contains(key)) continue;
+        alive = (*replies)[i++].integer > 0;
+        if (alive) live_runs.emplace(key, now);
+      }
+      if (counted)
+        for (const auto& row : replies->back().elements)
+          if (row.elements.size() >= 4) deliveries[row.elements[0].text] = row.elements[3].integer;
     }
 
     // The whole batch is leased until its outcomes are written, the entries waiting their turn
@@ -207,15 +262,9 @@ struct StreamWorker::Impl {
       std::lock_guard lock(mutex);
       for (const auto& e : batch) working[index].insert(e.id);
     }
-    struct Unlease {
-      Impl& impl;
-      std::size_t index;
-      ~Unlease() {
-        std::lock_guard lock(impl.mutex);
-        impl.working[index].clear();
-      }
-    } unlease{*this, index};
-    std::vector<std::vector<std::string>> writes;
+    writes.clear();
+    writes.add({"MULTI"});
+    std::vector<std::string> ack{"XACK", keys.work, keys.group};
     std::size_t next = 0;
     for (; next < batch.size(); ++next) {
       if (stop_requested()) break;  // the rest is handed back below
@@ -224,7 +273,6 @@ struct StreamWorker::Impl {
       const std::string* seq = e.field("seq");
       const std::string* data = e.field("data");
       const long long delivered = counted && deliveries.contains(e.id) ? deliveries[e.id] : 1;
-      writes.push_back({"MULTI"});
       if (!reply || !seq || !data) {
         dead_letter(writes, e, "an entry without the fields run, seq, reply and data", delivered,
                     me);
@@ -240,8 +288,8 @@ struct StreamWorker::Impl {
         EntryOutcome outcome = handler(*data, state);
         switch (outcome.kind) {
           case EntryOutcome::Kind::value:
-            writes.push_back({"XADD", *reply, "NOMKSTREAM", "*", "seq", *seq, "ok", "1", "data",
-                              std::move(outcome.data)});
+            writes.add(
+                {"XADD", *reply, "NOMKSTREAM", "*", "seq", *seq, "ok", "1", "data", outcome.data});
             count([&](WorkerStats& s) {
               ++s.processed;
               s.retried += static_cast<std::uint64_t>(outcome.attempts - 1);
@@ -261,45 +309,39 @@ struct StreamWorker::Impl {
             break;
         }
       }
-      writes.push_back({"XACK", keys.work, keys.group, e.id});
-      writes.push_back({"EXEC"});
+      ack.push_back(e.id);
     }
     // Stopping: what was fetched and not begun goes back to the stream for the others.
     for (std::size_t i = next; i < batch.size(); ++i) {
       const Entry& e = batch[i];
-      std::vector<std::string> again{"XADD", keys.work, "*"};
-      for (const auto& [key, value] : e.fields) again.insert(again.end(), {key, value});
-      writes.push_back({"MULTI"});
-      writes.push_back(std::move(again));
-      writes.push_back({"XACK", keys.work, keys.group, e.id});
-      writes.push_back({"EXEC"});
+      writes.begin(3 + 2 * e.fields.size()).arg("XADD").arg(keys.work).arg("*");
+      for (const auto& [key, value] : e.fields) writes.arg(key).arg(value);
+      ack.push_back(e.id);
       count([&](WorkerStats& s) { ++s.handed_back; });
     }
-    if (writes.empty()) return true;
-    auto replies = connection.pipeline(writes);
-    if (!replies) return failed(replies.error());
-    for (const auto& r : *replies)
-      if (r.type == redis::Reply::Type::error) return failed(Error{ErrorKind::refused, r.text});
-    if (acked_since_trim.fetch_add(batch.size()) + batch.size() >= kTrimAfter)
-      upkeep_wake.notify_one();
+    writes.begin(ack.size());
+    for (const auto& a : ack) writes.arg(a);
+    writes.add({"EXEC"});  // sent with the next read (send_with)
     return true;
   }
 
-  void answer_failure(std::vector<std::vector<std::string>>& writes, const std::string& reply,
-                      const std::string& seq, const std::string& message, ErrorKind kind,
-                      int attempts) {
-    writes.push_back({"XADD", reply, "NOMKSTREAM", "*", "seq", seq, "ok", "0", "error", message,
-                      "kind", to_string(kind), "attempts", std::to_string(attempts)});
+  void answer_failure(redis::Commands& writes, const std::string& reply, const std::string& seq,
+                      const std::string& message, ErrorKind kind, int attempts) {
+    writes.add({"XADD", reply, "NOMKSTREAM", "*", "seq", seq, "ok", "0", "error", message, "kind",
+                to_string(kind), "attempts", std::to_string(attempts)});
   }
 
-  void dead_letter(std::vector<std::vector<std::string>>& writes, const Entry& e,
-                   const std::string& why, long long deliveries, const std::string& me) {
-    std::vector<std::string> add{"XADD",     keys.dead, "MAXLEN",     "~",
-                                 "10000",    "*",       "id",         e.id,
-                                 "error",    why,       "deliveries", std::to_string(deliveries),
-                                 "consumer", me};
-    for (const auto& [key, value] : e.fields) add.insert(add.end(), {key, value});
-    writes.push_back(std::move(add));
+  void dead_letter(redis::Commands& writes, const Entry& e, const std::string& why,
+                   long long deliveries, const std::string& me) {
+    writes.begin(14 + 2 * e.fields.size());
+    for (std::string_view a :
+         {std::string_view("XADD"), std::string_view(keys.dead), std::string_view("MAXLEN"),
+          std::string_view("~"), std::string_view("10000"), std::string_view("*"),
+          std::string_view("id"), std::string_view(e.id), std::string_view("error"),
+          std::string_view(why), std::string_view("deliveries")})
+      writes.arg(a);
+    writes.arg(static_cast<std::uint64_t>(deliveries)).arg("consumer").arg(me);
+    for (const auto& [key, value] : e.fields) writes.arg(key).arg(value);
     count([&](WorkerStats& s) { ++s.dead_lettered; });
   }
 

@@ -7,7 +7,9 @@
 // password, an unknown command). Not thread-safe: one connection per thread. Movable.
 #pragma once
 
+#include <cstdint>
 #include <expected>
+#include <initializer_list>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -37,6 +39,30 @@ using RedisResult = Result<T>;
 // hold (which the reader would allocate for up front). For tests and captured traffic.
 Result<Reply> decode_reply(std::string_view resp);
 
+// Commands for one round trip, written straight into the wire format (RESP) as they are added:
+// no per-argument strings, for hot paths that send many commands at once. Not thread-safe.
+class Commands {
+ public:
+  // Starts a command of `arguments` arguments; add them with arg().
+  Commands& begin(std::size_t arguments);
+  Commands& arg(std::string_view value);
+  Commands& arg(std::uint64_t value);
+  // A whole command at once.
+  Commands& add(std::initializer_list<std::string_view> command);
+
+  std::size_t size() const noexcept { return count_; }
+  bool empty() const noexcept { return count_ == 0; }
+  void clear() noexcept {
+    wire_.clear();
+    count_ = 0;
+  }
+  const std::string& wire() const noexcept { return wire_; }
+
+ private:
+  std::string wire_;
+  std::size_t count_ = 0;
+};
+
 class Connection {
  public:
   // Connects, sets the timeouts, logs in (AUTH, only when a password is set) and selects the
@@ -53,6 +79,7 @@ class Connection {
   RedisResult<Reply> command(const std::vector<std::string>& args);
   // Many commands in one round trip; error replies stay in the result as Type::error.
   RedisResult<std::vector<Reply>> pipeline(const std::vector<std::vector<std::string>>& commands);
+  RedisResult<std::vector<Reply>> pipeline(const Commands& commands);
   // The next reply Redis pushes without a command (pub/sub messages), within the timeout.
   RedisResult<Reply> receive();
   // True while the connection has not failed.
@@ -62,6 +89,8 @@ class Connection {
  private:
   explicit Connection(Endpoint endpoint, redisContext* context);
   RedisResult<void> log_in();
+  template <class Name>
+  RedisResult<std::vector<Reply>> read_replies(std::size_t count, Name name_of);
   Error connection_error(const std::string& doing) const;
 
   Endpoint endpoint_;
