@@ -2,6 +2,7 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <charconv>
 #include <cstdio>
 #include <random>
@@ -53,6 +54,72 @@ std::vector<Entry> read_entries(const redis::Reply& reply) {
                    std::make_move_iterator(more.end()));
   }
   return entries;
+}
+
+namespace {
+
+void put(std::string& out, std::uint64_t value, int bytes) {
+  for (int i = 0; i < bytes; ++i) out += static_cast<char>((value >> (8 * i)) & 0xff);
+}
+
+bool take(std::string_view& in, std::uint64_t& value, int bytes) {
+  if (in.size() < static_cast<std::size_t>(bytes)) return false;
+  value = 0;
+  for (int i = 0; i < bytes; ++i)
+    value |= static_cast<std::uint64_t>(static_cast<unsigned char>(in[i])) << (8 * i);
+  in.remove_prefix(static_cast<std::size_t>(bytes));
+  return true;
+}
+
+bool take_bytes(std::string_view& in, std::string_view& bytes) {
+  std::uint64_t length = 0;
+  if (!take(in, length, 4) || in.size() < length) return false;
+  bytes = in.substr(0, length);
+  in.remove_prefix(length);
+  return true;
+}
+
+}  // namespace
+
+void append_item(std::string& frames, std::uint64_t seq, std::string_view bytes) {
+  put(frames, seq, 8);
+  put(frames, bytes.size(), 4);
+  frames.append(bytes);
+}
+
+void append_result(std::string& frames, const ResultFrame& result) {
+  put(frames, result.seq, 8);
+  put(frames, result.ok ? 1 : 0, 1);
+  put(frames, static_cast<std::uint64_t>(result.kind), 1);
+  put(frames, static_cast<std::uint64_t>(std::max(0, result.attempts)), 2);
+  put(frames, result.bytes.size(), 4);
+  frames.append(result.bytes);
+}
+
+bool split_items(std::string_view frames, std::vector<ItemFrame>& out) {
+  while (!frames.empty()) {
+    ItemFrame item;
+    if (!take(frames, item.seq, 8) || !take_bytes(frames, item.bytes)) return false;
+    out.push_back(item);
+  }
+  return true;
+}
+
+bool split_results(std::string_view frames, std::vector<ResultFrame>& out) {
+  while (!frames.empty()) {
+    ResultFrame result;
+    std::uint64_t ok = 0, kind = 0, attempts = 0;
+    if (!take(frames, result.seq, 8) || !take(frames, ok, 1) || !take(frames, kind, 1) ||
+        !take(frames, attempts, 2) || !take_bytes(frames, result.bytes))
+      return false;
+    result.ok = ok == 1;
+    result.kind = kind <= static_cast<std::uint64_t>(ErrorKind::refused)
+                      ? static_cast<ErrorKind>(kind)
+                      : ErrorKind::handler;
+    result.attempts = static_cast<int>(attempts);
+    out.push_back(result);
+  }
+  return true;
 }
 
 std::string default_consumer_name() {

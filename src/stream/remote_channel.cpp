@@ -22,7 +22,9 @@ namespace {
 
 constexpr RetryPolicy kReconnect{
     .attempts = RetryPolicy::kUnbounded, .delay = 50ms, .backoff = 2.0, .max_delay = 2s};
-constexpr std::size_t kSendBatch = 256;
+constexpr std::size_t kSendBatch = 256;     // items per round trip, at most
+constexpr std::size_t kItemsPerEntry = 64;  // items packed into one entry, at most
+constexpr std::size_t kBytesPerEntry = 256 * 1024;
 constexpr std::size_t kReadBatch = 512;
 
 ErrorKind kind_named(const std::string& name) {
@@ -103,6 +105,7 @@ struct RemoteChannel::Impl {
   }
 
   redis::Commands outgoing;  // the sender thread's
+  std::string frames;        // the sender thread's
 
   void send_loop(redis::Connection first) {
     std::optional<redis::Connection> connection(std::move(first));
@@ -120,15 +123,40 @@ struct RemoteChannel::Impl {
           for (const auto& [seq, _] : outstanding) queue.push_back(seq);
           totals.resent += queue.size();
         }
+        // What is queued goes out packed: one entry for up to kItemsPerEntry items, so that
+        // under load Redis does one entry's work for many; alone, an item has its own fields.
+        std::vector<std::pair<std::uint64_t, const std::string*>> group;
+        std::size_t group_bytes = 0;
+        auto flush_group = [&] {
+          if (group.size() == 1) {
+            commands.begin(11).arg("XADD").arg(keys.work).arg("*").arg("run").arg(run).arg("seq");
+            commands.arg(group[0].first)
+                .arg("reply")
+                .arg(results)
+                .arg("data")
+                .arg(*group[0].second);
+          } else if (!group.empty()) {
+            frames.clear();
+            for (const auto& [seq, payload] : group) append_item(frames, seq, *payload);
+            commands.add({"XADD", keys.work, "*", "run", run, "reply", results, "items", frames});
+          }
+          group.clear();
+          group_bytes = 0;
+        };
         while (!queue.empty() && batch.size() < kSendBatch) {
           const std::uint64_t seq = queue.front();
           queue.pop_front();
           auto found = outstanding.find(seq);
           if (found == outstanding.end()) continue;  // answered meanwhile
           batch.push_back(seq);
-          commands.begin(11).arg("XADD").arg(keys.work).arg("*").arg("run").arg(run).arg("seq");
-          commands.arg(seq).arg("reply").arg(results).arg("data").arg(found->second.payload);
+          const std::string& payload = found->second.payload;
+          if (group.size() == kItemsPerEntry ||
+              (!group.empty() && group_bytes + payload.size() > kBytesPerEntry))
+            flush_group();
+          group.emplace_back(seq, &payload);
+          group_bytes += payload.size() + 12;
         }
+        flush_group();
       }
       if (commands.empty()) continue;
       if (!connection) connection = connect();
@@ -193,12 +221,39 @@ struct RemoteChannel::Impl {
   }
 
   void deliver(const Entry& entry) {
+    if (const std::string* items = entry.field("items")) {
+      std::vector<ResultFrame> answered;
+      split_results(*items, answered);  // what is malformed is not answered: sent again later
+      for (const ResultFrame& r : answered) {
+        Error error{.kind = r.kind, .message = std::string(r.bytes), .attempts = r.attempts};
+        deliver_one(r.seq, r.ok, r.ok ? std::string(r.bytes) : std::string(), std::move(error));
+      }
+      return;
+    }
     const std::string* seq_text = entry.field("seq");
     std::uint64_t seq = 0;
     if (!seq_text ||
         std::from_chars(seq_text->data(), seq_text->data() + seq_text->size(), seq).ec !=
             std::errc())
       return;
+    const std::string* ok = entry.field("ok");
+    const bool succeeded = ok && *ok == "1";
+    Error error;
+    if (!succeeded) {
+      const std::string* message = entry.field("error");
+      const std::string* kind = entry.field("kind");
+      const std::string* attempts = entry.field("attempts");
+      error.kind = kind ? kind_named(*kind) : ErrorKind::handler;
+      error.message = message ? *message : "a worker failed the item";
+      if (attempts)
+        std::from_chars(attempts->data(), attempts->data() + attempts->size(), error.attempts);
+    }
+    const std::string* data = entry.field("data");
+    deliver_one(seq, succeeded, succeeded && data ? *data : std::string(), std::move(error));
+  }
+
+  // One item's result, passed on unless it was answered before (a duplicate).
+  void deliver_one(std::uint64_t seq, bool ok, std::string data, Error error) {
     RemoteResult result;
     {
       std::lock_guard lock(mutex);
@@ -210,20 +265,9 @@ struct RemoteChannel::Impl {
       result.tag = found->second.tag;
       outstanding.erase(found);
     }
-    const std::string* ok = entry.field("ok");
-    result.ok = ok && *ok == "1";
-    if (result.ok) {
-      if (const std::string* data = entry.field("data")) result.data = *data;
-    } else {
-      const std::string* message = entry.field("error");
-      const std::string* kind = entry.field("kind");
-      const std::string* attempts = entry.field("attempts");
-      result.error.kind = kind ? kind_named(*kind) : ErrorKind::handler;
-      result.error.message = message ? *message : "a worker failed the item";
-      if (attempts)
-        std::from_chars(attempts->data(), attempts->data() + attempts->size(),
-                        result.error.attempts);
-    }
+    result.ok = ok;
+    result.data = std::move(data);
+    result.error = std::move(error);
     on_result(std::move(result));
   }
 };

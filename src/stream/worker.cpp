@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <charconv>
 #include <condition_variable>
 #include <map>
 #include <mutex>
@@ -269,46 +270,8 @@ struct StreamWorker::Impl {
     for (; next < batch.size(); ++next) {
       if (stop_requested()) break;  // the rest is handed back below
       const Entry& e = batch[next];
-      const std::string* reply = e.field("reply");
-      const std::string* seq = e.field("seq");
-      const std::string* data = e.field("data");
       const long long delivered = counted && deliveries.contains(e.id) ? deliveries[e.id] : 1;
-      if (!reply || !seq || !data) {
-        dead_letter(writes, e, "an entry without the fields run, seq, reply and data", delivered,
-                    me);
-      } else if (!live[*reply]) {
-        count([&](WorkerStats& s) { ++s.dropped; });
-      } else if (delivered > options.max_deliveries) {
-        const std::string why =
-            "delivered " + std::to_string(delivered) + " times, more than max_deliveries (" +
-            std::to_string(options.max_deliveries) + "): a worker died or hung on it";
-        dead_letter(writes, e, why, delivered, me);
-        answer_failure(writes, *reply, *seq, why, ErrorKind::handler, 0);
-      } else {
-        EntryOutcome outcome = handler(*data, state);
-        switch (outcome.kind) {
-          case EntryOutcome::Kind::value:
-            writes.add(
-                {"XADD", *reply, "NOMKSTREAM", "*", "seq", *seq, "ok", "1", "data", outcome.data});
-            count([&](WorkerStats& s) {
-              ++s.processed;
-              s.retried += static_cast<std::uint64_t>(outcome.attempts - 1);
-            });
-            break;
-          case EntryOutcome::Kind::failed:
-            answer_failure(writes, *reply, *seq, outcome.data, outcome.error_kind,
-                           outcome.attempts);
-            count([&](WorkerStats& s) {
-              ++s.failed;
-              s.retried += static_cast<std::uint64_t>(std::max(0, outcome.attempts - 1));
-            });
-            break;
-          case EntryOutcome::Kind::undecodable:
-            dead_letter(writes, e, outcome.data, delivered, me);
-            answer_failure(writes, *reply, *seq, outcome.data, ErrorKind::invalid, 0);
-            break;
-        }
-      }
+      serve_entry(e, delivered, live, me, state, writes);
       ack.push_back(e.id);
     }
     // Stopping: what was fetched and not begun goes back to the stream for the others.
@@ -325,15 +288,83 @@ struct StreamWorker::Impl {
     return true;
   }
 
-  void answer_failure(redis::Commands& writes, const std::string& reply, const std::string& seq,
-                      const std::string& message, ErrorKind kind, int attempts) {
-    writes.add({"XADD", reply, "NOMKSTREAM", "*", "seq", seq, "ok", "0", "error", message, "kind",
-                to_string(kind), "attempts", std::to_string(attempts)});
+  // One entry: its item (fields seq and data) or items (field items), answered into `writes`.
+  void serve_entry(const Entry& e, long long delivered, std::map<std::string, bool>& live,
+                   const std::string& me, WorkerState& state, redis::Commands& writes) {
+    const std::string* reply = e.field("reply");
+    const std::string* seq = e.field("seq");
+    const std::string* data = e.field("data");
+    const std::string* items = e.field("items");
+    std::vector<detail::ItemFrame> frames;
+    std::uint64_t single_seq = 0;
+    if (items) {
+      if (!detail::split_items(*items, frames)) frames.clear();
+    } else if (seq && data &&
+               std::from_chars(seq->data(), seq->data() + seq->size(), single_seq).ec ==
+                   std::errc()) {
+      frames.push_back({single_seq, *data});
+    }
+    if (!reply || frames.empty()) {
+      dead_letter(writes, e, "an entry without the fields run, seq, reply and data (or items)",
+                  delivered, me);
+      return;
+    }
+    if (!live[*reply]) {
+      count([&](WorkerStats& s) { s.dropped += frames.size(); });
+      return;
+    }
+    std::string results;  // framed, for an entry of several items
+    auto answer = [&](const detail::ResultFrame& r) {
+      if (items) return detail::append_result(results, r);
+      if (r.ok) {
+        writes.add({"XADD", *reply, "NOMKSTREAM", "*", "seq", *seq, "ok", "1", "data", r.bytes});
+      } else {
+        writes.add({"XADD", *reply, "NOMKSTREAM", "*", "seq", *seq, "ok", "0", "error", r.bytes,
+                    "kind", to_string(r.kind), "attempts", std::to_string(r.attempts)});
+      }
+    };
+    if (delivered > options.max_deliveries) {
+      const std::string why =
+          "delivered " + std::to_string(delivered) + " times, more than max_deliveries (" +
+          std::to_string(options.max_deliveries) + "): a worker died or hung on it";
+      dead_letter(writes, e, why, delivered, me);
+      for (const auto& f : frames) answer({f.seq, false, ErrorKind::handler, 0, why});
+    } else {
+      for (const auto& f : frames) {
+        EntryOutcome outcome = handler(f.bytes, state);
+        switch (outcome.kind) {
+          case EntryOutcome::Kind::value:
+            answer({f.seq, true, ErrorKind::handler, outcome.attempts, outcome.data});
+            count([&](WorkerStats& s) {
+              ++s.processed;
+              s.retried += static_cast<std::uint64_t>(outcome.attempts - 1);
+            });
+            break;
+          case EntryOutcome::Kind::failed:
+            answer({f.seq, false, outcome.error_kind, outcome.attempts, outcome.data});
+            count([&](WorkerStats& s) {
+              ++s.failed;
+              s.retried += static_cast<std::uint64_t>(std::max(0, outcome.attempts - 1));
+            });
+            break;
+          case EntryOutcome::Kind::undecodable:
+            dead_letter(writes, e, outcome.data, delivered, me, items ? &f : nullptr);
+            answer({f.seq, false, ErrorKind::invalid, 0, outcome.data});
+            break;
+        }
+      }
+    }
+    if (items) writes.add({"XADD", *reply, "NOMKSTREAM", "*", "items", results});
   }
 
+  // The entry to the dead-letter stream with why; with `item`, only that item of a several-item
+  // entry (its seq and data in place of the entry's items).
   void dead_letter(redis::Commands& writes, const Entry& e, const std::string& why,
-                   long long deliveries, const std::string& me) {
-    writes.begin(14 + 2 * e.fields.size());
+                   long long deliveries, const std::string& me,
+                   const detail::ItemFrame* item = nullptr) {
+    std::size_t fields = 0;
+    for (const auto& [key, value] : e.fields) fields += !(item && key == "items");
+    writes.begin(14 + 2 * fields + (item ? 4 : 0));
     for (std::string_view a :
          {std::string_view("XADD"), std::string_view(keys.dead), std::string_view("MAXLEN"),
           std::string_view("~"), std::string_view("10000"), std::string_view("*"),
@@ -341,7 +372,9 @@ struct StreamWorker::Impl {
           std::string_view(why), std::string_view("deliveries")})
       writes.arg(a);
     writes.arg(static_cast<std::uint64_t>(deliveries)).arg("consumer").arg(me);
-    for (const auto& [key, value] : e.fields) writes.arg(key).arg(value);
+    for (const auto& [key, value] : e.fields)
+      if (!(item && key == "items")) writes.arg(key).arg(value);
+    if (item) writes.arg("seq").arg(item->seq).arg("data").arg(item->bytes);
     count([&](WorkerStats& s) { ++s.dead_lettered; });
   }
 
