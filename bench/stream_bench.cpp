@@ -12,6 +12,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -56,6 +58,8 @@ long long commands_processed(rd::Connection& connection) {
 struct Figure {
   double per_second = 0;
   double commands_per_item = 0;
+  long long longest = 0;  // the work stream's most entries, sampled every millisecond
+  long long left = 0;     // its entries once the run is over and trimmed
 };
 
 Figure ours(const char* self, tendril::testing::RedisServer& server, int processes,
@@ -81,11 +85,26 @@ Figure ours(const char* self, tendril::testing::RedisServer& server, int process
   auto remote = st::remote_stage<std::uint64_t, std::uint64_t, st::BinaryCodec>(
       {.endpoint = server.endpoint(), .stage = stage, .max_in_flight = 4096, .buffer = 1024});
   auto pipe = tendril::Pipeline(std::views::iota(std::uint64_t{0}, items)) >> remote;
+  const std::string work = "tendril:" + stage + ":work";
+  std::atomic<bool> done{false};
+  long long longest = 0, samples = 0;
+  std::thread sampler([&] {
+    auto probe = rd::Connection::open(server.endpoint());
+    while (!done) {
+      if (auto n = probe->command({"XLEN", work})) longest = std::max(longest, n->integer);
+      ++samples;
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
+  });
   const long long before = commands_processed(*admin);
   const auto start = Clock::now();
   auto run = pipe.run();
   const double seconds = std::chrono::duration<double>(Clock::now() - start).count();
   const long long after = commands_processed(*admin);
+  done = true;
+  sampler.join();
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));  // a trim or two
+  const long long left = admin->command({"XLEN", work})->integer;
   for (pid_t pid : workers) ::kill(pid, SIGTERM);
   for (pid_t pid : workers) ::waitpid(pid, nullptr, 0);
   if (!run || run->processed != items) {
@@ -93,7 +112,8 @@ Figure ours(const char* self, tendril::testing::RedisServer& server, int process
                  run ? "items missing" : run.error().describe().c_str());
     std::exit(1);
   }
-  return {double(items) / seconds, double(after - before) / double(items)};
+  // The sampler's XLENs are commands too, not the stage's.
+  return {double(items) / seconds, double(after - before - samples) / double(items), longest, left};
 }
 
 double peer(int port, std::uint64_t items) {
@@ -125,11 +145,13 @@ int main(int argc, char** argv) {
   std::printf("%-58s %10.0f /s\n", "redis-benchmark -P 16 XADD (the peer)", xadd);
   for (int processes : {1, 2}) {
     const Figure f = ours(argv[0], server, processes, items);
-    std::printf("%-58s %10.0f /s  %5.1f%% of the peer  %.2f Redis commands/item\n",
-                (std::string("remote stage, ") + std::to_string(processes) + " worker process" +
-                 (processes > 1 ? "es" : ""))
-                    .c_str(),
-                f.per_second, 100 * f.per_second / xadd, f.commands_per_item);
+    std::printf(
+        "%-58s %10.0f /s  %5.1f%% of the peer  %.3f Redis commands/item  work stream: at most "
+        "%lld entries, %lld after\n",
+        (std::string("remote stage, ") + std::to_string(processes) + " worker process" +
+         (processes > 1 ? "es" : ""))
+            .c_str(),
+        f.per_second, 100 * f.per_second / xadd, f.commands_per_item, f.longest, f.left);
   }
   return 0;
 }

@@ -18,7 +18,7 @@ check "an unknown flow command too (exit $status)" test $status -eq 2
 check "with its suggestion" grep -q "tendril flow: unknown command 'vaildate'; did you mean 'validate'?" <<<"$err"
 err=$("$tendril" frobnicate 2>&1)
 check "no suggestion when nothing is close, but the list of commands" \
-  bash -c "! grep -q 'did you mean' <<<\"\$1\" && grep -q 'commands: help, scan, watch, flow' <<<\"\$1\"" _ "$err"
+  bash -c "! grep -q 'did you mean' <<<\"\$1\" && grep -q 'commands: help, scan, worker, watch, flow' <<<\"\$1\"" _ "$err"
 err=$("$tendril" scan --no-progres /tmp 2>&1); status=$?
 check "a mistyped option is exit 2 (got $status)" test $status -eq 2
 check "named, with the closest option" bash -c "grep -q 'not expected: --no-progres' <<<\"\$1\" && grep -q \"did you mean '--no-progress'?\" <<<\"\$1\"" _ "$err"
