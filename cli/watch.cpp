@@ -15,6 +15,7 @@
 #include <fmt/format.h>
 #include <tendril/redis/connection.hpp>
 #include <tendril/state/reading.hpp>
+#include <tendril/stream/inspect.hpp>
 
 #include "run_table.hpp"
 #include "signals.hpp"
@@ -63,6 +64,22 @@ class StreamReader {
       if (!read) return std::unexpected(read.error());
       if (*read < std::stoul(kPage)) return {};
     }
+  }
+
+  // The remote stages' groups on this Redis, as a table; empty when there are none.
+  std::string groups_table() {
+    if (!connection_) return {};
+    auto groups = stream::stage_groups(*connection_);
+    if (!groups || groups->empty()) return {};
+    std::string out =
+        fmt::format("\nremote stages\n{:<16} {:<12} {:>10} {:>8} {:>8} {:>8} {:>6}\n", "stage",
+                    "group", "consumers", "pending", "lag", "entries", "dead");
+    for (const auto& g : *groups)
+      out += fmt::format(
+          "{:<16} {:<12} {:>10} {:>8} {:>8} {:>8} {:>6}\n", g.stage.substr(0, 16),
+          g.group.substr(0, 12), fmt::format("{}/{}", g.active_consumers, g.consumers), g.pending,
+          g.lag < 0 ? std::string("?") : std::to_string(g.lag), g.entries, g.dead_letters);
+    return out;
   }
 
  private:
@@ -186,6 +203,7 @@ int run_watch(const WatchOptions& options) {
     std::string screen = fmt::format("tool runs from {}\n{}", source,
                                      runs.render(live ? terminal_width(STDOUT_FILENO) : 80,
                                                  now_seconds(), options.silent_after.count()));
+    if (stream && trouble.empty()) screen += stream->groups_table();
     if (!trouble.empty()) screen += "(" + trouble + ")\n";
     if (live) screen = "\x1b[H\x1b[2J" + screen;
     if (std::fputs(screen.c_str(), stdout) < 0 || std::fflush(stdout) != 0) {

@@ -66,6 +66,9 @@ check "the dangling link is named as locally" grep -q "dangling: No such file or
 check "the summary counts duplicates" grep -Eq '\| duplicates +\| +[0-9]+ \(answered twice, dropped\) \|' "$work/err"
 check "nothing stays pending" test "$(redis-cli -p "$port" xpending tendril:scan:work scan | head -1)" -eq 0
 check "the run's results stream is gone" test -z "$(redis-cli -p "$port" --scan --pattern 'tendril:scan:results:*')"
+"$tendril" watch --once --redis "$url" > "$work/watch" 2>&1
+check "watch shows the scan group: 5 consumers (the dead one too), nothing pending or waiting" \
+  grep -Eq '^scan +scan +[0-9]/5 +0 +0 +[0-9]+ +0$' "$work/watch"
 kill -TERM "$w2" "$w3"
 wait "$w2"; s2=$?
 wait "$w3"; s3=$?
