@@ -34,7 +34,7 @@ check pipeline core pipeline
 check flow core flow
 check redis core redis
 check state core redis state
-check stream core pipeline redis stream
+check stream core pipeline flow redis stream
 
 # No library file includes the CLI.
 if grep -rnE '#\s*include\s*[<"](\.\./)*cli/' include src; then

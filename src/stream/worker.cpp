@@ -25,6 +25,8 @@ using detail::Entry;
 
 namespace {
 
+thread_local std::string item_key;  // current_item_key(): set around each handler call
+
 // Reconnecting after a failure: 50 ms, doubling up to 2 s.
 constexpr RetryPolicy kReconnect{
     .attempts = RetryPolicy::kUnbounded, .delay = 50ms, .backoff = 2.0, .max_delay = 2s};
@@ -330,8 +332,11 @@ struct StreamWorker::Impl {
       dead_letter(writes, e, why, delivered, me);
       for (const auto& f : frames) answer({f.seq, false, ErrorKind::handler, 0, why});
     } else {
+      const std::string* run = e.field("run");
       for (const auto& f : frames) {
+        item_key = (run ? *run : std::string()) + ":" + std::to_string(f.seq);
         EntryOutcome outcome = handler(f.bytes, state);
+        item_key.clear();
         switch (outcome.kind) {
           case EntryOutcome::Kind::value:
             answer({f.seq, true, ErrorKind::handler, outcome.attempts, outcome.data});
@@ -449,6 +454,8 @@ struct StreamWorker::Impl {
     return static_cast<bool>(connection.command({"XTRIM", keys.work, "MINID", "~", floor->text()}));
   }
 };
+
+std::string_view current_item_key() noexcept { return item_key; }
 
 StreamWorker::StreamWorker(WorkerOptions options, EntryHandler handler) {
   check(options);

@@ -301,9 +301,15 @@ TEST(StreamWorker, EntriesADeadConsumerHeldAreClaimedAndDoneAndOverDeliveredOnes
   ASSERT_TRUE(
       admin->command({"XCLAIM", "tendril:sq:work", "sq", "ghost", "0", poison, "RETRYCOUNT", "5"}));
   std::this_thread::sleep_for(250ms);
+  std::mutex keys_mutex;
+  std::set<std::string> keys;
   Serving worker(ts::stream_worker(
       {.endpoint = server.endpoint(), .stage = "sq", .min_idle = 200ms, .max_deliveries = 3},
-      [](int x) { return x * x; }));
+      [&](int x) {
+        std::lock_guard lock(keys_mutex);
+        keys.insert(std::string(ts::current_item_key()));
+        return x * x;
+      }));
   ASSERT_TRUE(eventually([&] { return integer(*admin, {"XLEN", "res"}) == 20; }));
   const auto stats = worker.stop();
   EXPECT_EQ(stats->claimed, 20u);
@@ -318,6 +324,9 @@ TEST(StreamWorker, EntriesADeadConsumerHeldAreClaimedAndDoneAndOverDeliveredOnes
       << fields[3].text;
   EXPECT_EQ(fields[5].text, "6") << "the delivery count";
   EXPECT_EQ(group_field(*admin, "tendril:sq:work", "pending"), 0) << "nothing stays pending";
+  EXPECT_EQ(keys.size(), 19u);
+  EXPECT_TRUE(keys.contains("r:7")) << "the idempotency key is the run and the item's seq";
+  EXPECT_TRUE(ts::current_item_key().empty()) << "outside a handler there is none";
 }
 
 TEST(StreamWorker, ALongItemKeepsItsLeaseSoNoOtherWorkerTakesIt) {

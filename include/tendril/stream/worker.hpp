@@ -75,6 +75,11 @@ struct EntryOutcome {
 };
 using EntryHandler = std::function<EntryOutcome(std::string_view payload, WorkerState&)>;
 
+// Inside a stream worker's handler: the item's idempotency key, "<run>:<seq>" (the producing
+// run's id and the item's number in it), the same on every delivery of the item. Use it to make
+// side effects happen once (SET key NX, a unique index). Empty outside a handler.
+std::string_view current_item_key() noexcept;
+
 class StreamWorker {
  public:
   // Checks the options (std::invalid_argument naming a bad one); connects only in run().
