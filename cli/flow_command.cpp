@@ -14,11 +14,15 @@
 #include <fstream>
 #include <iostream>
 #include <tendril/flow.hpp>
+#include <tendril/stream/flow_jobs.hpp>
+#include <tendril/stream/remote_stage.hpp>
+#include <tendril/tendril.hpp>
 #include <thread>
 
 #include "job_lines.hpp"
 #include "signals.hpp"
 #include "terminal.hpp"
+#include "tool_states.hpp"
 
 namespace tendril::cli {
 
@@ -201,9 +205,43 @@ int run_flow_run(const FlowRunOptions& options) {
     return interrupted != 0 || std::chrono::steady_clock::now() >= deadline;
   };
   std::uint64_t posted = 0, bad_lines = 0, line_number = 0;
+  if (!options.from_stream.empty()) {
+    // Serving a consumer group: its entries are the jobs, until a signal or the timeout.
+    StateDestination from;
+    from.redis_url = options.redis_url;
+    auto endpoint = read_endpoint(from);
+    if (!endpoint || !*endpoint) {
+      fmt::print(
+          stderr, "tendril flow run: --from-stream needs a Redis: {}\n",
+          endpoint ? "give --redis URL (or set PREFECT_REDIS_MESSAGING_URL)" : endpoint.error());
+      return 2;
+    }
+    auto jobs = stream::flow_jobs_worker(runtime, {.endpoint = **endpoint,
+                                                   .stage = options.from_stream,
+                                                   .flow = flow->flow_id(),
+                                                   .routine = routine,
+                                                   .slot = slot,
+                                                   .concurrent_jobs = options.concurrent_jobs});
+    std::atomic<bool> ended{false};
+    Result<stream::WorkerStats> served;
+    {
+      std::jthread serving([&](std::stop_token stop) {
+        served = jobs.run(stop);
+        ended = true;
+      });
+      while (!stopped() && !ended) std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+    if (!served) {
+      fmt::print(stderr, "tendril flow run: {}\n", served.error().message);
+      return 2;
+    }
+    posted = served->processed + served->failed;
+    fmt::print(stderr, "tendril flow run: served {} jobs from stream stage '{}' on {}\n", posted,
+               options.from_stream, (*endpoint)->describe());
+  }
   LineReader input(STDIN_FILENO);
   std::string line;
-  for (bool more = true; more && !stopped();) {
+  for (bool more = options.from_stream.empty(); more && !stopped();) {
     switch (input.next(line, std::chrono::milliseconds(100))) {
       case LineReader::Status::idle:
         continue;
@@ -263,6 +301,8 @@ int run_flow_run(const FlowRunOptions& options) {
       {"flow", flow->flow_id()},
       {"worker", *worker},
       {"posted to", routine + "." + slot},
+      {"jobs from", options.from_stream.empty() ? std::string("stdin")
+                                                : "stream stage '" + options.from_stream + "'"},
       {"jobs posted", std::to_string(posted)},
       {"completed", std::to_string(completed.load())},
       {"failed", std::to_string(failed.load())},
@@ -286,9 +326,105 @@ int run_flow_run(const FlowRunOptions& options) {
       return 1;
     }
   }
+  if (!options.from_stream.empty()) return failed == 0 ? 0 : 1;  // stopping is how serving ends
   if (interrupted != 0) return 128 + interrupted;
   if (timed_out) return 124;
   return failed == 0 && cancelled == 0 && bad_lines == 0 ? 0 : 1;
+}
+
+int run_flow_send(const FlowSendOptions& options) {
+  StateDestination from;
+  from.redis_url = options.redis_url;
+  auto endpoint = read_endpoint(from);
+  if (!endpoint || !*endpoint) {
+    fmt::print(
+        stderr, "tendril flow send: needs a Redis: {}\n",
+        endpoint ? "give --redis URL (or set PREFECT_REDIS_MESSAGING_URL)" : endpoint.error());
+    return 2;
+  }
+  std::atomic<int> interrupted{0};
+  std::function<void()> cancel;
+  std::mutex cancel_mutex;
+  SignalWatcher signals([&](int signal) {
+    interrupted = signal;
+    std::lock_guard lock(cancel_mutex);
+    if (cancel) cancel();
+  });
+  std::uint64_t sent = 0, bad_lines = 0, line_number = 0;
+  LineReader input(STDIN_FILENO);
+  auto lines = [&]() -> std::optional<Json> {
+    std::string line;
+    for (;;) {
+      switch (input.next(line, std::chrono::milliseconds(100))) {
+        case LineReader::Status::idle:
+          if (interrupted) return std::nullopt;
+          continue;
+        case LineReader::Status::end:
+          return std::nullopt;
+        case LineReader::Status::too_long:
+          fmt::print(stderr, "stdin:{}: longer than 1 MiB, skipped\n", ++line_number);
+          ++bad_lines;
+          continue;
+        case LineReader::Status::line:
+          break;
+      }
+      ++line_number;
+      auto read = read_job_line(line);
+      if (read && !*read) continue;
+      if (!read) {
+        fmt::print(stderr, "stdin:{}: {}, skipped\n", line_number, read.error());
+        ++bad_lines;
+        continue;
+      }
+      ++sent;
+      return std::move(**read);
+    }
+  };
+  auto send = stream::remote_stage<Json, Json>({.endpoint = **endpoint,
+                                                .stage = options.stage,
+                                                .max_in_flight = options.max_in_flight,
+                                                .ordered = true,
+                                                .items_per_entry = 1,  // jobs wait: spread them
+                                                .on_error = OnError::pass});
+  auto pipe = Pipeline(lines) >> send;
+  const auto start = std::chrono::steady_clock::now();
+  std::uint64_t completed = 0, failed = 0;
+  auto outcomes = pipe.iter_results();
+  {
+    std::lock_guard lock(cancel_mutex);
+    cancel = [&pipe] { pipe.cancel("interrupted"); };
+  }
+  for (auto& outcome : outcomes) {
+    if (outcome) {
+      ++completed;
+      std::fputs((outcome->dump() + "\n").c_str(), stdout);
+    } else {
+      ++failed;
+      std::fputs(
+          (Json{{"status", "failed"}, {"error", outcome.error().message}}.dump() + "\n").c_str(),
+          stdout);
+    }
+  }
+  auto result = outcomes.result();
+  {
+    std::lock_guard lock(cancel_mutex);
+    cancel = nullptr;
+  }
+  const bool written = stdout_written("flow send");
+  const double seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  std::vector<std::pair<std::string, std::string>> rows{
+      {"stage", options.stage},
+      {"jobs sent", std::to_string(sent)},
+      {"completed", std::to_string(completed)},
+      {"failed", std::to_string(failed)},
+      {"bad input lines", std::to_string(bad_lines)},
+      {"elapsed", fmt::format("{:.3f} s", seconds)}};
+  if (!result) rows.emplace_back("outcome", result.error().describe());
+  fmt::print(stderr, "{}", key_value_table(rows));
+  if (!result && result.error().kind == ErrorKind::connection) return 2;
+  if (interrupted != 0) return 128 + interrupted;
+  return written && result && failed == 0 && bad_lines == 0 ? 0 : 1;
 }
 
 }  // namespace tendril::cli

@@ -20,6 +20,11 @@ struct FlowRunOptions {
   std::size_t threads = 2;
   std::string save_state;           // write the worker's state here (JSON) at the end
   std::chrono::seconds timeout{0};  // 0: none
+  // --from-stream STAGE: serve the jobs of that consumer group (on --redis, or the environment's
+  // Redis) instead of reading stdin, until Ctrl-C, SIGTERM or the timeout.
+  std::string from_stream;
+  std::string redis_url;
+  std::size_t concurrent_jobs = 4;
 };
 
 // Runs a flow file: every line of stdin (a JSON object) is posted as a job to ROUTINE.SLOT
@@ -28,6 +33,20 @@ struct FlowRunOptions {
 // print the summary. Exit 0 when every job completed; 1 when some failed or were cancelled, a
 // line was not a JSON object, the state could not be saved, or the file does not load; 2 for a
 // wrong --post; 124 at the timeout; 128+N on signal N (130 for Ctrl-C).
+// With --from-stream: exit 0 when serving was stopped (signal or timeout) and every job that
+// ran completed, 1 when some failed, 2 when there is no Redis or it cannot be used.
 int run_flow_run(const FlowRunOptions& options);
+
+struct FlowSendOptions {
+  std::string stage;
+  std::string redis_url;
+  std::size_t max_in_flight = 64;
+};
+
+// Sends every line of stdin (a JSON object) as a job to the consumer group STAGE (runtimes
+// serving it with `flow run --from-stream STAGE`), and prints each job's outcome as one JSON
+// line on stdout, in input order; then a summary on stderr. Exit 0 when every job completed;
+// 1 when some failed or a line was bad; 2 when there is no Redis or it cannot be used.
+int run_flow_send(const FlowSendOptions& options);
 
 }  // namespace tendril::cli

@@ -215,6 +215,24 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   run_command->add_option("--save-state", run.save_state,
                           "write the worker's state (JSON) here at the end");
+  run_command->add_option("--from-stream", run.from_stream,
+                          "serve the jobs of this stream stage's consumer group, not stdin");
+  run_command->add_option("--redis", run.redis_url, "with --from-stream: the group's Redis");
+  run_command
+      ->add_option("--concurrent-jobs", run.concurrent_jobs,
+                   "with --from-stream: jobs in flight at once")
+      ->check(CLI::Range(1, 1024))
+      ->capture_default_str();
+
+  tendril::cli::FlowSendOptions send;
+  auto* send_command = flow_command->add_subcommand(
+      "send", "send each JSON line of stdin as a job to the runtimes serving STAGE");
+  send_command->add_option("STAGE", send.stage, "the stream stage (flow run --from-stream)")
+      ->required();
+  send_command->add_option("--redis", send.redis_url, "the stage's Redis");
+  send_command->add_option("--max-in-flight", send.max_in_flight, "jobs sent and not answered")
+      ->check(CLI::Range(1, 100000))
+      ->capture_default_str();
 
   if (unknown_command(app, argc, argv)) return 2;
   try {
@@ -266,5 +284,6 @@ int main(int argc, char** argv) {
   if (*validate_command) return tendril::cli::run_flow_validate(flow_file);
   if (*graph_command) return tendril::cli::run_flow_graph(flow_file, graph_output);
   if (*run_command) return tendril::cli::run_flow_run(run);
+  if (*send_command) return tendril::cli::run_flow_send(send);
   return 0;
 }

@@ -222,6 +222,7 @@ int run_scan(const ScanOptions& options) {
         {.endpoint = *remote_redis,
          .stage = kScanStage,
          .max_in_flight = options.max_in_flight,
+         .items_per_entry = 4,  // files take a while: spread them over the workers
          .dead_letter = [&](const ScanItem& item,
                             const Error& error) { report(item.name, error.message); },
          .stats = remote_stats});

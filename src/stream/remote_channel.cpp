@@ -1,5 +1,6 @@
 #include "tendril/stream/detail/remote_channel.hpp"
 
+#include <algorithm>
 #include <charconv>
 #include <condition_variable>
 #include <deque>
@@ -22,8 +23,7 @@ namespace {
 
 constexpr RetryPolicy kReconnect{
     .attempts = RetryPolicy::kUnbounded, .delay = 50ms, .backoff = 2.0, .max_delay = 2s};
-constexpr std::size_t kSendBatch = 256;     // items per round trip, at most
-constexpr std::size_t kItemsPerEntry = 64;  // items packed into one entry, at most
+constexpr std::size_t kSendBatch = 256;  // items per round trip, at most
 constexpr std::size_t kBytesPerEntry = 256 * 1024;
 constexpr std::size_t kReadBatch = 512;
 
@@ -39,14 +39,17 @@ ErrorKind kind_named(const std::string& name) {
 }  // namespace
 
 struct RemoteChannel::Impl {
-  Impl(redis::Endpoint e, std::string stage, std::function<void(RemoteResult&&)> callback)
+  Impl(redis::Endpoint e, std::string stage, std::size_t per_entry,
+       std::function<void(RemoteResult&&)> callback)
       : endpoint(std::move(e)),
+        items_per_entry(std::max<std::size_t>(per_entry, 1)),
         keys(stage),
         run(random_hex()),
         results(keys.results(run)),
         on_result(std::move(callback)) {}
 
   redis::Endpoint endpoint;
+  std::size_t items_per_entry;  // packed into one entry, at most
   StreamKeys keys;
   std::string run;
   std::string results;
@@ -123,7 +126,7 @@ struct RemoteChannel::Impl {
           for (const auto& [seq, _] : outstanding) queue.push_back(seq);
           totals.resent += queue.size();
         }
-        // What is queued goes out packed: one entry for up to kItemsPerEntry items, so that
+        // What is queued goes out packed: one entry for up to items_per_entry items, so that
         // under load Redis does one entry's work for many; alone, an item has its own fields.
         std::vector<std::pair<std::uint64_t, const std::string*>> group;
         std::size_t group_bytes = 0;
@@ -150,7 +153,7 @@ struct RemoteChannel::Impl {
           if (found == outstanding.end()) continue;  // answered meanwhile
           batch.push_back(seq);
           const std::string& payload = found->second.payload;
-          if (group.size() == kItemsPerEntry ||
+          if (group.size() == items_per_entry ||
               (!group.empty() && group_bytes + payload.size() > kBytesPerEntry))
             flush_group();
           group.emplace_back(seq, &payload);
@@ -273,8 +276,10 @@ struct RemoteChannel::Impl {
 };
 
 RemoteChannel::RemoteChannel(redis::Endpoint endpoint, std::string stage,
+                             std::size_t items_per_entry,
                              std::function<void(RemoteResult&&)> on_result)
-    : impl_(std::make_unique<Impl>(std::move(endpoint), std::move(stage), std::move(on_result))) {}
+    : impl_(std::make_unique<Impl>(std::move(endpoint), std::move(stage), items_per_entry,
+                                   std::move(on_result))) {}
 
 RemoteChannel::~RemoteChannel() { close(); }
 

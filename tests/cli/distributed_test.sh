@@ -76,6 +76,29 @@ check "SIGTERM ends a worker with exit 0 ($s2, $s3)" test "$s2" -eq 0 -a "$s3" -
 claimed=$(cat "$work/w2" "$work/w3" | awk -F'|' '/claimed from others/ { n += $3 } END { print n + 0 }')
 check "the dead worker's files were claimed by the others ($claimed)" test "$claimed" -gt 0
 
+# A flow's jobs across two runtimes: `flow run --from-stream` serves, `flow send` sends.
+flows=$(cd "$(dirname "$0")/../../examples/flows" && pwd)
+"$tendril" flow run "$flows/counting.json" --from-stream counting --redis "$url" > /dev/null 2> "$work/r1" &
+r1=$!; pids+=("$r1")
+"$tendril" flow run "$flows/counting.json" --from-stream counting --redis "$url" > /dev/null 2> "$work/r2" &
+r2=$!; pids+=("$r2")
+seq 1 60 | sed 's/.*/{"n": &}/' | { cat; echo '[1, 2]'; } |
+  "$tendril" flow send counting --redis "$url" > "$work/sent" 2> "$work/send-err"
+status=$?
+check "flow send: a bad line makes exit 1 (got $status)" test "$status" -eq 1
+check "flow send: one outcome line per job, all completed" \
+  test "$(grep -c '"status":"completed"' "$work/sent")" -eq 60
+check "flow send: in input order (job keys :0 to :59)" \
+  test "$(sed -n 's/.*"job_id":"[0-9a-f]*:\([0-9]*\)".*/\1/p' "$work/sent" | tr '\n' ' ')" = "$(seq -s ' ' 0 59) "
+check "flow send: the bad line is named" grep -q "stdin:61: " "$work/send-err"
+kill -TERM "$r1" "$r2"
+wait "$r1"; s1=$?
+wait "$r2"; s2=$?
+check "flow run --from-stream: SIGTERM ends serving with exit 0 ($s1, $s2)" test "$s1" -eq 0 -a "$s2" -eq 0
+served=$(cat "$work/r1" "$work/r2" | awk -F'|' '/^\| completed/ { n += $3 } END { print n + 0 }')
+check "the two runtimes completed the 60 jobs between them ($served)" test "$served" -eq 60
+check "both took a share" bash -c "grep -Eq '^\| completed +\| +[1-9]' '$work/r1' && grep -Eq '^\| completed +\| +[1-9]' '$work/r2'"
+
 "$tendril" scan --distributed --no-progress "$tree" > /dev/null 2> "$work/no-redis"
 check "--distributed without a Redis is a usage error (exit $?)" test $? -eq 2
 check "saying what it needs" grep -q -- "--distributed needs a Redis" "$work/no-redis"

@@ -20,7 +20,7 @@ fi
 text=$(groff -k -t -man -Tutf8 -rLL=300n -rHY=0 -P-cbou "$page" 2>/dev/null)
 grep -q '^TENDRIL(1)' <<< "$text" && echo "ok: titled TENDRIL(1)" || {
   echo "FAILED: the page is not titled TENDRIL(1)"; failures=$((failures + 1)); }
-for command in "" scan worker watch flow "flow validate" "flow graph" "flow run"; do
+for command in "" scan worker watch flow "flow validate" "flow graph" "flow run" "flow send"; do
   # shellcheck disable=SC2086 # the command's words are separate arguments
   options=$("$tendril" $command --help | grep -oE -- '(^|[ ,])--?[a-zA-Z][a-zA-Z-]*' | tr -d ' ,' | sort -u)
   for option in $options; do

@@ -43,10 +43,14 @@ namespace tendril::stream {
 template <class In, class Out>
 struct RemoteOptions {
   redis::Endpoint endpoint;
-  std::string stage;                 // the stage's name: its keys, and its name in metrics
-  std::size_t max_in_flight = 256;   // items sent and not yet answered, at most
-  std::size_t buffer = 64;           // items waiting here to be sent
-  bool ordered = false;              // pass results on in input order (held back until then)
+  std::string stage;                // the stage's name: its keys, and its name in metrics
+  std::size_t max_in_flight = 256;  // items sent and not yet answered, at most
+  std::size_t buffer = 64;          // items waiting here to be sent
+  bool ordered = false;             // pass results on in input order (held back until then)
+  // Queued items packed into one work entry, at most: Redis then does one entry's work for
+  // them all (throughput), but one worker thread runs them one after another (latency). For
+  // handlers that take milliseconds, or wait (flow jobs), use a few, or 1.
+  std::size_t items_per_entry = 64;
   OnError on_error = OnError::drop;  // for items the workers failed
   std::function<void(const In&, const Error&)> dead_letter = {};
   // When set, receives the run's wire statistics as the run ends (the last run's, if several).
@@ -76,7 +80,7 @@ class RemoteStageNode final : public tendril::detail::NodeBase,
         stats_(remote.stats),
         lane_(options.buffer, options.num_workers),
         reorderer_(2 * options.num_workers + options.buffer),
-        channel_(remote.endpoint, remote.stage,
+        channel_(remote.endpoint, remote.stage, remote.items_per_entry,
                  [this](RemoteResult&& result) { finished(std::move(result)); }) {
     for (std::size_t i = 0; i < options.num_workers; ++i)
       seats_.push_back(

@@ -30,7 +30,8 @@ struct RemoteResult {
 
 class RemoteChannel {
  public:
-  RemoteChannel(redis::Endpoint endpoint, std::string stage,
+  // `items_per_entry`: how many queued items one work entry may carry (1: no packing).
+  RemoteChannel(redis::Endpoint endpoint, std::string stage, std::size_t items_per_entry,
                 std::function<void(RemoteResult&&)> on_result);
   ~RemoteChannel();  // close()
   RemoteChannel(const RemoteChannel&) = delete;
