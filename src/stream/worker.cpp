@@ -273,7 +273,7 @@ struct StreamWorker::Impl {
       if (stop_requested()) break;  // the rest is handed back below
       const Entry& e = batch[next];
       const long long delivered = counted && deliveries.contains(e.id) ? deliveries[e.id] : 1;
-      serve_entry(e, delivered, live, me, state, writes);
+      serve_entry(connection, e, delivered, live, me, state, writes);
       ack.push_back(e.id);
     }
     // Stopping: what was fetched and not begun goes back to the stream for the others.
@@ -291,8 +291,9 @@ struct StreamWorker::Impl {
   }
 
   // One entry: its item (fields seq and data) or items (field items), answered into `writes`.
-  void serve_entry(const Entry& e, long long delivered, std::map<std::string, bool>& live,
-                   const std::string& me, WorkerState& state, redis::Commands& writes) {
+  void serve_entry(redis::Connection& connection, const Entry& e, long long delivered,
+                   std::map<std::string, bool>& live, const std::string& me, WorkerState& state,
+                   redis::Commands& writes) {
     const std::string* reply = e.field("reply");
     const std::string* seq = e.field("seq");
     const std::string* data = e.field("data");
@@ -333,7 +334,19 @@ struct StreamWorker::Impl {
       for (const auto& f : frames) answer({f.seq, false, ErrorKind::handler, 0, why});
     } else {
       const std::string* run = e.field("run");
-      for (const auto& f : frames) {
+      auto checked = Clock::now();
+      for (std::size_t i = 0; i < frames.size(); ++i) {
+        const auto& f = frames[i];
+        // A long entry looks again, every 100 ms, whether its run was cancelled meanwhile.
+        if (i > 0 && Clock::now() - checked > 100ms) {
+          checked = Clock::now();
+          auto exists = connection.command({"EXISTS", *reply});
+          if (exists && exists->integer == 0) {
+            live[*reply] = false;
+            count([&](WorkerStats& s) { s.dropped += frames.size() - i; });
+            break;  // its results are not wanted; the entry is acknowledged with the batch
+          }
+        }
         item_key = (run ? *run : std::string()) + ":" + std::to_string(f.seq);
         EntryOutcome outcome = handler(f.bytes, state);
         item_key.clear();
