@@ -419,6 +419,44 @@ TEST(RemoteStage, CancellingTheRunMakesWorkersDropItsRemainingEntries) {
   EXPECT_LT(stats->processed, 100u);
 }
 
+TEST(StreamWorker, AStoppedWorkerFinishesItsItemAndHandsBackWhatItHadNotBegun) {
+  tendril::testing::Watchdog watchdog(60s, "hand back");
+  RedisServer server;
+  std::atomic<int> started{0};
+  auto slow = [&](int x) {
+    ++started;
+    std::this_thread::sleep_for(100ms);
+    return x;
+  };
+  auto remote = ts::remote_stage<int, int>(
+      {.endpoint = server.endpoint(), .stage = "h", .max_in_flight = 40, .items_per_entry = 1});
+  std::vector<int> got;
+  std::jthread producer([&] {
+    for (int x : (tendril::Pipeline(std::views::iota(0, 40)) >> remote).iter()) got.push_back(x);
+  });
+  auto admin = rd::Connection::open(server.endpoint());
+  ASSERT_TRUE(eventually([&] {
+    return integer(*admin, {"XLEN", "tendril:h:work"}) == 40;
+  })) << "all forty wait before any worker reads";
+  ts::WorkerStats first;
+  {
+    Serving a(ts::stream_worker(
+        {.endpoint = server.endpoint(), .stage = "h", .consumer = "a", .batch = 8}, slow));
+    ASSERT_TRUE(eventually([&] { return started.load() >= 1; }));
+    first = a.stop().value();  // mid-batch: one item running, seven fetched and waiting
+  }
+  EXPECT_GE(first.handed_back, 1u) << "what was fetched and not begun went back";
+  EXPECT_EQ(first.processed + first.handed_back, 8u) << "the item under way was finished";
+  Serving b(ts::stream_worker(
+      {.endpoint = server.endpoint(), .stage = "h", .consumer = "b", .batch = 8}, slow));
+  producer.join();
+  std::sort(got.begin(), got.end());
+  std::vector<int> expected(40);
+  std::iota(expected.begin(), expected.end(), 0);
+  EXPECT_EQ(got, expected) << "the handed-back items were done by the other worker, at once";
+  EXPECT_EQ(b.stop()->claimed, 0u) << "no waiting for min_idle: nothing had to be claimed";
+}
+
 TEST(StreamWorker, RedisDownAtTheStartOrAWrongPasswordIsANamedError) {
   RedisServer server("right");
   auto endpoint = server.endpoint();
