@@ -18,6 +18,7 @@ RunCore::RunCore(std::shared_ptr<SourceBase> source, const StageChain& stages, I
     nodes_[k] = std::move(built.node);
   }
   source_ = source->open(*downstream, context_);
+  source_owner_ = std::move(source);
   scheduler_ = std::make_unique<Scheduler>(threads, context_.stop_token());
   for (std::size_t k = nodes_.size(); k-- > 0;) {  // threads look at the last stage first
     nodes_[k]->bind(*scheduler_);

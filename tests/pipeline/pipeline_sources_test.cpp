@@ -38,6 +38,16 @@ TEST(PipelineSources, AnRvalueContainerIsMovedIn) {
   EXPECT_EQ(sorted(pipe.iter()), (std::vector<int>{6, 7}));
 }
 
+TEST(PipelineSources, AnIterationOutlivesTheTemporaryPipelineThatOwnedItsContainer) {
+  // The pipeline (and the vector moved into it) is a temporary of the for statement's range
+  // expression, gone before the loop body runs: the run must keep its source alive. (Before the
+  // fix this read freed memory: garbage values, and a heap-use-after-free under ASan.)
+  std::vector<int> got;
+  for (int v : (td::Pipeline(std::vector<int>{1, 2048, 1}) >> plus_one()).iter()) got.push_back(v);
+  std::sort(got.begin(), got.end());
+  EXPECT_EQ(got, (std::vector<int>{2, 2, 2049}));
+}
+
 TEST(PipelineSources, AViewFeedsEveryItem) {
   auto pipe =
       td::Pipeline(std::views::iota(0, 5) | std::views::transform([](int x) { return x * 10; }));

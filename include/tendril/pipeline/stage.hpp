@@ -9,6 +9,7 @@
 // stage is made: a bad value throws std::invalid_argument naming the option.
 #pragma once
 
+#include <chrono>
 #include <cstddef>
 #include <functional>
 #include <memory>
@@ -42,6 +43,11 @@ struct PoolOptions {
   OnError on_error = OnError::drop;
   std::function<void(const In&, const Error&)> dead_letter = {};  // sees each failed item
   std::string name = {};  // for metrics and errors; "stage<N>" when empty
+  // The seed's multi_proc: each worker a child process (<tendril/pipeline/process.hpp>), its
+  // handler made by process_handler(). A crash costs one attempt and one worker (restarted).
+  bool multi_proc = false;
+  std::chrono::milliseconds timeout{0};  // multi_proc: an attempt longer than this is killed
+  std::size_t memory_limit = 0;          // multi_proc: bytes of address space per worker (0: none)
 };
 
 // Options of mix_pool: as PoolOptions, with one worker per handler instead of num_workers.
@@ -54,6 +60,9 @@ struct MixOptions {
   OnError on_error = OnError::drop;
   std::function<void(const In&, const Error&)> dead_letter = {};
   std::string name = {};
+  bool multi_proc = false;
+  std::chrono::milliseconds timeout{0};
+  std::size_t memory_limit = 0;
 };
 
 namespace detail {
@@ -91,6 +100,32 @@ struct StageSpec {
 };
 
 void throw_invalid_stage(const std::string& what);
+
+// A handler made by process_handler() (<tendril/pipeline/process.hpp>), which a worker process
+// can find by name, and the handler the stage's workers run for it: one that hands each item
+// to the worker's child process.
+template <class F>
+concept process_handler_type = requires {
+  typename F::tendril_process_handler;
+};
+template <class In, class Out, class F>
+ErasedHandler<In, Out> process_proxy(const F& handler, const PoolOptions<In, Out>& options);
+
+// The handler a worker runs: `handler` itself, or with multi_proc its process proxy.
+template <class In, class Out, class F>
+ErasedHandler<In, Out> stage_handler(F handler, const PoolOptions<In, Out>& options) {
+  if constexpr (process_handler_type<F>) {
+    if (options.multi_proc) return process_proxy<In, Out>(handler, options);
+    return erase_handler(std::move(handler));
+  } else {
+    if (options.multi_proc)
+      throw_invalid_stage(
+          "multi_proc = true needs a handler made by tendril::process_handler(\"name\", fn) at "
+          "namespace scope (<tendril/pipeline/process.hpp>): a worker process finds its handler "
+          "by name");
+    return erase_handler(std::move(handler));
+  }
+}
 
 template <class In, class Out>
 void validate(const PoolOptions<In, Out>& o) {
@@ -145,9 +180,11 @@ auto work_pool(PoolOptions<detail::handler_input_t<F>, detail::handler_output_t<
       detail::throw_invalid_stage("fork_merge is not supported for coroutine handlers yet");
     if (options.ordered)
       detail::throw_invalid_stage("ordered is not supported for coroutine handlers yet");
+    if (options.multi_proc)
+      detail::throw_invalid_stage("multi_proc takes plain handlers, not coroutines");
     spec->async_node = detail::async_node_factory<In, Out>(std::move(handler));
   } else {
-    spec->handlers.push_back(detail::erase_handler(std::move(handler)));
+    spec->handlers.push_back(detail::stage_handler<In, Out>(std::move(handler), options));
     spec->accepts_errors.push_back(detail::handler_traits<F>::accepts_errors);
   }
   spec->options = std::move(options);
@@ -181,13 +218,16 @@ auto mix_pool(MixOptions<detail::handler_input_t<F>, detail::handler_output_t<F>
                             .ordered = options.ordered,
                             .on_error = options.on_error,
                             .dead_letter = std::move(options.dead_letter),
-                            .name = std::move(options.name)};
+                            .name = std::move(options.name),
+                            .multi_proc = options.multi_proc,
+                            .timeout = options.timeout,
+                            .memory_limit = options.memory_limit};
   detail::validate(pool);
   auto spec = std::make_shared<detail::StageSpec<In, Out>>();
   spec->options = std::move(pool);
-  spec->handlers.push_back(detail::erase_handler(std::move(first)));
+  spec->handlers.push_back(detail::stage_handler<In, Out>(std::move(first), spec->options));
   spec->accepts_errors.push_back(detail::handler_traits<F>::accepts_errors);
-  (spec->handlers.push_back(detail::erase_handler(std::move(rest))), ...);
+  (spec->handlers.push_back(detail::stage_handler<In, Out>(std::move(rest), spec->options)), ...);
   (spec->accepts_errors.push_back(detail::handler_traits<Fs>::accepts_errors), ...);
   return Stage<In, Out>(std::move(spec));
 }

@@ -81,6 +81,9 @@ class RunCore {
  private:
   RunContext context_;
   std::vector<std::unique_ptr<NodeBase>> nodes_;
+  // The source itself lives as long as the run: its cursor points into it (an owned container,
+  // say), and the Pipeline that made the run may be a temporary, gone before the run ends.
+  std::shared_ptr<SourceBase> source_owner_;
   std::unique_ptr<SourceRunnerBase> source_;
   std::unique_ptr<Scheduler> scheduler_;
   std::chrono::system_clock::time_point start_;

@@ -1,0 +1,196 @@
+// Process workers (multi_proc): handlers in child processes that crash, hang or run away with
+// memory without taking the run down, and no child left behind.
+#include <tendril/pipeline/process.hpp>
+#include <tendril/tendril.hpp>
+
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <unistd.h>
+
+#include <dirent.h>
+#include <chrono>
+#include <cstdlib>
+#include <fstream>
+#include <ranges>
+#include <set>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "support/watchdog.hpp"
+
+using namespace std::chrono_literals;
+
+namespace {
+
+// Registered in this process and in every worker process started from it.
+const auto square_with_pid =
+    tendril::process_handler("test.square", [](int x, tendril::WorkerState& state) {
+      int& seen = state.get_or_create("seen", [] { return 0; });
+      ++seen;
+      return std::vector<int>{x * x, static_cast<int>(::getpid()), seen};
+    });
+
+const auto fragile = tendril::process_handler("test.fragile", [](int x) {
+  if (x == 13) ::raise(SIGSEGV);
+  if (x == 14) std::abort();
+  if (x == 15) ::_exit(3);
+  return x;
+});
+
+const auto stubborn = tendril::process_handler("test.stubborn", [](int x) {
+  if (x == 5 || x < 0)
+    for (;;) ::pause();  // deaf to every stop request
+  return x;
+});
+
+const auto hungry = tendril::process_handler("test.hungry", [](int mebibytes) {
+  std::vector<char> block(static_cast<std::size_t>(mebibytes) << 20, 1);
+  return static_cast<int>(block[block.size() / 2]);
+});
+
+// The processes whose parent is this one (zombies included).
+std::vector<int> children() {
+  std::vector<int> found;
+  DIR* proc = ::opendir("/proc");
+  while (dirent* entry = proc ? ::readdir(proc) : nullptr) {
+    const int pid = std::atoi(entry->d_name);
+    if (pid <= 0) continue;
+    std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
+    std::string line;
+    std::getline(stat, line);
+    const auto close = line.rfind(')');
+    if (close == std::string::npos) continue;
+    int ppid = 0;
+    char state = 0;
+    if (std::sscanf(line.c_str() + close + 1, " %c %d", &state, &ppid) == 2 && ppid == ::getpid())
+      found.push_back(pid);
+  }
+  if (proc) ::closedir(proc);
+  return found;
+}
+
+}  // namespace
+
+TEST(ProcessWorkers, EachWorkerIsAChildProcessKeepingItsStateAcrossItems) {
+  tendril::testing::Watchdog watchdog(60s, "process workers");
+  auto stage = tendril::work_pool({.num_workers = 2, .multi_proc = true}, square_with_pid);
+  std::set<int> pids;
+  int total = 0, most_seen = 0;
+  for (const auto& r : (tendril::Pipeline(std::views::iota(0, 200)) >> stage).iter()) {
+    total += r[0];
+    pids.insert(r[1]);
+    most_seen = std::max(most_seen, r[2]);
+  }
+  int expected = 0;
+  for (int i = 0; i < 200; ++i) expected += i * i;
+  EXPECT_EQ(total, expected);
+  EXPECT_FALSE(pids.contains(::getpid())) << "the handler ran in other processes";
+  EXPECT_LE(pids.size(), 2u);
+  EXPECT_GT(most_seen, 1) << "a worker's WorkerState lives on across its items";
+  EXPECT_TRUE(children().empty()) << "every worker was reaped with the run";
+}
+
+TEST(ProcessWorkers, ACrashCostsOneAttemptAndOneWorkerAndSaysHowItDied) {
+  tendril::testing::Watchdog watchdog(60s, "crashes");
+  auto stage = tendril::work_pool(
+      {.retries = 2, .num_workers = 2, .on_error = tendril::OnError::pass, .multi_proc = true},
+      fragile);
+  std::vector<std::string> errors;
+  int values = 0;
+  for (auto& r : (tendril::Pipeline(std::views::iota(0, 100)) >> stage).iter_results()) {
+    if (r) {
+      ++values;
+    } else {
+      EXPECT_EQ(r.error().attempts, 2) << "retried on a fresh worker";
+      errors.push_back(r.error().message);
+    }
+  }
+  EXPECT_EQ(values, 97) << "every other item was processed";
+  std::sort(errors.begin(), errors.end());
+  EXPECT_EQ(errors, (std::vector<std::string>{"worker crashed: SIGABRT", "worker crashed: SIGSEGV",
+                                              "worker exited with status 3"}));
+  EXPECT_TRUE(children().empty());
+}
+
+TEST(ProcessWorkers, AHandlerStuckForeverIsKilledAtItsTimeout) {
+  tendril::testing::Watchdog watchdog(60s, "timeout");
+  auto stage = tendril::work_pool(
+      {.num_workers = 2, .on_error = tendril::OnError::pass, .multi_proc = true, .timeout = 300ms},
+      stubborn);
+  const auto start = std::chrono::steady_clock::now();
+  int values = 0;
+  std::string error;
+  for (auto& r : (tendril::Pipeline(std::views::iota(0, 20)) >> stage).iter_results()) {
+    if (r)
+      ++values;
+    else
+      error = r.error().message;
+  }
+  EXPECT_EQ(values, 19);
+  EXPECT_EQ(error, "timed out after 300 ms");
+  EXPECT_LT(std::chrono::steady_clock::now() - start, 10s);
+  EXPECT_TRUE(children().empty());
+}
+
+TEST(ProcessWorkers, CancelEndsARunWhoseHandlersIgnoreEveryStopRequest) {
+  tendril::testing::Watchdog watchdog(60s, "cancel");
+  auto stage = tendril::work_pool({.num_workers = 2, .multi_proc = true}, stubborn);
+  auto pipe = tendril::Pipeline(std::vector<int>(10, -1)) >> stage;
+  std::jthread canceller([&] {
+    std::this_thread::sleep_for(300ms);
+    pipe.cancel("enough");
+  });
+  const auto start = std::chrono::steady_clock::now();
+  auto run = pipe.run();
+  ASSERT_FALSE(run);
+  EXPECT_EQ(run.error().kind, tendril::ErrorKind::cancelled);
+  EXPECT_LT(std::chrono::steady_clock::now() - start, 3s) << "the workers were killed";
+  EXPECT_TRUE(children().empty());
+}
+
+TEST(ProcessWorkers, GoingOverTheMemoryLimitFailsTheItemNotTheRun) {
+  tendril::testing::Watchdog watchdog(60s, "memory");
+  auto stage = tendril::work_pool({.on_error = tendril::OnError::pass,
+                                   .multi_proc = true,
+                                   .memory_limit = std::size_t{1} << 30},
+                                  hungry);
+  std::vector<std::string> outcomes;
+  for (auto& r : (tendril::Pipeline(std::vector<int>{1, 2048, 1}) >> stage).iter_results())
+    outcomes.push_back(r ? "ok" : r.error().message);
+  ASSERT_EQ(outcomes.size(), 3u);
+  EXPECT_EQ(outcomes[0], "ok");
+  EXPECT_EQ(outcomes[1], "std::bad_alloc") << "2 GiB in a worker limited to 1 GiB";
+  EXPECT_EQ(outcomes[2], "ok") << "the worker goes on after the refused allocation";
+}
+
+TEST(ProcessWorkers, NoWorkerOutlivesAnIterationLeftEarly) {
+  tendril::testing::Watchdog watchdog(60s, "early exit");
+  auto stage = tendril::work_pool({.num_workers = 2, .multi_proc = true}, square_with_pid);
+  {
+    auto pipe = tendril::Pipeline(std::views::iota(0, 100000)) >> stage;
+    int taken = 0;
+    for (const auto& r : pipe.iter()) {
+      (void)r;
+      if (++taken == 10) break;
+    }
+  }
+  EXPECT_TRUE(children().empty());
+}
+
+TEST(ProcessWorkers, AHandlerNotMadeByProcessHandlerIsRefusedNamingWhatToDo) {
+  try {
+    (void)tendril::work_pool({.multi_proc = true}, [](int x) { return x; });
+    FAIL() << "a plain lambda cannot be found by a worker process";
+  } catch (const std::invalid_argument& e) {
+    EXPECT_NE(std::string(e.what()).find("needs a handler made by tendril::process_handler"),
+              std::string::npos)
+        << e.what();
+  }
+}
+
+int main(int argc, char** argv) {
+  tendril::serve_process_worker_if_asked(argc, argv);
+  ::testing::InitGoogleTest(&argc, argv);
+  return RUN_ALL_TESTS();
+}
