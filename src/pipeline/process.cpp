@@ -31,6 +31,14 @@ namespace {
 constexpr const char* kHandlerVariable = "TENDRIL_PROCESS_WORKER";
 constexpr const char* kMemoryVariable = "TENDRIL_PROCESS_MEMORY";
 constexpr const char* kParentVariable = "TENDRIL_PROCESS_PARENT";
+// ASan and TSan reserve terabytes of address space at start: a worker under RLIMIT_AS could
+// not even start. Their builds refuse memory_limit, saying so.
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+constexpr bool kSanitizerBuild = true;
+#else
+constexpr bool kSanitizerBuild = false;
+#endif
+
 constexpr int kRequestFd = 3;  // the worker reads items here
 constexpr int kReplyFd = 4;    // and writes replies here
 
@@ -114,6 +122,11 @@ void register_process_handler(const std::string& name, ProcessEntry entry) {
 
 Result<std::unique_ptr<ChildProcess>> ChildProcess::spawn(const std::string& handler,
                                                           std::size_t memory_limit) {
+  if (memory_limit > 0 && kSanitizerBuild)
+    return std::unexpected(
+        Error{ErrorKind::usage,
+              "memory_limit cannot be applied in a build with AddressSanitizer or ThreadSanitizer "
+              "(they reserve terabytes of address space); it works in normal builds"});
   int to_child[2], from_child[2];
   if (::pipe2(to_child, O_CLOEXEC) != 0)
     return std::unexpected(Error{ErrorKind::stopped, std::string("cannot make a pipe for a worker "
