@@ -5,6 +5,8 @@
 
 #include <gtest/gtest.h>
 #include <signal.h>
+#include <spawn.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <dirent.h>
@@ -20,6 +22,8 @@
 #include "support/watchdog.hpp"
 
 using namespace std::chrono_literals;
+
+extern char** environ;
 
 namespace {
 
@@ -49,8 +53,8 @@ const auto hungry = tendril::process_handler("test.hungry", [](int mebibytes) {
   return static_cast<int>(block[block.size() / 2]);
 });
 
-// The processes whose parent is this one (zombies included).
-std::vector<int> children() {
+// The processes whose parent is `parent` (zombies included).
+std::vector<int> children(int parent = ::getpid()) {
   std::vector<int> found;
   DIR* proc = ::opendir("/proc");
   while (dirent* entry = proc ? ::readdir(proc) : nullptr) {
@@ -63,7 +67,7 @@ std::vector<int> children() {
     if (close == std::string::npos) continue;
     int ppid = 0;
     char state = 0;
-    if (std::sscanf(line.c_str() + close + 1, " %c %d", &state, &ppid) == 2 && ppid == ::getpid())
+    if (std::sscanf(line.c_str() + close + 1, " %c %d", &state, &ppid) == 2 && ppid == parent)
       found.push_back(pid);
   }
   if (proc) ::closedir(proc);
@@ -185,6 +189,35 @@ TEST(ProcessWorkers, NoWorkerOutlivesAnIterationLeftEarly) {
   EXPECT_TRUE(children().empty());
 }
 
+TEST(ProcessWorkers, WorkersDieWithTheirParentEvenWhenItIsKilled) {
+  tendril::testing::Watchdog watchdog(60s, "parent killed");
+  // This program again, as a parent whose two workers hang on their items forever.
+  std::vector<std::string> variables{"TENDRIL_TEST_HANGING_PARENT=1"};
+  for (char** v = environ; *v; ++v) variables.emplace_back(*v);
+  std::vector<char*> envp;
+  for (auto& v : variables) envp.push_back(v.data());
+  envp.push_back(nullptr);
+  char program[] = "/proc/self/exe";
+  char* argv[] = {program, nullptr};
+  pid_t parent = 0;
+  ASSERT_EQ(::posix_spawn(&parent, program, nullptr, nullptr, argv, envp.data()), 0);
+  std::vector<int> workers;
+  for (int i = 0; i < 1000 && workers.size() < 2; ++i) {
+    workers = children(parent);
+    std::this_thread::sleep_for(10ms);
+  }
+  ASSERT_EQ(workers.size(), 2u) << "the parent started its two workers";
+  ::kill(parent, SIGKILL);
+  ::waitpid(parent, nullptr, 0);
+  auto alive = [&] {
+    int n = 0;
+    for (int pid : workers) n += ::kill(pid, 0) == 0;  // (a zombie of init counts briefly)
+    return n;
+  };
+  for (int i = 0; i < 300 && alive() > 0; ++i) std::this_thread::sleep_for(10ms);
+  EXPECT_EQ(alive(), 0) << "no worker outlived its parent";
+}
+
 TEST(ProcessWorkers, AHandlerNotMadeByProcessHandlerIsRefusedNamingWhatToDo) {
   try {
     (void)tendril::work_pool({.multi_proc = true}, [](int x) { return x; });
@@ -206,6 +239,11 @@ int main(int argc, char** argv) {
     const std::string options = std::string(old ? old : "") + (old && *old ? ":" : "") +
                                 "handle_segv=0:handle_sigbus=0:handle_sigfpe=0";
     ::setenv(variable, options.c_str(), 1);
+  }
+  if (std::getenv("TENDRIL_TEST_HANGING_PARENT")) {  // for WorkersDieWithTheirParent...
+    auto stage = tendril::work_pool({.num_workers = 2, .multi_proc = true}, stubborn);
+    (void)(tendril::Pipeline(std::vector<int>(2, -1)) >> stage).run();  // never returns
+    return 1;
   }
   ::testing::InitGoogleTest(&argc, argv);
   return RUN_ALL_TESTS();
