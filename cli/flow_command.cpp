@@ -204,7 +204,7 @@ int run_flow_run(const FlowRunOptions& options) {
   const auto stopped = [&] {
     return interrupted != 0 || std::chrono::steady_clock::now() >= deadline;
   };
-  std::uint64_t posted = 0, bad_lines = 0, line_number = 0;
+  std::uint64_t posted = 0;
   if (!options.from_stream.empty()) {
     // Serving a consumer group: its entries are the jobs, until a signal or the timeout.
     StateDestination from;
@@ -239,33 +239,18 @@ int run_flow_run(const FlowRunOptions& options) {
     fmt::print(stderr, "tendril flow run: served {} jobs from stream stage '{}' on {}\n", posted,
                options.from_stream, (*endpoint)->describe());
   }
-  LineReader input(STDIN_FILENO);
-  std::string line;
+  JobLines input(STDIN_FILENO);
+  Json data;
   for (bool more = options.from_stream.empty(); more && !stopped();) {
-    switch (input.next(line, std::chrono::milliseconds(100))) {
-      case LineReader::Status::idle:
+    switch (input.next(data, std::chrono::milliseconds(100))) {
+      case JobLines::Status::idle:
         continue;
-      case LineReader::Status::end:
+      case JobLines::Status::end:
         more = false;
         continue;
-      case LineReader::Status::too_long:
-        fmt::print(stderr, "stdin:{}: longer than 1 MiB, skipped\n", ++line_number);
-        ++bad_lines;
-        continue;
-      case LineReader::Status::line:
+      case JobLines::Status::job:
         break;
     }
-    ++line_number;
-    auto read = read_job_line(line);
-    if (read && !*read) continue;  // a blank line
-    if (!read) {
-      const std::string& what = read.error();
-      fmt::print(stderr, "stdin:{}{}{}, skipped\n", line_number,
-                 what.front() >= '0' && what.front() <= '9' ? ":" : ": ", what);
-      ++bad_lines;
-      continue;
-    }
-    Json data = std::move(**read);
     for (;;) {  // a full slot is backpressure: wait for room
       auto result = runtime.post(flow->flow_id(), routine, slot, data);
       if (result) {
@@ -307,7 +292,7 @@ int run_flow_run(const FlowRunOptions& options) {
       {"completed", std::to_string(completed.load())},
       {"failed", std::to_string(failed.load())},
       {"cancelled", std::to_string(cancelled.load())},
-      {"bad input lines", std::to_string(bad_lines)},
+      {"bad input lines", std::to_string(input.bad_lines())},
       {"worker status", to_string(state.status())},
       {"elapsed", fmt::format("{:.3f} s", seconds)},
   };
@@ -329,7 +314,7 @@ int run_flow_run(const FlowRunOptions& options) {
   if (!options.from_stream.empty()) return failed == 0 ? 0 : 1;  // stopping is how serving ends
   if (interrupted != 0) return 128 + interrupted;
   if (timed_out) return 124;
-  return failed == 0 && cancelled == 0 && bad_lines == 0 ? 0 : 1;
+  return failed == 0 && cancelled == 0 && input.bad_lines() == 0 ? 0 : 1;
 }
 
 int run_flow_send(const FlowSendOptions& options) {
@@ -350,34 +335,21 @@ int run_flow_send(const FlowSendOptions& options) {
     std::lock_guard lock(cancel_mutex);
     if (cancel) cancel();
   });
-  std::uint64_t sent = 0, bad_lines = 0, line_number = 0;
-  LineReader input(STDIN_FILENO);
+  std::uint64_t sent = 0;
+  JobLines input(STDIN_FILENO);
   auto lines = [&]() -> std::optional<Json> {
-    std::string line;
+    Json job;
     for (;;) {
-      switch (input.next(line, std::chrono::milliseconds(100))) {
-        case LineReader::Status::idle:
+      switch (input.next(job, std::chrono::milliseconds(100))) {
+        case JobLines::Status::idle:
           if (interrupted) return std::nullopt;
           continue;
-        case LineReader::Status::end:
+        case JobLines::Status::end:
           return std::nullopt;
-        case LineReader::Status::too_long:
-          fmt::print(stderr, "stdin:{}: longer than 1 MiB, skipped\n", ++line_number);
-          ++bad_lines;
-          continue;
-        case LineReader::Status::line:
-          break;
+        case JobLines::Status::job:
+          ++sent;
+          return job;
       }
-      ++line_number;
-      auto read = read_job_line(line);
-      if (read && !*read) continue;
-      if (!read) {
-        fmt::print(stderr, "stdin:{}: {}, skipped\n", line_number, read.error());
-        ++bad_lines;
-        continue;
-      }
-      ++sent;
-      return std::move(**read);
     }
   };
   auto send = stream::remote_stage<Json, Json>({.endpoint = **endpoint,
@@ -418,13 +390,13 @@ int run_flow_send(const FlowSendOptions& options) {
       {"jobs sent", std::to_string(sent)},
       {"completed", std::to_string(completed)},
       {"failed", std::to_string(failed)},
-      {"bad input lines", std::to_string(bad_lines)},
+      {"bad input lines", std::to_string(input.bad_lines())},
       {"elapsed", fmt::format("{:.3f} s", seconds)}};
   if (!result) rows.emplace_back("outcome", result.error().describe());
   fmt::print(stderr, "{}", key_value_table(rows));
   if (!result && result.error().kind == ErrorKind::connection) return 2;
   if (interrupted != 0) return 128 + interrupted;
-  return written && result && failed == 0 && bad_lines == 0 ? 0 : 1;
+  return written && result && failed == 0 && input.bad_lines() == 0 ? 0 : 1;
 }
 
 }  // namespace tendril::cli

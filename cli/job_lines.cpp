@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdio>
 
 #include <tendril/flow/json_reader.hpp>
 
@@ -69,6 +70,41 @@ LineReader::Status LineReader::next(std::string& line, std::chrono::milliseconds
       continue;
     }
     buffer_.append(chunk, static_cast<std::size_t>(n));
+  }
+}
+
+}  // namespace tendril::cli
+
+namespace tendril::cli {
+
+JobLines::Status JobLines::next(Json& job, std::chrono::milliseconds wait) {
+  for (;;) {
+    switch (input_.next(line_, wait)) {
+      case LineReader::Status::idle:
+        return Status::idle;
+      case LineReader::Status::end:
+        return Status::end;
+      case LineReader::Status::too_long:
+        std::fprintf(stderr, "stdin:%llu: longer than 1 MiB, skipped\n",
+                     static_cast<unsigned long long>(++line_number_));
+        ++bad_lines_;
+        continue;
+      case LineReader::Status::line:
+        break;
+    }
+    ++line_number_;
+    auto read = read_job_line(line_);
+    if (read && !*read) continue;  // a blank line
+    if (!read) {
+      const std::string& what = read.error();
+      std::fprintf(stderr, "stdin:%llu%s%s, skipped\n",
+                   static_cast<unsigned long long>(line_number_),
+                   what.front() >= '0' && what.front() <= '9' ? ":" : ": ", what.c_str());
+      ++bad_lines_;
+      continue;
+    }
+    job = std::move(**read);
+    return Status::job;
   }
 }
 

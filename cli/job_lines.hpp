@@ -3,6 +3,7 @@
 
 #include <chrono>
 #include <cstddef>
+#include <cstdint>
 #include <expected>
 #include <optional>
 #include <string>
@@ -44,6 +45,24 @@ class LineReader {
   bool skipping_ = false;  // inside a line that is too long
   bool ended_ = false;
   int error_ = 0;
+};
+
+// The jobs of a LineReader's lines, for `flow run` and `flow send`: each JSON object line is a
+// job; blank lines are skipped; a bad or too long line is said on stderr
+// ("stdin:LINE[:COLUMN]: why, skipped") and counted. Not thread-safe.
+class JobLines {
+ public:
+  explicit JobLines(int fd) noexcept : input_(fd) {}
+  enum class Status { job, idle, end };
+  // Waits at most `wait` for the next job; `job` holds it when the status is job.
+  Status next(Json& job, std::chrono::milliseconds wait);
+  std::uint64_t bad_lines() const noexcept { return bad_lines_; }
+  int error() const noexcept { return input_.error(); }  // errno of a failed read, or 0
+
+ private:
+  LineReader input_;
+  std::string line_;
+  std::uint64_t line_number_ = 0, bad_lines_ = 0;
 };
 
 }  // namespace tendril::cli

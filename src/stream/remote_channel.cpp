@@ -228,7 +228,9 @@ struct RemoteChannel::Impl {
       std::vector<ResultFrame> answered;
       split_results(*items, answered);  // what is malformed is not answered: sent again later
       for (const ResultFrame& r : answered) {
-        Error error{.kind = r.kind, .message = std::string(r.bytes), .attempts = r.attempts};
+        // The bytes are the output or the error's message, never both: copied once.
+        Error error{.kind = r.kind, .attempts = r.attempts};
+        if (!r.ok) error.message = r.bytes;
         deliver_one(r.seq, r.ok, r.ok ? std::string(r.bytes) : std::string(), std::move(error));
       }
       return;

@@ -347,7 +347,7 @@ struct StreamWorker::Impl {
             break;  // its results are not wanted; the entry is acknowledged with the batch
           }
         }
-        item_key = (run ? *run : std::string()) + ":" + std::to_string(f.seq);
+        item_key.assign(run ? *run : std::string_view()).append(":").append(std::to_string(f.seq));
         EntryOutcome outcome = handler(f.bytes, state);
         item_key.clear();
         switch (outcome.kind) {
