@@ -194,7 +194,8 @@ Error ChildProcess::ended(const std::string& why) {
   int status = 0;
   std::string how = why;
   if (pid_ > 0) {
-    if (why.empty()) {  // it went on its own: wait for it, and say how
+    died_by_itself_ = why.empty();
+    if (died_by_itself_) {  // it went on its own: wait for it, and say how
       while (::waitpid(pid_, &status, 0) < 0 && errno == EINTR) {
       }
       if (WIFSIGNALED(status))

@@ -102,7 +102,8 @@ TEST(ProcessWorkers, ACrashCostsOneAttemptAndOneWorkerAndSaysHowItDied) {
       fragile);
   std::vector<std::string> errors;
   int values = 0;
-  for (auto& r : (tendril::Pipeline(std::views::iota(0, 100)) >> stage).iter_results()) {
+  auto pipe = tendril::Pipeline(std::views::iota(0, 100)) >> stage;
+  for (auto& r : pipe.iter_results()) {
     if (r) {
       ++values;
     } else {
@@ -115,6 +116,22 @@ TEST(ProcessWorkers, ACrashCostsOneAttemptAndOneWorkerAndSaysHowItDied) {
   EXPECT_EQ(errors, (std::vector<std::string>{"worker crashed: SIGABRT", "worker crashed: SIGSEGV",
                                               "worker exited with status 3"}));
   EXPECT_TRUE(children().empty());
+  // Three items, each crashing its worker on both attempts: 6 crashes. With one worker, each
+  // retry and each next item after a second crash runs on a fresh worker: 6 restarts (with
+  // two, a worker's first start may come after a crash of the other's, and is no restart).
+  auto single = tendril::work_pool(
+      {.retries = 2, .on_error = tendril::OnError::pass, .multi_proc = true}, fragile);
+  auto run = (tendril::Pipeline(std::views::iota(0, 100)) >> single).run();
+  ASSERT_TRUE(run) << run.error().message;
+  EXPECT_EQ(run->stages[0].worker_crashes, 6u);
+  EXPECT_EQ(run->stages[0].worker_restarts, 6u);
+  EXPECT_EQ(run->stages[0].failed, 3u);
+  EXPECT_EQ(run->processed, 97u);
+  const auto metrics = pipe.last_metrics();
+  ASSERT_TRUE(metrics);
+  EXPECT_EQ(metrics->stages[0].worker_crashes, 6u) << "with two workers too";
+  const std::string table = run->table();
+  EXPECT_NE(table.find("crashes restarts"), std::string::npos) << table;
 }
 
 TEST(ProcessWorkers, AHandlerStuckForeverIsKilledAtItsTimeout) {
@@ -125,7 +142,8 @@ TEST(ProcessWorkers, AHandlerStuckForeverIsKilledAtItsTimeout) {
   const auto start = std::chrono::steady_clock::now();
   int values = 0;
   std::string error;
-  for (auto& r : (tendril::Pipeline(std::views::iota(0, 20)) >> stage).iter_results()) {
+  auto pipe = tendril::Pipeline(std::views::iota(0, 20)) >> stage;
+  for (auto& r : pipe.iter_results()) {
     if (r)
       ++values;
     else
@@ -134,6 +152,62 @@ TEST(ProcessWorkers, AHandlerStuckForeverIsKilledAtItsTimeout) {
   EXPECT_EQ(values, 19);
   EXPECT_EQ(error, "timed out after 300 ms");
   EXPECT_LT(std::chrono::steady_clock::now() - start, 10s);
+  EXPECT_TRUE(children().empty());
+  ASSERT_TRUE(pipe.last_metrics());
+  EXPECT_EQ(pipe.last_metrics()->stages[0].worker_crashes, 0u) << "killed for its timeout";
+}
+
+// One worker per handler, each a process: the handlers' items land in different processes, each
+// worker keeps its state, and a crash in one handler's worker leaves the other's alone.
+const auto tag_a = tendril::process_handler("test.tag_a", [](int x, tendril::WorkerState& s) {
+  if (x == 7) ::raise(SIGSEGV);
+  int& seen = s.get_or_create("seen", [] { return 0; });
+  return std::vector<int>{0, x, static_cast<int>(::getpid()), ++seen};
+});
+const auto tag_b = tendril::process_handler("test.tag_b", [](int x, tendril::WorkerState& s) {
+  int& seen = s.get_or_create("seen", [] { return 0; });
+  return std::vector<int>{1, x, static_cast<int>(::getpid()), ++seen};
+});
+
+TEST(ProcessWorkers, AMixPoolRunsEachHandlerInItsOwnProcess) {
+  tendril::testing::Watchdog watchdog(60s, "mix_pool");
+  // fork_merge: every item goes to both handlers, and the two results are merged.
+  auto stage = tendril::mix_pool({.fork_merge =
+                                      [](std::vector<std::vector<int>> parts) {
+                                        std::vector<int> merged;
+                                        for (auto& part : parts)
+                                          merged.insert(merged.end(), part.begin(), part.end());
+                                        return merged;
+                                      },
+                                  .on_error = tendril::OnError::pass,
+                                  .multi_proc = true},
+                                 tag_a, tag_b);
+  std::set<int> pids_a, pids_b;
+  int merged = 0, most_seen_b = 0;
+  std::string error;
+  auto pipe = tendril::Pipeline(std::views::iota(0, 50)) >> stage;
+  for (auto& r : pipe.iter_results()) {
+    if (!r) {
+      error = r.error().message;
+      continue;
+    }
+    ASSERT_EQ(r->size(), 8u);
+    EXPECT_EQ((*r)[1], (*r)[5]) << "both handlers saw the same item";
+    pids_a.insert((*r)[0] == 0 ? (*r)[2] : (*r)[6]);
+    pids_b.insert((*r)[0] == 1 ? (*r)[2] : (*r)[6]);
+    most_seen_b = std::max(most_seen_b, (*r)[0] == 1 ? (*r)[3] : (*r)[7]);
+    ++merged;
+  }
+  EXPECT_EQ(merged, 49);
+  EXPECT_EQ(error, "worker crashed: SIGSEGV");
+  EXPECT_EQ(pids_a.size(), 2u) << "handler a's worker was restarted after its crash";
+  EXPECT_EQ(pids_b.size(), 1u) << "handler b's worker lived through a's crash";
+  EXPECT_FALSE(pids_b.contains(::getpid()));
+  EXPECT_TRUE(std::ranges::none_of(pids_a, [&](int pid) { return pids_b.contains(pid); }));
+  EXPECT_EQ(most_seen_b, 50) << "b's WorkerState saw every item, the crashed one too";
+  ASSERT_TRUE(pipe.last_metrics());
+  EXPECT_EQ(pipe.last_metrics()->stages[0].worker_crashes, 1u);
+  EXPECT_EQ(pipe.last_metrics()->stages[0].worker_restarts, 1u);
   EXPECT_TRUE(children().empty());
 }
 

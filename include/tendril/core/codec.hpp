@@ -35,11 +35,21 @@ inline Error undecodable(std::string why) {
   return Error{.kind = ErrorKind::invalid, .message = "cannot decode the item: " + std::move(why)};
 }
 
-// JSON text through the type's nlohmann to_json/from_json (ADL or adl_serializer).
+// A type nlohmann/json can make from and into JSON (to_json/from_json, by ADL or adl_serializer).
+template <class T>
+concept JsonConvertible = requires(const T& value, const nlohmann::json& json) {
+  nlohmann::json(value);
+  json.template get<T>();
+};
+
+// JSON text through the type's nlohmann to_json/from_json. Its functions exist only for a
+// JsonConvertible T, so that CodecFor<JsonCodec, T> says whether T can cross.
 template <class T>
 struct JsonCodec {
-  static std::string encode(const T& value) { return nlohmann::json(value).dump(); }
-  static Result<T> decode(std::string_view bytes) {
+  static std::string encode(const T& value) requires JsonConvertible<T> {
+    return nlohmann::json(value).dump();
+  }
+  static Result<T> decode(std::string_view bytes) requires JsonConvertible<T> {
     try {
       return nlohmann::json::parse(bytes).template get<T>();
     } catch (const std::exception& error) {

@@ -86,6 +86,9 @@ class ChildProcess {
   Result<ProcessReply> call(std::string_view payload, std::chrono::milliseconds timeout,
                             std::stop_token stop);
   int pid() const noexcept { return pid_; }
+  // After call() failed: whether the worker ended by itself (a crash, an exit), not killed
+  // here for its timeout or a cancel.
+  bool died_by_itself() const noexcept { return died_by_itself_; }
 
  private:
   ChildProcess(int pid, int to_child, int from_child)
@@ -93,6 +96,24 @@ class ChildProcess {
   Error ended(const std::string& why);  // kills, reaps, and says how the worker ended
   int pid_;
   int to_child_, from_child_;
+  bool died_by_itself_ = false;
+};
+
+}  // namespace detail
+
+namespace detail {
+
+// Instantiated for a process handler's item and result types: when the codec cannot carry one,
+// compilation fails here, and the compiler's "in instantiation of" line names the type.
+template <template <class> class Codec, class T>
+struct CrossesAProcessBoundary {
+  static_assert(
+      CodecFor<Codec, T>,
+      "a process handler's item or result type cannot cross a process boundary with "
+      "this codec (the compiler names it: T in CrossesAProcessBoundary<Codec, T>): give it "
+      "to_json/from_json (JsonCodec), make it trivially copyable (BinaryCodec), or pass "
+      "a codec of your own");
+  static constexpr bool value = true;
 };
 
 }  // namespace detail
@@ -115,14 +136,8 @@ ProcessHandler<F, Codec> process_handler(std::string name, F fn) {
   static_assert(std::is_class_v<F>, "process_handler takes a lambda or a function object");
   static_assert(!traits::is_async, "process workers run plain handlers, not coroutines");
   static_assert(!traits::accepts_errors, "a process handler takes the item itself");
-  static_assert(CodecFor<Codec, In>,
-                "the handler's item type cannot cross a process boundary with this codec: give "
-                "it to_json/from_json (JsonCodec), make it trivially copyable (BinaryCodec), or "
-                "pass a codec of your own");
-  static_assert(CodecFor<Codec, Out>,
-                "the handler's result type cannot cross a process boundary with this codec: give "
-                "it to_json/from_json (JsonCodec), make it trivially copyable (BinaryCodec), or "
-                "pass a codec of your own");
+  static_assert(detail::CrossesAProcessBoundary<Codec, In>::value &&
+                detail::CrossesAProcessBoundary<Codec, Out>::value);
   detail::register_process_handler(
       name,
       [erased = detail::erase_handler(fn)](std::string_view payload,
@@ -158,13 +173,17 @@ ErasedHandler<In, Out> process_proxy(const F& handler, const PoolOptions<In, Out
   return [name, timeout, memory_limit](Carried<In>&& input, WorkerState& state) -> Carried<Out> {
     using Slot = std::unique_ptr<ChildProcess>;
     Slot& child = state.get_or_create("tendril.process", [] { return Slot(); });
+    ProcessCounters& counters =
+        state.get_or_create(kProcessCountersKey, [] { return ProcessCounters{}; });
     if (!child) {
       auto spawned = ChildProcess::spawn(name, memory_limit);
       if (!spawned) return carried_error(std::move(spawned.error()));
       child = std::move(*spawned);
+      counters.restarts += counters.started++ > 0;
     }
     auto reply = child->call(InCodec::encode(*input), timeout, state.stop_token());
     if (!reply) {
+      counters.crashes += child->died_by_itself();
       child.reset();  // gone: the next item starts a fresh worker
       return carried_error(std::move(reply.error()));
     }

@@ -13,6 +13,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -32,6 +33,15 @@ struct WorkerCounters {
   std::uint64_t retried = 0;
   std::chrono::nanoseconds busy{0};
 };
+
+// A multi_proc worker's count of its worker processes, kept in its WorkerState by the process
+// proxy (<tendril/pipeline/process.hpp>) and summed into the stage's metrics.
+struct ProcessCounters {
+  std::uint64_t started = 0;   // worker processes started
+  std::uint64_t crashes = 0;   // ...that died by themselves on an item (a signal, an exit)
+  std::uint64_t restarts = 0;  // ...started to replace one that ended (crashed, timed out)
+};
+inline constexpr std::string_view kProcessCountersKey = "tendril.process.counters";
 
 template <class Handler>
 struct StageWorker {
@@ -118,6 +128,10 @@ class StageCore {
       m.failed += w->counters.failed;
       m.retried += w->counters.retried;
       m.busy += w->counters.busy;
+      if (const auto* processes = w->state.template get<ProcessCounters>(kProcessCountersKey)) {
+        m.worker_crashes += processes->crashes;
+        m.worker_restarts += processes->restarts;
+      }
     }
     return m;
   }
