@@ -49,6 +49,13 @@ TEST(AsyncStage, NumWorkersBoundsTheItemsInFlight) {
   ASSERT_TRUE(result);
   EXPECT_EQ(result->processed, 100u);
   EXPECT_EQ(flight.peak, 5) << "five workers: five items waiting at once, never more";
+  // Every attempt of a coroutine is timed, from its spawn to its result.
+  const auto& stage = result->stages[0];
+  EXPECT_EQ(stage.latency_samples, 100u);
+  EXPECT_GE(stage.latency_p50, 1750us) << "a 2 ms timer, within the histogram's 12.5%";
+  EXPECT_GE(stage.latency_max, 2ms);
+  EXPECT_LE(stage.latency_p50, stage.latency_p99);
+  EXPECT_LE(stage.latency_p99, stage.latency_max);
 }
 
 TEST(AsyncStage, MixesFreelyWithPlainStages) {

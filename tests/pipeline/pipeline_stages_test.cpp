@@ -8,6 +8,7 @@
 #include <random>
 #include <ranges>
 #include <string>
+#include <tendril/pipeline/detail/latency.hpp>
 #include <tendril/tendril.hpp>
 #include <thread>
 #include <vector>
@@ -90,6 +91,53 @@ TEST(Retries, CountTotalAttemptsAndALaterSuccessIsNotAFailure) {
   EXPECT_EQ(result->processed, 10u);
   EXPECT_EQ(result->failed, 0u);
   EXPECT_EQ(result->stages[0].retried, 20u);
+}
+
+TEST(Metrics, HandlerLatencyPercentilesComeFromEveryLongCall) {
+  tendril::testing::Watchdog watchdog(60s, "latency");
+  // Two items in a hundred take 5 ms, the rest 200 us: the median is a fast one, p99 a slow one.
+  auto uneven = td::work_pool({.num_workers = 2}, [](int x) {
+    std::this_thread::sleep_for(x % 50 == 0 ? 5ms : 200us);
+    return x;
+  });
+  auto result = (td::Pipeline(iota_vector(100)) >> uneven).run();
+  ASSERT_TRUE(result);
+  const auto& stage = result->stages[0];
+  EXPECT_EQ(stage.latency_samples, 100u) << "calls of 2 us or more are all timed";
+  EXPECT_GE(stage.latency_p50, 175us);
+  EXPECT_LT(stage.latency_p50, 4ms) << "the median is one of the 98 fast items";
+  EXPECT_GE(stage.latency_p99, 4375us) << "rank 99 of 100 is one of the two slow items";
+  EXPECT_GE(stage.latency_max, 5ms) << "the maximum is exact";
+  EXPECT_LE(stage.latency_p99, stage.latency_max);
+  const std::string table = result->table();
+  EXPECT_NE(table.find("p99"), std::string::npos) << table;
+  EXPECT_NE(table.find(" ms"), std::string::npos) << "the slow calls shown in ms: " << table;
+}
+
+TEST(Metrics, ShortCallsAreSampledOneInSixteen) {
+  auto trivial = td::work_pool([](int x) { return x + 1; });
+  auto result = (td::Pipeline(iota_vector(16000)) >> trivial).run();
+  ASSERT_TRUE(result);
+  const auto& stage = result->stages[0];
+  EXPECT_GE(stage.latency_samples, 1000u);
+  EXPECT_LE(stage.latency_samples, 4000u) << "about one in 16 (a slow call times the next too)";
+  EXPECT_LE(stage.latency_p50, stage.latency_max);
+}
+
+TEST(Metrics, TheLatencyHistogramIsWithinAnEighthOfTheTruth) {
+  td::detail::LatencyHistogram histogram;
+  for (int ns = 1; ns <= 100000; ++ns) histogram.record(std::chrono::nanoseconds(ns));
+  td::StageMetrics m;
+  histogram.fill(m);
+  EXPECT_EQ(m.latency_samples, 100000u);
+  EXPECT_EQ(m.latency_max, 100000ns);
+  EXPECT_NEAR(double(m.latency_p50.count()), 50000.0, 50000.0 / 8);
+  EXPECT_NEAR(double(m.latency_p99.count()), 99000.0, 99000.0 / 8);
+  td::detail::LatencyHistogram empty;
+  td::StageMetrics none;
+  empty.fill(none);
+  EXPECT_EQ(none.latency_samples, 0u);
+  EXPECT_EQ(none.latency_p99, 0ns);
 }
 
 TEST(Retries, AnItemFailingEveryAttemptIsDroppedAndCounted) {

@@ -249,7 +249,9 @@ class AsyncStageNode final : public NodeBase,
   // On the event loop: an attempt ended. Retry it, or hand the result to the scheduler.
   void finished(std::uint32_t index, Carried<Out>&& value) override {
     Worker& worker = *workers_[index];
-    worker.counters.busy += Clock::now() - worker.started;
+    const auto took = Clock::now() - worker.started;
+    worker.counters.busy += took;
+    core_.latency.record(took);
     ++worker.attempts;
     if (!value) {
       if (core_.retries_after(worker.attempts, *value.error()) && worker.item) {

@@ -213,6 +213,7 @@ class StageNode final : public NodeBase, public Inlet<In>, public Runner, public
     const auto took = Clock::now() - started;
     Scheduler::leave_handler();
     worker.counters.busy += took * worker.sample_every;
+    core_.latency.record(took);
     worker.sample_every = took >= kShortCall ? 1 : kSampleEvery;
     worker.until_sample = worker.sample_every;
     cost_ns_.store(static_cast<std::uint64_t>(std::chrono::nanoseconds(took).count()),

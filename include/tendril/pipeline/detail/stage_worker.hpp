@@ -22,6 +22,7 @@
 #include "tendril/core/scheduler.hpp"
 #include "tendril/core/worker_state.hpp"
 #include "tendril/pipeline/detail/channel.hpp"
+#include "tendril/pipeline/detail/latency.hpp"
 #include "tendril/pipeline/detail/run_context.hpp"
 #include "tendril/pipeline/stage.hpp"
 
@@ -123,6 +124,7 @@ class StageCore {
                    .workers = workers.size(),
                    .queue_capacity = options.buffer,
                    .queue_high_water = queue_high_water};
+    latency.fill(m);
     for (const auto& w : workers) {
       m.processed += w->counters.processed;
       m.failed += w->counters.failed;
@@ -141,6 +143,7 @@ class StageCore {
   const RetryPolicy retry;
   Inlet<Out>& downstream;
   RunContext& context;
+  mutable LatencyHistogram latency;  // the timed handler calls, from every worker
 };
 
 }  // namespace tendril::detail
