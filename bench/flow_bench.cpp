@@ -6,9 +6,10 @@
 // the first adds a field, the second another, the third sums into a counter. Measured at 1 and 2
 // pool threads (TBB: max_allowed_parallelism 1 and 2):
 // 1. throughput: `jobs` posted from one thread as fast as they are taken, then waited for;
-//    jobs per second, best of 3;
+//    jobs per second;
 // 2. latency: one job at a time, from post (try_put) to the moment the last routine starts;
-//    median and p99 over 2,000 jobs, after 200 to warm up. Tendril's pool threads take the
+//    median and p99 over 2,000 jobs, after 200 to warm up. Each figure: the median and range of
+//    bench::runs() runs, the engines taking turns. Tendril's pool threads take the
 //    work; TBB at 1 thread runs it on the posting thread inside wait_for_all (no handoff at
 //    all), at 2 threads on its worker thread while the poster waits (a handoff, like ours).
 // Tendril does more per job than the peer: a JobContext with a trace, per-job completion
@@ -62,16 +63,12 @@ struct Figures {
   double p50_us = 0, p99_us = 0;
 };
 
-// Jobs per second of `post_all` (posting `jobs`, then waiting for them), best of 3.
+// Jobs per second of `post_all` (posting `jobs`, then waiting for them).
 template <class PostAll>
-double best_jobs_per_s(long jobs, PostAll&& post_all) {
-  double best = 1e300;
-  for (int run = 0; run < 3; ++run) {
-    const auto start = Clock::now();
-    post_all();
-    best = std::min(best, std::chrono::duration<double>(Clock::now() - start).count());
-  }
-  return double(jobs) / best;
+double jobs_per_s(long jobs, PostAll&& post_all) {
+  const auto start = Clock::now();
+  post_all();
+  return double(jobs) / std::chrono::duration<double>(Clock::now() - start).count();
 }
 
 // Median and p99 microseconds from `post_one(i)` to the last routine's start, one job at a
@@ -131,7 +128,7 @@ Figures run_tendril(long jobs, std::size_t threads, bool lean) {
   if (!rt.exec("chain")) std::abort();
 
   Figures f;
-  f.jobs_per_s = best_jobs_per_s(jobs, [&] {
+  f.jobs_per_s = jobs_per_s(jobs, [&] {
     for (long i = 0; i < jobs; ++i)
       while (!rt.post("chain", "a", "in", {{"n", i}})) std::this_thread::yield();  // full: wait
     if (!rt.wait_until_all_jobs_finished(std::chrono::minutes(5))) std::abort();
@@ -162,7 +159,7 @@ Figures run_tbb(long jobs, int threads) {
   flow::make_edge(b, c);
 
   Figures f;
-  f.jobs_per_s = best_jobs_per_s(jobs, [&] {
+  f.jobs_per_s = jobs_per_s(jobs, [&] {
     for (long i = 0; i < jobs; ++i) a.try_put(Json{{"n", i}});
     g.wait_for_all();
   });
@@ -182,33 +179,47 @@ Figures run_tbb(long jobs, int threads) {
 
 int main(int argc, char** argv) {
   const long jobs = argc > 1 ? std::atol(argv[1]) : 100'000;
-  std::printf("machine: %s, %u hardware threads\n", bench::cpu_model().c_str(),
-              std::thread::hardware_concurrency());
-  std::printf("compiler: g++ %s; flags:%s\n", __VERSION__, TENDRIL_BENCH_FLAGS);
-  std::printf("oneTBB %d.%d\n\n", TBB_VERSION_MAJOR, TBB_VERSION_MINOR);
+  bench::print_machine("oneTBB " + std::to_string(TBB_VERSION_MAJOR) + "." +
+                       std::to_string(TBB_VERSION_MINOR) + " flow graph");
   std::printf(
-      "a 3-routine chain passing a JSON object; %ld jobs for throughput (best of 3),\n"
-      "2,000 single jobs for latency (post to the last routine)\n\n",
+      "a 3-routine chain passing a JSON object; %ld jobs for throughput, 2,000 single jobs for\n"
+      "latency (post to the last routine)\n\n",
       jobs);
-  std::printf("%-26s %14s %12s %12s\n", "engine", "jobs/s", "p50 (us)", "p99 (us)");
+  std::printf("%-28s %26s %20s %20s\n", "engine", "jobs/s", "p50 (us)", "p99 (us)");
   std::fflush(stdout);
+  const int runs = bench::runs();
   for (int threads : {1, 2}) {
-    const Figures ours = run_tendril(jobs, static_cast<std::size_t>(threads), false);
-    const Figures lean = run_tendril(jobs, static_cast<std::size_t>(threads), true);
-    const Figures peer = run_tbb(jobs, threads);
-    std::printf("%-26s %14.0f %12.1f %12.1f\n",
-                ("tendril, " + std::to_string(threads) + " pool thread(s)").c_str(),
-                ours.jobs_per_s, ours.p50_us, ours.p99_us);
-    std::printf("%-26s %14.0f %12.1f %12.1f\n", "  same, no trace/history", lean.jobs_per_s,
-                lean.p50_us, lean.p99_us);
-    std::printf("%-26s %14.0f %12.1f %12.1f\n",
-                ("tbb flow graph, " + std::to_string(threads) + " thread(s)").c_str(),
-                peer.jobs_per_s, peer.p50_us, peer.p99_us);
+    const std::string at = std::to_string(threads) + " thread" + (threads > 1 ? "s" : "");
+    const std::vector<std::string> engines{"tendril, " + at, "tendril no trace/history, " + at,
+                                           "tbb flow graph, " + at};
+    // One run of each engine per round, each round starting one later.
+    std::vector<std::vector<double>> rate(3), p50(3), p99(3);
+    for (int round = 0; round < runs; ++round)
+      for (int k = 0; k < 3; ++k) {
+        const int i = (k + round) % 3;
+        const Figures f = i == 2 ? run_tbb(jobs, threads)
+                                 : run_tendril(jobs, static_cast<std::size_t>(threads), i == 1);
+        rate[i].push_back(f.jobs_per_s);
+        p50[i].push_back(f.p50_us);
+        p99[i].push_back(f.p99_us);
+      }
+    std::vector<bench::Spread> r, l50, l99;
+    for (int i = 0; i < 3; ++i) {
+      r.push_back(bench::spread_of(rate[i]));
+      l50.push_back(bench::spread_of(p50[i]));
+      l99.push_back(bench::spread_of(p99[i]));
+      std::printf("%-28s %26s %20s %20s\n", engines[i].c_str(), bench::show(r[i], 0).c_str(),
+                  bench::show(l50[i]).c_str(), bench::show(l99[i]).c_str());
+      const bool ours = i < 2;
+      bench::record("flow_throughput", engines[i], "jobs per second (higher is better)", r[i],
+                    ours);
+      bench::record("flow_latency_p50", engines[i],
+                    "post to last routine, p50 us (lower is better)", l50[i], ours);
+    }
     std::printf(
-        "  ratio (tendril / tbb): throughput %.2fx (no trace/history %.2fx), "
-        "p50 latency %.2fx\n\n",
-        ours.jobs_per_s / peer.jobs_per_s, lean.jobs_per_s / peer.jobs_per_s,
-        ours.p50_us / peer.p50_us);
+        "  medians, tendril / tbb: throughput %.2fx (no trace/history %.2fx), p50 latency "
+        "%.2fx\n\n",
+        r[0].median / r[2].median, r[1].median / r[2].median, l50[0].median / l50[2].median);
     std::fflush(stdout);
   }
   return total.load() > 0 ? 0 : 1;

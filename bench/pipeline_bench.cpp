@@ -6,7 +6,8 @@
 //
 // 1. A 3-stage pipeline with trivial bodies, ns per item: Tendril (one worker per stage),
 //    tbb::parallel_pipeline and a TBB flow graph throttled by a limiter_node, TBB at 1 and 2
-//    threads. 2. A CPU-bound stage at 1 and 2 workers. Each figure is the best of 3 runs.
+//    threads. 2. A CPU-bound stage at 1 and 2 workers. Each figure: the median and range of
+//    bench::runs() runs, the engines taking turns.
 #include <oneapi/tbb/flow_graph.h>
 #include <oneapi/tbb/global_control.h>
 #include <oneapi/tbb/parallel_pipeline.h>
@@ -32,16 +33,11 @@ using Clock = std::chrono::steady_clock;
 
 namespace {
 
-// Best of `runs` timings of `body`, in nanoseconds per item.
-double best_ns_per_item(long items, const std::function<void()>& body, int runs = 3) {
-  double best = 1e300;
-  for (int i = 0; i < runs; ++i) {
-    const auto start = Clock::now();
-    body();
-    const double ns = std::chrono::duration<double, std::nano>(Clock::now() - start).count();
-    best = std::min(best, ns / double(items));
-  }
-  return best;
+// Nanoseconds per item of one run of `body`.
+double ns_per_item(long items, const std::function<void()>& body) {
+  const auto start = Clock::now();
+  body();
+  return std::chrono::duration<double, std::nano>(Clock::now() - start).count() / double(items);
 }
 
 std::atomic<long> sink{0};  // keeps the optimiser from removing the work
@@ -148,59 +144,72 @@ int main(int argc, char** argv) {
     tendril_trivial(items, 64);
     return 0;
   }
-  std::printf("machine: %s, %u hardware threads\n", bench::cpu_model().c_str(),
-              std::thread::hardware_concurrency());
-  std::printf("compiler: g++ %s; flags:%s\n", __VERSION__, TENDRIL_BENCH_FLAGS);
-  std::printf("oneTBB %d.%d\n\n", TBB_VERSION_MAJOR, TBB_VERSION_MINOR);
+  bench::print_machine("oneTBB " + std::to_string(TBB_VERSION_MAJOR) + "." +
+                       std::to_string(TBB_VERSION_MINOR));
+  const int runs = bench::runs();
 
-  std::printf("1. three trivial stages, %ld items (ns per item, best of 3)\n", items);
-  struct Row {
-    std::string engine;
-    double ns;
-  };
-  std::vector<Row> rows;
+  std::printf("1. three trivial stages, %ld items (ns per item)\n", items);
+  std::vector<std::string> engines;
+  std::vector<std::function<double()>> bodies;
   for (int threads : {1, 2}) {
-    rows.push_back({"tbb parallel_pipeline, " + std::to_string(threads) + " thread(s)",
-                    best_ns_per_item(items, [&] { tbb_pipeline_trivial(items, threads); })});
-    rows.push_back({"tbb flow graph + limiter_node, " + std::to_string(threads) + " thread(s)",
-                    best_ns_per_item(items, [&] { tbb_flow_graph_trivial(items, threads); })});
+    engines.push_back("tbb parallel_pipeline, " + std::to_string(threads) + " thread(s)");
+    bodies.push_back(
+        [=] { return ns_per_item(items, [&] { tbb_pipeline_trivial(items, threads); }); });
+    engines.push_back("tbb flow graph + limiter, " + std::to_string(threads) + " thread(s)");
+    bodies.push_back(
+        [=] { return ns_per_item(items, [&] { tbb_flow_graph_trivial(items, threads); }); });
   }
-  for (std::size_t buffer : {1, 64, 1024})
-    rows.push_back({"tendril, 1 worker per stage, buffer " + std::to_string(buffer),
-                    best_ns_per_item(items, [&] { tendril_trivial(items, buffer); })});
+  for (std::size_t buffer : {1, 64, 1024}) {
+    engines.push_back("tendril, 1 worker per stage, buffer " + std::to_string(buffer));
+    bodies.push_back([=] { return ns_per_item(items, [&] { tendril_trivial(items, buffer); }); });
+  }
+  const auto figures = bench::interleaved(runs, bodies);
   double tbb_pipeline_best = 1e300, tbb_graph_best = 1e300;
-  for (const auto& r : rows) {
-    if (r.engine.find("parallel_pipeline") != std::string::npos)
-      tbb_pipeline_best = std::min(tbb_pipeline_best, r.ns);
-    if (r.engine.find("flow graph") != std::string::npos)
-      tbb_graph_best = std::min(tbb_graph_best, r.ns);
+  for (std::size_t i = 0; i < engines.size(); ++i) {
+    if (engines[i].find("parallel_pipeline") != std::string::npos)
+      tbb_pipeline_best = std::min(tbb_pipeline_best, figures[i].median);
+    if (engines[i].find("flow graph") != std::string::npos)
+      tbb_graph_best = std::min(tbb_graph_best, figures[i].median);
   }
-  std::printf("  %-48s %10s %14s %14s\n", "engine", "ns/item", "vs tbb pipe", "vs tbb graph");
-  for (const auto& r : rows)
-    std::printf("  %-48s %10.1f %13.2fx %13.2fx\n", r.engine.c_str(), r.ns,
-                tbb_pipeline_best / r.ns, tbb_graph_best / r.ns);
-  std::printf("  (ratios above 1 mean faster than TBB's best thread count)\n\n");
+  std::printf("  %-44s %24s %12s %12s\n", "engine", "ns/item", "vs tbb pipe", "vs tbb graph");
+  for (std::size_t i = 0; i < engines.size(); ++i) {
+    const bool ours = engines[i].starts_with("tendril");
+    std::printf("  %-44s %24s %11.2fx %11.2fx\n", engines[i].c_str(),
+                bench::show(figures[i]).c_str(), tbb_pipeline_best / figures[i].median,
+                tbb_graph_best / figures[i].median);
+    bench::record("pipeline_trivial", engines[i], "ns per item (lower is better)", figures[i],
+                  ours);
+  }
+  std::printf("  (medians; ratios above 1 mean faster than TBB's best thread count)\n\n");
 
   const long cpu_items = std::max(1000L, items / 100);
   std::printf(
       "2. one CPU-bound stage (20,000 xorshift rounds per item), %ld items (items per second)\n",
       cpu_items);
-  const double t1 = best_ns_per_item(cpu_items, [&] { tendril_cpu_bound(cpu_items, 1); });
-  const double t2 = best_ns_per_item(cpu_items, [&] { tendril_cpu_bound(cpu_items, 2); });
-  const double b1 = best_ns_per_item(cpu_items, [&] { tbb_cpu_bound(cpu_items, 1); });
-  const double b2 = best_ns_per_item(cpu_items, [&] { tbb_cpu_bound(cpu_items, 2); });
-  const double plain = best_ns_per_item(cpu_items, [&] {
-    long local = 0;
-    for (long i = 0; i < cpu_items; ++i) local += burn(i);
-    sink += local;
-  });
-  std::printf("  %-34s %12.0f /s\n", "tendril, 1 worker", 1e9 / t1);
-  std::printf("  %-34s %12.0f /s   (%.2fx the 1-worker rate)\n", "tendril, 2 workers", 1e9 / t2,
-              t1 / t2);
-  std::printf("  %-34s %12.0f /s\n", "tbb parallel filter, 1 thread", 1e9 / b1);
-  std::printf("  %-34s %12.0f /s   (%.2fx)\n", "tbb parallel filter, 2 threads", 1e9 / b2, b1 / b2);
-  std::printf("  %-34s %12.0f /s   (no engine: the ceiling for one core)\n", "plain loop",
-              1e9 / plain);
+  auto rate = [&](std::function<void()> body) {
+    return [cpu_items, body] { return 1e9 / ns_per_item(cpu_items, body); };
+  };
+  const std::vector<std::string> cpu_engines{"tendril, 1 worker", "tendril, 2 workers",
+                                             "tbb parallel filter, 1 thread",
+                                             "tbb parallel filter, 2 threads", "plain loop"};
+  const auto cpu = bench::interleaved(runs, {rate([&] { tendril_cpu_bound(cpu_items, 1); }),
+                                             rate([&] { tendril_cpu_bound(cpu_items, 2); }),
+                                             rate([&] { tbb_cpu_bound(cpu_items, 1); }),
+                                             rate([&] { tbb_cpu_bound(cpu_items, 2); }), rate([&] {
+                                               long local = 0;
+                                               for (long i = 0; i < cpu_items; ++i)
+                                                 local += burn(i);
+                                               sink += local;
+                                             })});
+  for (std::size_t i = 0; i < cpu.size(); ++i) {
+    std::printf("  %-34s %26s /s", cpu_engines[i].c_str(), bench::show(cpu[i], 0).c_str());
+    if (i == 1 || i == 3)
+      std::printf("   (%.2fx the 1-worker rate)", cpu[i].median / cpu[i - 1].median);
+    if (i == 4) std::printf("   (no engine: the ceiling for one core)");
+    std::printf("\n");
+    bench::record("pipeline_cpu_bound", cpu_engines[i], "items per second (higher is better)",
+                  cpu[i], cpu_engines[i].starts_with("tendril"));
+  }
   std::printf("\nchecksum %ld\n", sink.load());
   return 0;
 }
