@@ -1,5 +1,7 @@
 #include "tendril/core/scheduler.hpp"
 
+#include <pthread.h>
+
 #include <algorithm>
 #include <chrono>
 
@@ -23,8 +25,9 @@ void cpu_relax() noexcept {
 
 }  // namespace
 
-Scheduler::Scheduler(std::size_t threads, std::stop_token stop)
+Scheduler::Scheduler(std::size_t threads, std::stop_token stop, std::chrono::nanoseconds idle_spin)
     : stop_(std::move(stop)),
+      idle_spin_(idle_spin),
       thread_states_(threads),
       cores_(std::max(1u, std::thread::hardware_concurrency())) {}
 
@@ -64,6 +67,8 @@ void Scheduler::stop() {
 }
 
 void Scheduler::before_blocking() {
+  std::atomic_thread_fence(std::memory_order_seq_cst);  // the work pushed, then the look
+  if (spinning_.load(std::memory_order_relaxed) > 0) return;
   std::lock_guard lock(mutex_);
   if (sleeping_ > wake_tokens_) {
     ++wake_tokens_;
@@ -85,7 +90,39 @@ void Scheduler::finish_locked() {
   if (finished_hook_) finished_hook_();
 }
 
+// Work, and when there is none, look again a few hundred times before sleeping (another thread
+// often holds the source for just a moment), then for idle_spin_ more, yielding between looks.
+void Scheduler::look_for_work() {
+  for (;;) {
+    for (int misses = 0;
+         misses < kSpinsBeforeSleep && !stopping_.load(std::memory_order_relaxed);) {
+      if (find_and_run()) {
+        misses = 0;
+      } else {
+        ++misses;
+        cpu_relax();
+      }
+    }
+    if (idle_spin_.count() == 0 || stopping_.load(std::memory_order_relaxed)) return;
+    // While spinning_ counts this thread, before_blocking() wakes no sleeper: this thread
+    // takes what arrives. The look after leaving pairs with before_blocking()'s fence, so
+    // that work pushed while it still counted is seen here or a sleeper is woken for it.
+    spinning_.fetch_add(1);
+    const auto until = std::chrono::steady_clock::now() + idle_spin_;
+    bool found = false;
+    while (!found && !stopping_.load(std::memory_order_relaxed) &&
+           std::chrono::steady_clock::now() < until) {
+      std::this_thread::yield();
+      found = find_and_run();
+    }
+    spinning_.fetch_sub(1);
+    std::atomic_thread_fence(std::memory_order_seq_cst);
+    if (!found && !find_and_run()) return;
+  }
+}
+
 void Scheduler::thread_main(std::size_t index) {
+  ::pthread_setname_np(::pthread_self(), "tendril-worker");  // as top -H and gdb show it
   current_handler_tick_ = &thread_states_[index].handler_tick;
   std::unique_lock lock(mutex_);
   if (index > 0) {  // all but the first start asleep
@@ -98,17 +135,7 @@ void Scheduler::thread_main(std::size_t index) {
   }
   for (;;) {
     lock.unlock();
-    // Work, and when there is none, look again a few hundred times before sleeping: another
-    // thread often holds the source for just a moment.
-    for (int misses = 0;
-         misses < kSpinsBeforeSleep && !stopping_.load(std::memory_order_relaxed);) {
-      if (find_and_run()) {
-        misses = 0;
-      } else {
-        ++misses;
-        cpu_relax();
-      }
-    }
+    look_for_work();
     lock.lock();
     if (finished_) return;
     if (stopping_ || stop_.stop_requested()) {
@@ -165,6 +192,7 @@ std::size_t Scheduler::threads_worth_waking() const {
 }
 
 void Scheduler::monitor_main() {
+  ::pthread_setname_np(::pthread_self(), "tendril-monitor");
   std::unique_lock lock(mutex_);
   auto tick = kShortestTick;
   while (!finished_ && !stopping_) {

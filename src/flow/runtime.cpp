@@ -22,6 +22,9 @@ namespace {
 RuntimeOptions checked(RuntimeOptions options) {
   if (options.thread_pool_size == 0)
     throw UsageError("Runtime: thread_pool_size must be at least 1, got 0");
+  if (options.idle_spin.count() < 0)
+    throw UsageError("Runtime: idle_spin must not be negative, got " +
+                     std::to_string(options.idle_spin.count()) + " us");
   return options;
 }
 
@@ -31,7 +34,7 @@ Runtime::Impl::Impl(RuntimeOptions options)
     : options_(std::move(options)),
       registry_(options_.registry ? *options_.registry : FlowRegistry::instance()),
       clock_(options_.clock ? *options_.clock : Clock::steady()),
-      scheduler_(options_.thread_pool_size),
+      scheduler_(options_.thread_pool_size, {}, options_.idle_spin),
       timers_(clock_, [this](ReadyTask task) { fire_timer(std::move(task)); }) {
   scheduler_.set_source(this);
   scheduler_.start();

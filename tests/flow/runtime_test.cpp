@@ -105,6 +105,58 @@ TEST(Runtime, WaitUntilAllJobsFinishedCoversEverythingAJobCaused) {
   EXPECT_EQ(posted->job->status(), td::JobStatus::completed);
 }
 
+namespace {
+
+// Times the pool's threads went to sleep so far: the sum of voluntary context switches of this
+// process's threads named tendril-worker (a yield is not one; a futex wait is).
+long pool_thread_sleeps() {
+  long total = 0;
+  for (const auto& task : std::filesystem::directory_iterator("/proc/self/task")) {
+    std::ifstream comm(task.path() / "comm");
+    std::string name;
+    std::getline(comm, name);
+    if (name != "tendril-worker") continue;
+    std::ifstream status(task.path() / "status");
+    for (std::string line; std::getline(status, line);)
+      if (line.rfind("voluntary_ctxt_switches:", 0) == 0) total += std::stol(line.substr(24));
+  }
+  return total;
+}
+
+// Twenty jobs, one at a time, 3 ms apart; how often the pool slept meanwhile.
+long sleeps_over_a_trickle(std::chrono::microseconds idle_spin) {
+  td::FlowRegistry registry;
+  td::Flow flow("trickle");
+  flow.add_routine(atomic_counter(), "count");
+  registry.register_by_name("trickle", flow);
+  td::Runtime rt({.thread_pool_size = 1, .registry = &registry, .idle_spin = idle_spin});
+  EXPECT_TRUE(rt.exec("trickle"));
+  EXPECT_TRUE(rt.post("trickle", "count", "in", {{"x", 0}}));
+  EXPECT_TRUE(rt.wait_until_all_jobs_finished(std::chrono::seconds(10)));
+  const long before = pool_thread_sleeps();
+  for (int i = 1; i <= 20; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(3));
+    EXPECT_TRUE(rt.post("trickle", "count", "in", {{"x", i}}));
+    EXPECT_TRUE(rt.wait_until_all_jobs_finished(std::chrono::seconds(10)));
+  }
+  return pool_thread_sleeps() - before;
+}
+
+}  // namespace
+
+TEST(Runtime, AnIdleSpinTakesATrickleOfJobsWithoutSleepingBetweenThem) {
+  EXPECT_GE(sleeps_over_a_trickle(std::chrono::microseconds(0)), 15)
+      << "without a spin, the pool thread sleeps between jobs and is woken for each";
+  EXPECT_LE(sleeps_over_a_trickle(std::chrono::seconds(5)), 3)
+      << "spinning longer than the gaps, it never needs waking";
+  try {
+    td::Runtime rt({.idle_spin = std::chrono::microseconds(-1)});
+    FAIL() << "a negative spin is refused";
+  } catch (const std::invalid_argument& e) {
+    EXPECT_TRUE(contains(e.what(), "idle_spin must not be negative, got -1 us")) << e.what();
+  }
+}
+
 TEST(Runtime, ShutdownDrainsThenRefusesWork) {
   td::FlowRegistry registry;
   std::string worker;

@@ -14,6 +14,7 @@
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <cstddef>
 #include <cstdint>
@@ -68,8 +69,12 @@ class Lease {
 
 class Scheduler {
  public:
-  // `threads` run the work; once `stop` is requested they finish what they hold and end.
-  Scheduler(std::size_t threads, std::stop_token stop = {});
+  // `threads` run the work; once `stop` is requested they finish what they hold and end. A
+  // thread that runs out of work looks again for `idle_spin` (yielding the core to anyone who
+  // wants it) before it sleeps, so that work arriving soon after needs no wake-up; 0: a few
+  // hundred looks, a few microseconds.
+  Scheduler(std::size_t threads, std::stop_token stop = {},
+            std::chrono::nanoseconds idle_spin = std::chrono::nanoseconds(0));
   ~Scheduler();
   Scheduler(const Scheduler&) = delete;
   Scheduler& operator=(const Scheduler&) = delete;
@@ -115,12 +120,14 @@ class Scheduler {
   static inline thread_local std::atomic<std::uint64_t>* current_handler_tick_ = nullptr;
 
   void thread_main(std::size_t index);
+  void look_for_work();  // until none is found for a while
   void monitor_main();
   bool find_and_run();
   std::size_t threads_worth_waking() const;  // with mutex_ held
   void finish_locked();
 
   std::stop_token stop_;
+  const std::chrono::nanoseconds idle_spin_;
   std::vector<Runner*> runners_;
   Runner* source_ = nullptr;
   alignas(64) std::atomic<std::size_t> queued_items_{0};
@@ -138,6 +145,7 @@ class Scheduler {
   std::size_t wake_tokens_ = 0;           // guarded by mutex_
   bool finished_ = false;                 // guarded by mutex_
   std::atomic<bool> stopping_{false};
+  std::atomic<std::size_t> spinning_{0};  // threads in their idle spin
 };
 
 }  // namespace tendril::detail

@@ -65,6 +65,10 @@ struct RuntimeOptions {
   // per job, for the last bit of throughput.
   bool trace_routines = true;
   bool record_completions = true;
+  // How long a pool thread that ran out of work keeps looking (yielding its core to any other
+  // thread that wants it) before it sleeps: a job posted within it starts without waiting for
+  // a thread to wake (tens of microseconds on a virtual machine). 0: sleep at once.
+  std::chrono::microseconds idle_spin{100};
 };
 
 struct PostOptions {
