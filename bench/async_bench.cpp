@@ -6,7 +6,8 @@
 // with `items` workers, so every item is in flight at once. Threads: the same with 1,000 and
 // with `items` thread workers. Reports wall time and the memory each in-flight item costs: the
 // most the process ever had resident, minus what it had before the run, divided by the most
-// items in flight at once; each figure from a fresh child process.
+// items in flight at once; each run in a fresh child process. Each figure: the median and range
+// of bench::runs() runs (3 for the 10,000-thread case), the kinds taking turns.
 #include <tendril/task.hpp>
 
 #include <atomic>
@@ -14,13 +15,17 @@
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
+#include <functional>
 #include <ranges>
 #include <string>
 #include <system_error>
 #include <thread>
+#include <vector>
 
 #include <sys/wait.h>
 #include <unistd.h>
+
+#include "machine.hpp"
 
 namespace td = tendril;
 using namespace std::chrono_literals;
@@ -111,30 +116,49 @@ Figures in_child(F measure) {
   return f;
 }
 
-void print(const char* what, const Figures& f) {
-  std::printf("  %-40s %9.1f ms %10.0f B %s\n", what, f.ms, f.bytes_per_item,
-              f.ok ? "" : "(FAILED: not every item was processed)");
+// Runs every kind `runs` times, taking turns; prints and records each kind's time and memory.
+void compare(int runs, const std::vector<std::string>& kinds,
+             const std::vector<std::function<Figures()>>& measures) {
+  std::vector<std::vector<double>> ms(kinds.size()), bytes(kinds.size());
+  std::vector<bool> ok(kinds.size(), true);
+  for (int round = 0; round < runs; ++round)
+    for (std::size_t k = 0; k < kinds.size(); ++k) {
+      const std::size_t i = (k + static_cast<std::size_t>(round)) % kinds.size();
+      const Figures f = in_child(measures[i]);
+      ok[i] = ok[i] && f.ok;
+      if (!f.ok) continue;
+      ms[i].push_back(f.ms);
+      bytes[i].push_back(f.bytes_per_item);
+    }
+  for (std::size_t i = 0; i < kinds.size(); ++i) {
+    const auto time = bench::spread_of(ms[i]);
+    const auto memory = bench::spread_of(bytes[i]);
+    std::printf("  %-32s %24s ms %28s B %s\n", kinds[i].c_str(), bench::show(time).c_str(),
+                bench::show(memory, 0).c_str(),
+                ok[i] ? "" : "(FAILED: not every item was processed)");
+    const bool ours = kinds[i].starts_with("coroutines");
+    bench::record("async_wall_time", kinds[i], "ms for all items (lower is better)", time, ours);
+    bench::record("async_memory", kinds[i], "bytes per in-flight item (lower is better)", memory,
+                  ours);
+  }
 }
 
 }  // namespace
 
 int main(int argc, char** argv) {
   const long items = argc > 1 ? std::atol(argv[1]) : 10'000;
-  std::printf("%ld items, each waiting 10 ms; coroutines best of 3\n", items);
-  std::printf("  %-40s %12s %12s\n", "workers", "wall time", "per item");
-  Figures best{1e300, 0, true};
-  for (int i = 0; i < 3; ++i) {
-    Figures f = in_child([&] { return coroutines(items); });
-    if (f.ms < best.ms) best = f;
-  }
-  print(("coroutines, " + std::to_string(items) + " in flight").c_str(), best);
-  print("threads, 1,000 workers", in_child([&] { return threads(items, 1000); }));
-  print(("threads, " + std::to_string(items) + " workers").c_str(), in_child([&] {
-          try {
-            return threads(items, items);
-          } catch (const std::system_error&) {
-            return Figures{0, 0, false};  // could not start that many threads
-          }
-        }));
-  return best.ok ? 0 : 1;
+  bench::print_machine("thread workers of the same engine");
+  std::printf("%ld items, each waiting 10 ms\n", items);
+  std::printf("  %-32s %27s %30s\n", "workers", "wall time", "memory per in-flight item");
+  const std::string all = std::to_string(items);
+  compare(bench::runs(), {"coroutines, " + all + " in flight", "threads, 1,000 workers"},
+          {[&] { return coroutines(items); }, [&] { return threads(items, 1000); }});
+  compare(std::min(3, bench::runs()), {"threads, " + all + " workers"}, {[&] {
+            try {
+              return threads(items, items);
+            } catch (const std::system_error&) {
+              return Figures{0, 0, false};  // could not start that many threads
+            }
+          }});
+  return 0;
 }

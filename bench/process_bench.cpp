@@ -6,6 +6,7 @@
 // 2. CPU-bound scaling: a handler spinning ~0.6 ms of arithmetic, 1 and 2 workers, threads and
 //    processes; the 2-worker rate over the 1-worker rate (goal for processes: >= 1.9x).
 // 3. What a crash costs: every item crashes its worker (SIGSEGV), each then restarted.
+// Each figure: the median and range of bench::runs() runs, threads and processes taking turns.
 #include <signal.h>
 
 #include <chrono>
@@ -55,40 +56,60 @@ double rate(Stage stage, std::uint64_t items) {
 int main(int argc, char** argv) {
   tendril::serve_process_worker_if_asked(argc, argv);
   const std::uint64_t items = argc > 1 ? std::strtoull(argv[1], nullptr, 10) : 20000;
-  std::printf("machine: %s, %u hardware threads\n", bench::cpu_model().c_str(),
-              std::thread::hardware_concurrency());
+  bench::print_machine("thread workers of the same engine");
+  const int runs = bench::runs();
+  auto show = [](const char* what, const bench::Spread& rate, const char* chart, bool ours) {
+    std::printf("  %-38s %30s items/s\n", what, bench::show(rate, 0).c_str());
+    bench::record(chart, what, "items per second (higher is better)", rate, ours);
+  };
 
-  const double trivial_threads =
-      rate(tendril::work_pool([](std::uint64_t x) { return x + 1; }), items);
-  const double trivial_processes =
-      rate(tendril::work_pool({.multi_proc = true}, trivial_process), items);
-  std::printf(
-      "trivial handler, 1 worker: threads %.0f items/s (%.2f us/item), processes %.0f "
-      "items/s (%.2f us/item): %.1f us more per item\n",
-      trivial_threads, 1e6 / trivial_threads, trivial_processes, 1e6 / trivial_processes,
-      1e6 / trivial_processes - 1e6 / trivial_threads);
+  std::printf("1. trivial handler (x + 1), 1 worker, %llu items\n",
+              static_cast<unsigned long long>(items));
+  const auto trivial = bench::interleaved(
+      runs,
+      {[&] { return rate(tendril::work_pool([](std::uint64_t x) { return x + 1; }), items); },
+       [&] { return rate(tendril::work_pool({.multi_proc = true}, trivial_process), items); }});
+  show("threads", trivial[0], "process_trivial", false);
+  show("processes", trivial[1], "process_trivial", true);
+  std::printf("  processes cost %.1f us more per item (medians)\n\n",
+              1e6 / trivial[1].median - 1e6 / trivial[0].median);
 
   const std::uint64_t heavy = std::max<std::uint64_t>(items / 10, 200);
-  double threads[3] = {}, processes[3] = {};
-  for (std::size_t workers : {1u, 2u}) {
-    threads[workers] = rate(tendril::work_pool({.buffer = 8, .num_workers = workers},
-                                               [](std::uint64_t x) { return spin(x); }),
-                            heavy);
-    processes[workers] = rate(
-        tendril::work_pool({.buffer = 8, .num_workers = workers, .multi_proc = true}, spin_process),
-        heavy);
-  }
-  std::printf(
-      "CPU-bound (~0.6 ms/item), %llu items: threads 1 -> 2 workers %.0f -> %.0f items/s "
-      "(%.2fx); processes %.0f -> %.0f items/s (%.2fx)\n",
-      static_cast<unsigned long long>(heavy), threads[1], threads[2], threads[2] / threads[1],
-      processes[1], processes[2], processes[2] / processes[1]);
+  std::printf("2. CPU-bound handler (~0.6 ms/item), %llu items\n",
+              static_cast<unsigned long long>(heavy));
+  auto threads = [&](std::size_t workers) {
+    return [&, workers] {
+      return rate(tendril::work_pool({.buffer = 8, .num_workers = workers},
+                                     [](std::uint64_t x) { return spin(x); }),
+                  heavy);
+    };
+  };
+  auto processes = [&](std::size_t workers) {
+    return [&, workers] {
+      return rate(tendril::work_pool({.buffer = 8, .num_workers = workers, .multi_proc = true},
+                                     spin_process),
+                  heavy);
+    };
+  };
+  const auto cpu = bench::interleaved(runs, {threads(1), threads(2), processes(1), processes(2)});
+  show("threads, 1 worker", cpu[0], "process_cpu_bound", false);
+  show("threads, 2 workers", cpu[1], "process_cpu_bound", false);
+  show("processes, 1 worker", cpu[2], "process_cpu_bound", true);
+  show("processes, 2 workers", cpu[3], "process_cpu_bound", true);
+  std::printf("  1 -> 2 workers (medians): threads %.2fx, processes %.2fx (goal >= 1.9x)\n\n",
+              cpu[1].median / cpu[0].median, cpu[3].median / cpu[2].median);
 
   const std::uint64_t crashes = 200;
-  const double crash_rate = rate(
-      tendril::work_pool({.on_error = tendril::OnError::drop, .multi_proc = true}, crash_process),
-      crashes);
-  std::printf("every item crashes its worker: %.0f items/s, %.2f ms per crash and restart\n",
-              crash_rate, 1e3 / crash_rate);
+  const auto crash = bench::interleaved(
+      runs, {[&] {
+        return rate(tendril::work_pool({.on_error = tendril::OnError::drop, .multi_proc = true},
+                                       crash_process),
+                    crashes);
+      }});
+  std::printf("3. every item crashes its worker: %s items/s, %.2f ms per crash and restart\n",
+              bench::show(crash[0], 0).c_str(), 1e3 / crash[0].median);
+  bench::record("process_crash", "crash and restart", "ms each (lower is better)",
+                {1e3 / crash[0].median, 1e3 / crash[0].high, 1e3 / crash[0].low, crash[0].runs},
+                true);
   return 0;
 }

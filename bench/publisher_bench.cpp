@@ -8,6 +8,7 @@
 // 2. Sustained: `states` (built beforehand) published as fast as possible until all are in
 //    Redis: states per second, Redis commands per flush, bytes per command.
 // 3. The naive loop: one XADD per state, synchronously, as the seed README's "before".
+// 2 and 3: the median and range of bench::runs() runs, taking turns.
 #include <tendril/redis/connection.hpp>
 #include <tendril/state/publisher.hpp>
 
@@ -18,6 +19,7 @@
 #include <thread>
 #include <vector>
 
+#include "machine.hpp"
 #include "support/redis_server.hpp"
 
 namespace rd = tendril::redis;
@@ -84,6 +86,7 @@ int main(int argc, char** argv) {
   endpoint.host = "127.0.0.1";
   endpoint.port = server.port();
   const double clock_ns = clock_cost_ns();
+  bench::print_machine("Redis (redis-server) through hiredis; one XADD per state");
   std::printf(
       "redis-server on 127.0.0.1:%d; one state is %zu bytes of JSON; clock costs %.0f ns\n\n",
       server.port(), sample(123456).to_json().dump().size(), clock_ns);
@@ -92,10 +95,9 @@ int main(int argc, char** argv) {
   latency(endpoint, 1, 200000, clock_ns);
   latency(endpoint, 2, 200000, clock_ns);
 
-  std::printf("\n2. sustained, %ld states\n", states);
-  double ours = 0;
-  {
-    std::vector<ts::ToolState> prepared;  // built before the clock starts: we time the publisher
+  // 2: a fresh publisher each run, fed states built before the clock starts.
+  auto sustained = [&] {
+    std::vector<ts::ToolState> prepared;
     prepared.reserve(static_cast<std::size_t>(states));
     for (long i = 0; i < states; ++i) prepared.push_back(sample(i));
     ts::ToolStatePublisher publisher(
@@ -109,34 +111,39 @@ int main(int argc, char** argv) {
     publisher.flush(60s);
     const double seconds = std::chrono::duration<double>(Clock::now() - start).count();
     const auto stats = publisher.stats();
-    ours = double(stats.sent) / seconds;
-    std::printf(
-        "  %llu states in %.3f s: %.0f states/s, %llu commands (%.0f states and %.0f KiB each), "
-        "dropped %llu\n",
-        static_cast<unsigned long long>(stats.sent), seconds, ours,
-        static_cast<unsigned long long>(stats.batches), double(stats.sent) / double(stats.batches),
-        double(stats.sent) / double(stats.batches) * double(sample(1).to_json().dump().size()) /
-            1024,
-        static_cast<unsigned long long>(stats.dropped));
-    if (!stats.last_error.empty()) std::printf("  last error: %s\n", stats.last_error.c_str());
-  }
-
+    if (stats.dropped || !stats.last_error.empty())
+      std::printf("  (a run dropped %llu: %s)\n", static_cast<unsigned long long>(stats.dropped),
+                  stats.last_error.c_str());
+    return double(stats.sent) / seconds;
+  };
+  // 3: one XADD per state, synchronously.
   const long naive_states = std::min(states, 20000L);
-  std::printf("\n3. naive: one XADD per state, %ld states\n", naive_states);
   auto connection = rd::Connection::open(endpoint);
   if (!connection) return 1;
-  const auto start = Clock::now();
-  for (long i = 0; i < naive_states; ++i) {
-    const ts::OrderedJson payload{{"schema", "PythonTool"},
-                                  {"data", ts::OrderedJson::array({sample(i).to_json()})}};
-    const ts::OrderedJson attributes{
-        {"event_type", "tool"}, {"count", 1}, {"timestamp", ts::utc_timestamp()}};
-    if (!connection->command(
-            {"XADD", "naive", "*", "data", payload.dump(), "attributes", attributes.dump()}))
-      return 1;
-  }
-  const double naive =
-      double(naive_states) / std::chrono::duration<double>(Clock::now() - start).count();
-  std::printf("  %.0f states/s\n\nbatched publisher / naive loop: %.1fx\n", naive, ours / naive);
+  auto naive = [&] {
+    const auto start = Clock::now();
+    for (long i = 0; i < naive_states; ++i) {
+      const ts::OrderedJson payload{{"schema", "PythonTool"},
+                                    {"data", ts::OrderedJson::array({sample(i).to_json()})}};
+      const ts::OrderedJson attributes{
+          {"event_type", "tool"}, {"count", 1}, {"timestamp", ts::utc_timestamp()}};
+      if (!connection->command(
+              {"XADD", "naive", "*", "data", payload.dump(), "attributes", attributes.dump()}))
+        std::exit(1);
+    }
+    (void)connection->command({"DEL", "naive"});
+    return double(naive_states) / std::chrono::duration<double>(Clock::now() - start).count();
+  };
+  const auto figures = bench::interleaved(bench::runs(), {sustained, naive});
+  std::printf("\n2. sustained, %ld states: %s states/s\n", states,
+              bench::show(figures[0], 0).c_str());
+  std::printf("3. naive, one XADD per state, %ld states: %s states/s\n", naive_states,
+              bench::show(figures[1], 0).c_str());
+  std::printf("\nbatched publisher / naive loop (medians): %.1fx\n",
+              figures[0].median / figures[1].median);
+  bench::record("publisher_sustained", "tendril publisher (batched)",
+                "states per second (higher is better)", figures[0], true);
+  bench::record("publisher_sustained", "one XADD per state", "states per second (higher is better)",
+                figures[1], false);
   return 0;
 }

@@ -139,19 +139,36 @@ int main(int argc, char** argv) {
   if (argc == 4 && std::string(argv[1]) == "--worker") return serve(std::atoi(argv[2]), argv[3]);
   const std::uint64_t items = argc > 1 ? std::strtoull(argv[1], nullptr, 10) : 200000;
   tendril::testing::RedisServer server;
-  std::printf("machine: %s, %u hardware threads; redis-server on loopback\n",
-              bench::cpu_model().c_str(), std::thread::hardware_concurrency());
-  const double xadd = peer(server.port(), items);
-  std::printf("%-58s %10.0f /s\n", "redis-benchmark -P 16 XADD (the peer)", xadd);
+  bench::print_machine("redis-benchmark -P 16 XADD on the same redis-server (loopback)");
+  // One run of each per round, taking turns; the stage's other figures from its last run.
+  std::vector<double> peer_rates, rates[3];
+  Figure last[3];
+  for (int round = 0; round < bench::runs(); ++round)
+    for (int k = 0; k < 3; ++k) {
+      const int i = (k + round) % 3;
+      if (i == 0) {
+        peer_rates.push_back(peer(server.port(), items));
+      } else {
+        last[i] = ours(argv[0], server, i, items);
+        rates[i].push_back(last[i].per_second);
+      }
+    }
+  const auto xadd = bench::spread_of(peer_rates);
+  std::printf("%-44s %28s /s\n", "redis-benchmark -P 16 XADD (the peer)",
+              bench::show(xadd, 0).c_str());
+  bench::record("stream_throughput", "redis-benchmark -P 16 XADD",
+                "items per second (higher is better)", xadd, false);
   for (int processes : {1, 2}) {
-    const Figure f = ours(argv[0], server, processes, items);
+    const auto rate = bench::spread_of(rates[processes]);
+    const Figure& f = last[processes];
+    const std::string what = std::string("remote stage, ") + std::to_string(processes) +
+                             " worker process" + (processes > 1 ? "es" : "");
     std::printf(
-        "%-58s %10.0f /s  %5.1f%% of the peer  %.3f Redis commands/item  work stream: at most "
+        "%-44s %28s /s  %5.1f%% of the peer  %.3f Redis commands/item  work stream: at most "
         "%lld entries, %lld after\n",
-        (std::string("remote stage, ") + std::to_string(processes) + " worker process" +
-         (processes > 1 ? "es" : ""))
-            .c_str(),
-        f.per_second, 100 * f.per_second / xadd, f.commands_per_item, f.longest, f.left);
+        what.c_str(), bench::show(rate, 0).c_str(), 100 * rate.median / xadd.median,
+        f.commands_per_item, f.longest, f.left);
+    bench::record("stream_throughput", what, "items per second (higher is better)", rate, true);
   }
   return 0;
 }
