@@ -16,13 +16,22 @@ namespace tendril::detail {
 class SeatPool {
  public:
   // The first 64 seats live in one word held inline (the common case costs one CAS); more
-  // seats spill into further words.
-  explicit SeatPool(std::size_t count) : extra_(count > 64 ? (count - 1) / 64 : 0) {
+  // seats spill into further words. A single seat is taken with one exchange and let go with
+  // a plain store: no locked instruction on release, the common stage's hot path.
+  explicit SeatPool(std::size_t count)
+      : single_(count == 1), extra_(count > 64 ? (count - 1) / 64 : 0) {
     for (std::size_t i = 0; i < count; ++i)
       word(i / 64).fetch_or(bit(i), std::memory_order_relaxed);
   }
 
   bool try_acquire(std::uint32_t& seat) {
+    if (single_) {
+      if (first_.load(std::memory_order_relaxed) == 0 ||
+          first_.exchange(0, std::memory_order_acquire) == 0)
+        return false;
+      seat = 0;
+      return true;
+    }
     if (take(first_, 0, seat)) return true;
     for (std::size_t w = 0; w < extra_.size(); ++w)
       if (take(extra_[w], w + 1, seat)) return true;
@@ -30,7 +39,10 @@ class SeatPool {
   }
 
   void release(std::uint32_t seat) {
-    word(seat / 64).fetch_or(bit(seat), std::memory_order_release);
+    if (single_)  // held, so the word is 0: setting it is all a fetch_or would do
+      first_.store(1, std::memory_order_release);
+    else
+      word(seat / 64).fetch_or(bit(seat), std::memory_order_release);
   }
 
   bool any_free() const {
@@ -59,6 +71,7 @@ class SeatPool {
     return false;
   }
 
+  const bool single_;
   std::atomic<std::uint64_t> first_{0};
   std::vector<std::atomic<std::uint64_t>> extra_;
 };
