@@ -3,7 +3,7 @@
 // Construct before starting any other thread: it blocks SIGINT and SIGTERM in the calling
 // thread (threads started later inherit that), and a watcher thread waits for them and calls
 // `on_signal(signal_number)`, where taking locks and cancelling pipelines is safe. The
-// destructor stops the watcher and restores the signal mask.
+// destructor stops the watcher at once (an eventfd wakes it) and restores the signal mask.
 #pragma once
 
 #include <signal.h>
@@ -26,7 +26,8 @@ class SignalWatcher {
 
  private:
   sigset_t previous_mask_{};
-  std::atomic<bool> stop_{false};
+  int signals_ = -1;  // a signalfd for SIGINT and SIGTERM
+  int wake_ = -1;     // an eventfd: written to stop the watcher
   std::atomic<int> received_{0};
   std::thread watcher_;
 };
