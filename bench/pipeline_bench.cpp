@@ -109,7 +109,8 @@ void tbb_flow_graph_trivial(long items, int threads) {
 }
 
 // 20,000 xorshift rounds (about 35 µs here) that the optimiser cannot skip.
-[[gnu::noinline]] long burn(long seed) {  // called, never inlined: one item at a time, as in the engines
+[[gnu::noinline]] long burn(
+    long seed) {  // called, never inlined: one item at a time, as in the engines
   unsigned long x = static_cast<unsigned long>(seed) | 1;
   for (int i = 0; i < 20000; ++i) x ^= x << 13, x ^= x >> 7, x ^= x << 17;
   return static_cast<long>(x & 0xffff);
