@@ -5,7 +5,8 @@ set -euo pipefail
 packages=(cmake ninja-build g++ ccache pkg-config googletest libgtest-dev libbenchmark-dev
           libfmt-dev libcli11-dev nlohmann-json3-dev libssl-dev libtbb-dev libhiredis-dev
           redis-server libasio-dev bsdutils valgrind bc graphviz clang-format git
-          clang-16 libclang-rt-16-dev python3 python3-jsonschema go-md2man groff-base)
+          clang-16 libclang-rt-16-dev python3 python3-jsonschema go-md2man groff-base
+          python3-dev pybind11-dev python3-pytest python3-pytest-asyncio)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -35,6 +35,19 @@ TEST(BoundedQueue, CloseLetsConsumersDrainThenEnds) {
   EXPECT_EQ(queue.pop(), std::nullopt);
 }
 
+TEST(BoundedQueue, PopForTellsATimeoutFromTheEnd) {
+  BoundedQueue<int> queue(2);
+  bool timed_out = false;
+  EXPECT_EQ(queue.pop_for(1ms, timed_out), std::nullopt);
+  EXPECT_TRUE(timed_out);
+  queue.push(7);
+  EXPECT_EQ(queue.pop_for(1ms, timed_out), 7);
+  EXPECT_FALSE(timed_out);
+  queue.close();
+  EXPECT_EQ(queue.pop_for(1ms, timed_out), std::nullopt);
+  EXPECT_FALSE(timed_out);  // closed and drained: the end, not a timeout
+}
+
 TEST(BoundedQueue, AbortDropsItemsAndWakesABlockedProducer) {
   tendril::testing::Watchdog watchdog(10s, "abort wakes producer");
   BoundedQueue<int> queue(1);

@@ -13,6 +13,7 @@
 #pragma once
 
 #include <algorithm>
+#include <chrono>
 #include <condition_variable>
 #include <cstddef>
 #include <cstdint>
@@ -63,6 +64,15 @@ class BoundedQueue {
     not_empty_.wait(lock, [&] { return !items_.empty() || closed_; });
     if (items_.empty() || aborted_) return std::nullopt;
     return dequeue(lock, ticket);
+  }
+
+  // As pop(), waiting at most `timeout`; nullopt with `timed_out` set when nothing came in time.
+  template <class Rep, class Period>
+  std::optional<T> pop_for(std::chrono::duration<Rep, Period> timeout, bool& timed_out) {
+    std::unique_lock lock(mutex_);
+    timed_out = !not_empty_.wait_for(lock, timeout, [&] { return !items_.empty() || closed_; });
+    if (timed_out || items_.empty() || aborted_) return std::nullopt;
+    return dequeue(lock, nullptr);
   }
 
   // Never blocks: nullopt when empty, closed and drained, or aborted.

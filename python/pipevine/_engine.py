@@ -1,0 +1,240 @@
+"""How pipevine's stages and sources run on Tendril's engine (the _tendril module).
+
+Each run gets a RunContext: the asyncio loop its awaitables run on (the caller's, or iter()'s
+own), the concurrent futures in flight there (cancel reaches them), and the first exception
+that is not an Exception (KeyboardInterrupt, SystemExit...), which ends the run and is raised
+again to its caller. Engine threads call the bridges below with the GIL, one call per item.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import atexit
+import concurrent.futures
+import inspect
+import threading
+from typing import Any, Callable, Optional
+
+import _tendril
+
+from .util import Err, _awaitable
+from .worker_state import WorkerState
+
+Failed = _tendril.Failed
+Kill = _tendril.Kill
+
+
+class RunContext:
+    def __init__(self, loop: Optional[asyncio.AbstractEventLoop]) -> None:
+        self.loop = loop
+        self.inflight: set = set()
+        self.interrupt: Optional[BaseException] = None
+        self.source_error: Optional[BaseException] = None
+        self.cancel_reason: Optional[str] = None
+        self.run: Optional[_tendril.Run] = None
+        self.on_cancel: list = []  # more to cancel with this run (a parent pipeline's run)
+
+    def on_loop(self, awaitable: Any) -> Any:
+        """Awaits `awaitable` on the run's loop from an engine thread; waits without the GIL."""
+        if self.loop is None or self.loop.is_closed():
+            raise RuntimeError("an awaitable handler needs a running event loop")
+        future = asyncio.run_coroutine_threadsafe(_awaitable(awaitable), self.loop)
+        self.inflight.add(future)
+        try:
+            if self.cancel_reason is not None:
+                future.cancel()
+            return future.result()
+        finally:
+            self.inflight.discard(future)
+
+    def cancel(self, reason: str) -> None:
+        """Ends the run with `reason`; in-flight awaitables are cancelled. Idempotent."""
+        if self.cancel_reason is not None:
+            return
+        self.cancel_reason = reason
+        if self.run is not None:
+            self.run.cancel(reason)
+        for future in list(self.inflight):
+            future.cancel()
+        for more in self.on_cancel:
+            more(reason)
+
+    def interrupted(self, exc: BaseException) -> None:
+        if self.interrupt is None:
+            self.interrupt = exc
+
+
+class Tally:
+    """A stage's counts that the engine cannot know: len() of sized outputs (tally_len), and
+    failures per fork path."""
+
+    def __init__(self, lengths: bool) -> None:
+        self.lengths = lengths
+        self.extra = 0  # sum of len(out) - 1 over sized outputs
+        self.path_failures = 0
+        self._lock = threading.Lock()
+
+    def output(self, out: Any) -> None:
+        if self.lengths and hasattr(out, "__len__"):
+            with self._lock:
+                self.extra += len(out) - 1
+
+    def path_failed(self) -> None:
+        with self._lock:
+            self.path_failures += 1
+
+
+def make_bridge(
+    functions: list,
+    ctx: RunContext,
+    *,
+    attempts: int = 1,
+    tally: Optional[Tally] = None,
+    fork: bool = False,
+    kill: Optional[Callable[[str], None]] = None,
+) -> Callable[[int, Any], Any]:
+    """The function every engine worker of a stage calls: bridge(worker_index, item).
+
+    Worker i runs functions[i % len(functions)] with its own WorkerState. `attempts` > 1
+    retries inside the bridge (fork stages, whose failures count per path). A returned Err or
+    a raised Exception fails the attempt; a returned KillSwitch ends the run.
+    """
+    from .stage import KillSwitch
+
+    count = len(functions)
+    states: dict = {}
+
+    def attempt(index: int, item: Any) -> Any:
+        state = states.get(index)
+        if state is None:
+            state = states[index] = WorkerState({})
+        try:
+            out = functions[index % count](item, state)
+            if inspect.isawaitable(out):
+                out = ctx.on_loop(out)
+        except Exception as exc:
+            raise Failed(repr(exc)) from None
+        except BaseException as exc:
+            ctx.interrupted(exc)
+            raise Kill(f"interrupted by {type(exc).__name__}") from None
+        if isinstance(out, Err):
+            raise Failed(str(out))
+        if isinstance(out, KillSwitch):
+            if kill is not None:
+                kill(out.reason)
+            raise Kill(out.reason)
+        return out
+
+    def bridge(index: int, item: Any) -> Any:
+        if attempts < 1:
+            raise Failed("retries < 1: no attempt is made")
+        for left in range(attempts - 1, -1, -1):
+            try:
+                out = attempt(index, item)
+                break
+            except Failed:
+                if left == 0:
+                    if fork and tally is not None:
+                        tally.path_failed()
+                    raise
+        if not fork and tally is not None:
+            tally.output(out)
+        return out
+
+    return bridge
+
+
+def make_source(generator: Any, ctx: RunContext) -> Callable[[], Any]:
+    """next_item() for the engine's source thread: the next item, StopIteration at the end."""
+    if hasattr(generator, "__anext__"):
+        iterator = generator
+
+        def next_async() -> Any:
+            try:
+                return ctx.on_loop(iterator.__anext__())
+            except StopAsyncIteration:
+                raise StopIteration from None
+            except concurrent.futures.CancelledError:
+                raise StopIteration from None
+            except Exception as exc:
+                ctx.source_error = exc
+                raise
+            except BaseException as exc:
+                ctx.interrupted(exc)
+                raise RuntimeError("interrupted") from None
+
+        return next_async
+
+    next_sync = generator.__next__
+
+    def next_item() -> Any:
+        try:
+            return next_sync()
+        except StopIteration:
+            raise
+        except Exception as exc:
+            ctx.source_error = exc
+            raise
+        except BaseException as exc:
+            ctx.interrupted(exc)
+            raise RuntimeError("interrupted") from None
+
+    return next_item
+
+
+# Threads that drive runs; joined at exit after their runs are cancelled, so that no engine
+# thread outlives the interpreter.
+_live_lock = threading.Lock()
+_live: dict = {}
+
+
+def start_driver(ctx: RunContext, target: Callable[[], None]) -> threading.Thread:
+    def body() -> None:
+        try:
+            target()
+        finally:
+            with _live_lock:
+                _live.pop(thread, None)
+
+    thread = threading.Thread(target=body, name="pipevine-run", daemon=True)
+    with _live_lock:
+        _live[thread] = ctx
+    thread.start()
+    return thread
+
+
+@atexit.register
+def _end_runs_at_exit() -> None:
+    with _live_lock:
+        live = list(_live.items())
+    for _, ctx in live:
+        ctx.cancel("interpreter exiting")
+    for thread, _ in live:
+        thread.join(timeout=10)
+
+
+class LoopThread:
+    """A private event loop in a thread, for iter(): async handlers and sources run there."""
+
+    def __init__(self) -> None:
+        self.loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(
+            target=self.loop.run_forever, name="pipevine-iter-loop", daemon=True
+        )
+        self._thread.start()
+
+    def stop(self) -> None:
+        if self.loop.is_closed():
+            return
+
+        async def shutdown() -> None:
+            tasks = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            await self.loop.shutdown_asyncgens()
+
+        asyncio.run_coroutine_threadsafe(shutdown(), self.loop).result(timeout=10)
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self._thread.join(timeout=10)
+        self.loop.close()

@@ -1,0 +1,98 @@
+"""Workers on queues of the caller's own (the original's building blocks), in plain asyncio.
+
+Pipelines do not use these: their stages run on Tendril's engine. They are kept for code that
+wires its own asyncio queues.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any, Callable, Optional
+
+from .async_util import SENTINEL, _keep
+from .util import Err
+from .worker_state import WorkerState
+
+logger = logging.getLogger("pipevine.worker")
+
+
+async def _attempts(f: Callable[..., Any], item: Any, state: WorkerState, retries: int) -> Any:
+    result: Any = Err("retries < 1: no attempt is made")
+    for _ in range(retries):
+        try:
+            result = f(item, state)
+            if asyncio.iscoroutine(result) or isinstance(result, asyncio.Future):
+                result = await result
+        except Exception as exc:  # noqa: BLE001 - a failed attempt
+            result = Err(repr(exc))
+        if not isinstance(result, Err):
+            return result
+    return result
+
+
+def worker(
+    f: Callable[..., Any],
+    buf_size: int,
+    retries: int,
+    inbound: asyncio.Queue,
+    log: bool = False,
+    *,
+    register_task: Optional[Callable[[asyncio.Task], None]] = None,
+    on_err: Optional[Callable[[Err], None]] = None,
+) -> asyncio.Queue:
+    """Runs f on each item of inbound (up to SENTINEL) into a FIFO queue of size 1."""
+    if buf_size <= 0:
+        return worker_no_buf(f, retries, inbound, log, register_task=register_task, on_err=on_err)
+    outbound: asyncio.Queue = asyncio.Queue(1)
+    state = WorkerState({})
+
+    async def run() -> None:
+        while (item := await inbound.get()) is not SENTINEL:
+            result = await _attempts(f, item, state, retries)
+            if isinstance(result, Err):
+                if log:
+                    logger.warning(result)
+                if on_err is not None:
+                    on_err(result)
+                continue
+            await outbound.put(result)
+        await outbound.put(SENTINEL)
+
+    task = asyncio.ensure_future(run())
+    _keep(task)
+    if register_task is not None:
+        register_task(task)
+    return outbound
+
+
+def worker_no_buf(
+    f: Callable[..., Any],
+    retries: int,
+    inbound: asyncio.Queue,
+    log: bool = False,
+    *,
+    register_task: Optional[Callable[[asyncio.Task], None]] = None,
+    on_err: Optional[Callable[[Err], None]] = None,
+) -> asyncio.Queue:
+    """As worker(), with an unbounded output queue."""
+    outbound: asyncio.Queue = asyncio.Queue()
+    state = WorkerState({})
+
+    async def run() -> None:
+        while (item := await inbound.get()) is not SENTINEL:
+            result = await _attempts(f, item, state, retries)
+            if isinstance(result, Err):
+                if log:
+                    logger.warning(result)
+                if on_err is not None:
+                    on_err(result)
+                continue
+            outbound.put_nowait(result)
+        outbound.put_nowait(SENTINEL)
+
+    task = asyncio.ensure_future(run())
+    _keep(task)
+    if register_task is not None:
+        register_task(task)
+    return outbound

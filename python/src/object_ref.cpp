@@ -1,0 +1,43 @@
+#include "object_ref.hpp"
+
+#include <atomic>
+#include <mutex>
+#include <utility>
+#include <vector>
+
+namespace tendril::python {
+namespace {
+
+// References dropped without the GIL, waiting for a thread that holds it. The mutex is a leaf:
+// nothing else is locked, and no Python code runs, while it is held.
+std::mutex pending_mutex;
+std::vector<PyObject*> pending;  // guarded by pending_mutex
+std::atomic<bool> any_pending{false};
+
+}  // namespace
+
+Ref::Owner::~Owner() {
+  if (!object) return;
+  if (_Py_IsFinalizing()) return;  // the interpreter reclaims it; touching it now may crash
+  if (PyGILState_Check()) {
+    Py_DECREF(object);
+    return;
+  }
+  std::lock_guard lock(pending_mutex);
+  pending.push_back(object);
+  any_pending.store(true, std::memory_order_release);
+}
+
+void release_pending() noexcept {
+  if (!any_pending.load(std::memory_order_acquire)) return;
+  std::vector<PyObject*> batch;
+  {
+    std::lock_guard lock(pending_mutex);
+    batch.swap(pending);
+    any_pending.store(false, std::memory_order_relaxed);
+  }
+  // Outside the lock: a destructor (__del__) may run Python code that drops more Refs.
+  for (PyObject* object : batch) Py_DECREF(object);
+}
+
+}  // namespace tendril::python

@@ -1,0 +1,51 @@
+// python/src/object_ref.hpp — a Python object as an engine item: copied, moved and dropped by
+// engine threads without the GIL.
+//
+// A `Ref` shares one strong reference to the object (the count of Refs is atomic, the object's
+// own refcount is touched once, with the GIL). The last Ref to go releases the reference: at
+// once when its thread holds the GIL, otherwise it is queued and released by the next thread
+// that calls release_pending() with the GIL (every handler call and every run's end do). While
+// the interpreter is finalizing, nothing is released: the objects are left to it.
+#pragma once
+
+#include <Python.h>
+
+#include <memory>
+
+namespace tendril::python {
+
+// Drops the references queued by Refs that ended without the GIL. Call with the GIL held.
+void release_pending() noexcept;
+
+class Ref {
+ public:
+  Ref() = default;
+  // Takes over `owned`, a new (strong) reference; call with the GIL held.
+  static Ref steal(PyObject* owned) {
+    Ref ref;
+    ref.owner_ = std::make_shared<Owner>(owned);
+    return ref;
+  }
+  // A new strong reference to `borrowed`; call with the GIL held.
+  static Ref borrow(PyObject* borrowed) {
+    Py_XINCREF(borrowed);
+    return steal(borrowed);
+  }
+
+  // The object, borrowed (valid while this Ref lives); any thread may read the pointer, only
+  // a thread holding the GIL may use it.
+  PyObject* get() const noexcept { return owner_ ? owner_->object : nullptr; }
+  explicit operator bool() const noexcept { return get() != nullptr; }
+
+ private:
+  struct Owner {
+    explicit Owner(PyObject* o) : object(o) {}
+    Owner(const Owner&) = delete;
+    Owner& operator=(const Owner&) = delete;
+    ~Owner();
+    PyObject* object;
+  };
+  std::shared_ptr<const Owner> owner_;
+};
+
+}  // namespace tendril::python

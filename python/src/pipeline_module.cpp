@@ -1,0 +1,359 @@
+// python/src/pipeline_module.cpp — pipeline stages and runs of Python objects on the engine.
+//
+// The Python front (pipevine) builds a run from a source callable and stages; this file gives
+// it `Stage` (an engine stage whose workers call a Python bridge function) and `Run` (one run,
+// read item by item or drained). The rules that keep it safe with the interpreter:
+// - engine threads take the GIL only around a Python call, and hold no engine lock meanwhile;
+// - a Python thread calling into the engine releases the GIL first, so an engine thread that
+//   waits for the GIL never blocks it;
+// - items are `Ref`s, dropped by engine threads without the GIL (see object_ref.hpp).
+#include <pybind11/pybind11.h>
+#include <pybind11/stl.h>
+
+#include <chrono>
+#include <cstddef>
+#include <limits>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include <tendril/pipeline/detail/run.hpp>
+#include <tendril/pipeline/detail/source.hpp>
+#include <tendril/pipeline/stage.hpp>
+
+#include "module.hpp"
+#include "object_ref.hpp"
+
+namespace tendril::python {
+namespace py = pybind11;
+namespace {
+
+using namespace std::chrono_literals;
+
+PyObject* failed_type = nullptr;  // _tendril.Failed(message): this attempt failed
+PyObject* kill_type = nullptr;    // _tendril.Kill(reason): stop the whole run
+
+// str(object), never raising: a message for people.
+std::string text_of(PyObject* object) {
+  if (!object) return {};
+  PyObject* text = PyObject_Str(object);
+  if (!text) {
+    PyErr_Clear();
+    return "<unprintable " + std::string(Py_TYPE(object)->tp_name) + ">";
+  }
+  Py_ssize_t size = 0;
+  const char* data = PyUnicode_AsUTF8AndSize(text, &size);
+  std::string out = data ? std::string(data, static_cast<std::size_t>(size)) : std::string();
+  if (!data) PyErr_Clear();
+  Py_DECREF(text);
+  return out;
+}
+
+// The Python exception now set, as an engine error; clears it. Failed carries the attempt's
+// message, Kill a kill switch's reason; anything else (the bridge converts every Exception, so
+// only an error inside the bridge lands here) is a failed attempt named by its repr.
+Error take_python_error() {
+  PyObject *type = nullptr, *value = nullptr, *trace = nullptr;
+  PyErr_Fetch(&type, &value, &trace);
+  PyErr_NormalizeException(&type, &value, &trace);
+  Error error{.kind = ErrorKind::handler};
+  if (type && PyErr_GivenExceptionMatches(type, kill_type)) {
+    error.kind = ErrorKind::kill_switch;
+    error.message = text_of(value);
+  } else if (type && PyErr_GivenExceptionMatches(type, failed_type)) {
+    error.message = text_of(value);
+  } else {
+    PyObject* repr = value ? PyObject_Repr(value) : nullptr;
+    error.message = repr ? text_of(repr) : "unknown error";
+    if (!repr) PyErr_Clear();
+    Py_XDECREF(repr);
+  }
+  Py_XDECREF(type);
+  Py_XDECREF(value);
+  Py_XDECREF(trace);
+  return error;
+}
+
+// The handler every worker of a Python stage runs: bridge(worker_index, item) with the GIL.
+detail::ErasedHandler<Ref, Ref> bridge_handler(Ref bridge) {
+  return [bridge](detail::Carried<Ref>&& input, WorkerState& state) -> detail::Carried<Ref> {
+    py::gil_scoped_acquire gil;
+    release_pending();
+    PyObject* index = PyLong_FromSize_t(state.worker_index());
+    PyObject* args[] = {index, input->get()};
+    PyObject* out = PyObject_Vectorcall(bridge.get(), args, 2, nullptr);
+    Py_DECREF(index);
+    if (out) return Ref::steal(out);
+    return detail::carried_error(take_python_error());
+  };
+}
+
+// The source: next_item() with the GIL; StopIteration ends the items, any other exception is
+// the source's failure (the front keeps the exception itself to report it).
+struct PythonSource {
+  Ref next_item;
+  std::optional<Ref> operator()() {
+    py::gil_scoped_acquire gil;
+    release_pending();
+    if (PyObject* out = PyObject_CallNoArgs(next_item.get())) return Ref::steal(out);
+    if (PyErr_ExceptionMatches(PyExc_StopIteration)) {
+      PyErr_Clear();
+      return std::nullopt;
+    }
+    throw std::runtime_error(take_python_error().message);
+  }
+};
+
+double seconds_since_epoch(std::chrono::system_clock::time_point at) {
+  return std::chrono::duration<double>(at.time_since_epoch()).count();
+}
+double seconds(std::chrono::nanoseconds span) {
+  return std::chrono::duration<double>(span).count();
+}
+
+py::dict metrics_dict(const Metrics& metrics) {
+  py::list stages;
+  for (const StageMetrics& stage : metrics.stages) {
+    py::dict s;
+    s["name"] = stage.name;
+    s["workers"] = stage.workers;
+    s["processed"] = stage.processed;
+    s["failed"] = stage.failed;
+    s["retried"] = stage.retried;
+    s["busy"] = seconds(stage.busy);
+    s["queue_capacity"] = stage.queue_capacity;
+    s["queue_high_water"] = stage.queue_high_water;
+    s["latency_p50"] = seconds(stage.latency_p50);
+    s["latency_p99"] = seconds(stage.latency_p99);
+    s["latency_max"] = seconds(stage.latency_max);
+    s["worker_crashes"] = stage.worker_crashes;
+    s["worker_restarts"] = stage.worker_restarts;
+    stages.append(std::move(s));
+  }
+  py::dict out;
+  out["start"] = seconds_since_epoch(metrics.start);
+  out["stop"] = seconds_since_epoch(metrics.stop);
+  out["duration"] = seconds(metrics.duration);
+  out["produced"] = metrics.produced;
+  out["processed"] = metrics.processed;
+  out["failed"] = metrics.failed;
+  out["stages"] = std::move(stages);
+  out["table"] = metrics.table();
+  return out;
+}
+
+// An engine stage of Python workers. Immutable; made for each run by the front.
+struct StageHandle {
+  std::shared_ptr<const detail::StageSpecBase> spec;
+};
+
+StageHandle make_stage(py::object bridge, std::size_t workers, long long buffer, int retries,
+                       py::object merge, py::object on_failed, bool ordered, std::string name) {
+  PoolOptions<Ref, Ref> options;
+  // The original's buffer <= 0 is unbounded; the engine's queue grows as it fills.
+  options.buffer =
+      buffer > 0 ? static_cast<std::size_t>(buffer) : std::numeric_limits<std::size_t>::max() / 2;
+  options.retries = retries;
+  options.num_workers = workers;
+  options.ordered = ordered;
+  options.name = std::move(name);
+  if (!merge.is_none()) {
+    options.fork_merge = [merge = Ref::borrow(merge.ptr())](std::vector<Ref> parts) -> Ref {
+      py::gil_scoped_acquire gil;
+      PyObject* list = PyList_New(static_cast<Py_ssize_t>(parts.size()));
+      if (!list) throw std::runtime_error(take_python_error().message);
+      for (std::size_t i = 0; i < parts.size(); ++i) {
+        Py_INCREF(parts[i].get());
+        PyList_SET_ITEM(list, static_cast<Py_ssize_t>(i), parts[i].get());
+      }
+      PyObject* out = PyObject_CallOneArg(merge.get(), list);
+      Py_DECREF(list);
+      if (!out) throw std::runtime_error(take_python_error().message);
+      return Ref::steal(out);
+    };
+  }
+  if (!on_failed.is_none()) {
+    options.dead_letter = [on_failed = Ref::borrow(on_failed.ptr())](const Ref& item,
+                                                                     const Error& error) {
+      py::gil_scoped_acquire gil;
+      PyObject* message = PyUnicode_FromStringAndSize(
+          error.message.data(), static_cast<Py_ssize_t>(error.message.size()));
+      if (!message) {
+        PyErr_Clear();
+        return;
+      }
+      PyObject* args[] = {item.get() ? item.get() : Py_None, message};
+      PyObject* out = PyObject_Vectorcall(on_failed.get(), args, 2, nullptr);
+      Py_DECREF(message);
+      if (out)
+        Py_DECREF(out);
+      else
+        PyErr_WriteUnraisable(on_failed.get());
+    };
+  }
+  detail::validate(options);
+  auto spec = std::make_shared<detail::StageSpec<Ref, Ref>>();
+  spec->handlers.push_back(bridge_handler(Ref::borrow(bridge.ptr())));
+  spec->accepts_errors.push_back(false);
+  spec->options = std::move(options);
+  return StageHandle{std::make_shared<detail::ErasedStage<Ref, Ref>>(std::move(spec))};
+}
+
+// One run: started when made, its outputs read with next()/next_batch()/drain(), ended by
+// finish() (which cancels it when outputs were left unread). Dropping it ends it too.
+class Run {
+ public:
+  Run(Ref next_item, const std::vector<StageHandle>& stages, std::size_t max_buffer)
+      : sink_(max_buffer ? max_buffer : 1),
+        core_(std::make_shared<detail::GeneratorSource<PythonSource, Ref>>(
+                  PythonSource{std::move(next_item)}),
+              chain(stages), sink_) {
+    core_.context().on_abort([this] { sink_.queue().abort(); });
+    core_.on_finished([this] { sink_.queue().close(); });
+    core_.start();
+  }
+  Run(const Run&) = delete;
+  Run& operator=(const Run&) = delete;
+  ~Run() { end(); }
+
+  // The next output, waiting without the GIL; StopIteration at the end. Signals (Ctrl-C) are
+  // checked while it waits.
+  py::object next() {
+    std::optional<Ref> item = pop();
+    if (!item) throw py::stop_iteration();
+    return py::reinterpret_borrow<py::object>(item->get());
+  }
+
+  // Up to `most` outputs: waits for the first, then takes what is there. Empty at the end.
+  py::list next_batch(std::size_t most) {
+    std::vector<Ref> batch;
+    if (std::optional<Ref> first = pop()) {
+      batch.push_back(std::move(*first));
+      py::gil_scoped_release nogil;
+      while (batch.size() < most) {
+        std::optional<detail::Envelope<Ref>> envelope = sink_.queue().try_pop();
+        if (!envelope) break;
+        if (envelope->value) batch.push_back(std::move(*envelope->value));
+      }
+    }
+    py::list out;
+    for (Ref& item : batch) out.append(py::reinterpret_borrow<py::object>(item.get()));
+    return out;
+  }
+
+  // Reads every output to the end; `emit(item)` sees each (None: they are dropped).
+  void drain(py::object emit) {
+    for (;;) {
+      py::list batch = next_batch(256);
+      if (batch.empty()) return;
+      if (!emit.is_none())
+        for (py::handle item : batch) emit(item);
+    }
+  }
+
+  // Ends the run with ErrorKind::cancelled and `reason`, unless it already ended. Any thread.
+  bool cancel(const std::string& reason) {
+    py::gil_scoped_release nogil;
+    return core_.context().fail(Error{.kind = ErrorKind::cancelled, .message = reason});
+  }
+
+  // Waits for every engine thread and says how the run went:
+  // {"ok", "kind", "message", "metrics"}. Once; later calls return the same.
+  py::dict finish() {
+    {
+      py::gil_scoped_release nogil;
+      end();
+    }
+    release_pending();
+    py::dict out;
+    out["ok"] = outcome_->has_value();
+    out["kind"] = outcome_->has_value() ? "" : to_string(outcome_->error().kind);
+    out["message"] = outcome_->has_value() ? "" : outcome_->error().message;
+    out["metrics"] = metrics_ ? py::object(metrics_dict(*metrics_)) : py::object(py::none());
+    return out;
+  }
+
+ private:
+  static detail::StageChain chain(const std::vector<StageHandle>& stages) {
+    detail::StageChain out;
+    for (const StageHandle& stage : stages) out.push_back(stage.spec);
+    return out;
+  }
+
+  // With the GIL; waits without it, checking for signals every 50 ms.
+  std::optional<Ref> pop() {
+    for (;;) {
+      bool timed_out = false;
+      std::optional<detail::Envelope<Ref>> envelope;
+      {
+        py::gil_scoped_release nogil;
+        envelope = sink_.queue().pop_for(50ms, timed_out);
+      }
+      if (timed_out) {
+        if (PyErr_CheckSignals() != 0) throw py::error_already_set();
+        continue;
+      }
+      if (!envelope) {
+        drained_ = true;
+        return std::nullopt;
+      }
+      if (envelope->value) return std::move(*envelope->value);
+      // An error passed downstream as a value: the front's stages never pass them.
+    }
+  }
+
+  // Without the GIL.
+  void end() {
+    std::lock_guard lock(end_mutex_);
+    if (outcome_) return;
+    if (!drained_)
+      core_.context().fail(
+          Error{.kind = ErrorKind::cancelled, .message = "iteration stopped before the end"});
+    outcome_ = core_.finish(metrics_);
+  }
+
+  detail::QueueInlet<Ref> sink_;
+  detail::RunCore core_;
+  bool drained_ = false;  // read by the thread holding the GIL
+  std::mutex end_mutex_;
+  std::optional<Result<Metrics>> outcome_;  // guarded by end_mutex_
+  std::optional<Metrics> metrics_;          // guarded by end_mutex_
+};
+
+}  // namespace
+
+void add_pipeline(py::module_& module) {
+  failed_type = PyErr_NewExceptionWithDoc(
+      "_tendril.Failed", "An attempt failed; str() is its message.", PyExc_Exception, nullptr);
+  kill_type = PyErr_NewExceptionWithDoc("_tendril.Kill",
+                                        "A kill switch: stop the whole run; str() is the reason.",
+                                        PyExc_Exception, nullptr);
+  if (!failed_type || !kill_type) throw py::error_already_set();
+  module.add_object("Failed", py::handle(failed_type));
+  module.add_object("Kill", py::handle(kill_type));
+
+  py::class_<StageHandle>(module, "Stage", "An engine stage of Python workers.")
+      .def(py::init(&make_stage), py::arg("bridge"), py::arg("workers"), py::arg("buffer"),
+           py::arg("retries"), py::arg("merge") = py::none(), py::arg("on_failed") = py::none(),
+           py::arg("ordered") = false, py::arg("name") = std::string());
+
+  py::class_<Run>(module, "Run", "One run of a source through stages, started when made.")
+      .def(py::init(
+               [](py::object next_item, std::vector<StageHandle> stages, std::size_t max_buffer) {
+                 Ref source = Ref::borrow(next_item.ptr());
+                 py::gil_scoped_release nogil;
+                 return std::make_unique<Run>(std::move(source), stages, max_buffer);
+               }),
+           py::arg("next_item"), py::arg("stages"), py::arg("max_buffer") = 64)
+      .def("next", &Run::next)
+      .def("next_batch", &Run::next_batch, py::arg("most") = 256)
+      .def("drain", &Run::drain, py::arg("emit") = py::none())
+      .def("cancel", &Run::cancel, py::arg("reason"))
+      .def("finish", &Run::finish);
+}
+
+}  // namespace tendril::python
