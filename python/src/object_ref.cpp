@@ -14,7 +14,40 @@ std::mutex pending_mutex;
 std::vector<PyObject*> pending;  // guarded by pending_mutex
 std::atomic<bool> any_pending{false};
 
+// This thread's Python thread state, made at its first EngineGil and kept (without the GIL)
+// until the thread exits.
+class ThreadState {
+ public:
+  ThreadState() : gilstate_(PyGILState_Ensure()), saved_(PyEval_SaveThread()) {}
+  ~ThreadState() {
+    if (_Py_IsFinalizing()) return;  // left to the interpreter: touching it now may crash
+    PyEval_RestoreThread(saved_);
+    PyGILState_Release(gilstate_);
+  }
+  ThreadState(const ThreadState&) = delete;
+  ThreadState& operator=(const ThreadState&) = delete;
+  void acquire() { PyEval_RestoreThread(saved_); }
+  void release() { saved_ = PyEval_SaveThread(); }
+
+ private:
+  PyGILState_STATE gilstate_;
+  PyThreadState* saved_;
+};
+
+ThreadState& this_thread_state() {
+  thread_local ThreadState state;
+  return state;
+}
+
 }  // namespace
+
+EngineGil::EngineGil() : nested_(PyGILState_Check() != 0) {
+  if (!nested_) this_thread_state().acquire();
+}
+
+EngineGil::~EngineGil() {
+  if (!nested_) this_thread_state().release();
+}
 
 Ref::Owner::~Owner() {
   if (!object) return;

@@ -17,6 +17,20 @@ namespace tendril::python {
 // Drops the references queued by Refs that ended without the GIL. Call with the GIL held.
 void release_pending() noexcept;
 
+// Holds the GIL for a scope on an engine thread. Unlike pybind11's gil_scoped_acquire, which
+// makes and deletes a Python thread state every time, the thread keeps its state from its
+// first call until it exits: taking the GIL is then one PyEval_RestoreThread.
+class EngineGil {
+ public:
+  EngineGil();
+  ~EngineGil();
+  EngineGil(const EngineGil&) = delete;
+  EngineGil& operator=(const EngineGil&) = delete;
+
+ private:
+  bool nested_;  // the thread held the GIL already
+};
+
 class Ref {
  public:
   Ref() = default;

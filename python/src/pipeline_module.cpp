@@ -81,7 +81,7 @@ Error take_python_error() {
 // The handler every worker of a Python stage runs: bridge(worker_index, item) with the GIL.
 detail::ErasedHandler<Ref, Ref> bridge_handler(Ref bridge) {
   return [bridge](detail::Carried<Ref>&& input, WorkerState& state) -> detail::Carried<Ref> {
-    py::gil_scoped_acquire gil;
+    EngineGil gil;
     release_pending();
     PyObject* index = PyLong_FromSize_t(state.worker_index());
     PyObject* args[] = {index, input->get()};
@@ -97,7 +97,7 @@ detail::ErasedHandler<Ref, Ref> bridge_handler(Ref bridge) {
 struct PythonSource {
   Ref next_item;
   std::optional<Ref> operator()() {
-    py::gil_scoped_acquire gil;
+    EngineGil gil;
     release_pending();
     if (PyObject* out = PyObject_CallNoArgs(next_item.get())) return Ref::steal(out);
     if (PyErr_ExceptionMatches(PyExc_StopIteration)) {
@@ -163,7 +163,7 @@ StageHandle make_stage(py::object bridge, std::size_t workers, long long buffer,
   options.name = std::move(name);
   if (!merge.is_none()) {
     options.fork_merge = [merge = Ref::borrow(merge.ptr())](std::vector<Ref> parts) -> Ref {
-      py::gil_scoped_acquire gil;
+      EngineGil gil;
       PyObject* list = PyList_New(static_cast<Py_ssize_t>(parts.size()));
       if (!list) throw std::runtime_error(take_python_error().message);
       for (std::size_t i = 0; i < parts.size(); ++i) {
@@ -179,7 +179,7 @@ StageHandle make_stage(py::object bridge, std::size_t workers, long long buffer,
   if (!on_failed.is_none()) {
     options.dead_letter = [on_failed = Ref::borrow(on_failed.ptr())](const Ref& item,
                                                                      const Error& error) {
-      py::gil_scoped_acquire gil;
+      EngineGil gil;
       PyObject* message = PyUnicode_FromStringAndSize(
           error.message.data(), static_cast<Py_ssize_t>(error.message.size()));
       if (!message) {

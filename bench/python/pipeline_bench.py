@@ -1,0 +1,130 @@
+"""The same pipelines through pipevine (on Tendril's engine) and through plain asyncio with
+bounded queues (what the original pipevine does), in one run, alternating.
+
+  PYTHONPATH=python:build/release/python python3 bench/python/pipeline_bench.py [ITEMS]
+
+Prints, per case, the median [lowest-highest] of TENDRIL_BENCH_RUNS runs (default 5).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import os
+import platform
+import statistics
+import sys
+import time
+
+from pipevine import Pipeline, work_pool
+
+SENTINEL = object()
+
+
+async def asyncio_pipeline(source, handlers, buffer=10):
+    """A source and stages of one worker each, linked by asyncio.Queue(buffer)."""
+    queues = [asyncio.Queue(buffer) for _ in range(len(handlers) + 1)]
+
+    async def feed():
+        for item in source:
+            await queues[0].put(item)
+        await queues[0].put(SENTINEL)
+
+    async def stage(handler, inbound, outbound):
+        state = {}
+        while (item := await inbound.get()) is not SENTINEL:
+            out = handler(item, state)
+            if asyncio.iscoroutine(out):
+                out = await out
+            await outbound.put(out)
+        await outbound.put(SENTINEL)
+
+    async def drain():
+        count = 0
+        while await queues[-1].get() is not SENTINEL:
+            count += 1
+        return count
+
+    tasks = [asyncio.ensure_future(feed())]
+    tasks += [asyncio.ensure_future(stage(h, queues[i], queues[i + 1]))
+              for i, h in enumerate(handlers)]
+    count = await drain()
+    await asyncio.gather(*tasks)
+    return count
+
+
+async def asyncio_pool(source, handler, workers, buffer=10):
+    """One stage of `workers` workers sharing an asyncio.Queue, each handler call sent to the
+    default executor (threads), as a plain-asyncio program would do for GIL-releasing work."""
+    inbound: asyncio.Queue = asyncio.Queue(buffer)
+    loop = asyncio.get_running_loop()
+    done = 0
+
+    async def worker():
+        nonlocal done
+        while (item := await inbound.get()) is not SENTINEL:
+            await loop.run_in_executor(None, handler, item, None)
+            done += 1
+
+    tasks = [asyncio.ensure_future(worker()) for _ in range(workers)]
+    for item in source:
+        await inbound.put(item)
+    for _ in range(workers):
+        await inbound.put(SENTINEL)
+    await asyncio.gather(*tasks)
+    return done
+
+
+def inc(x, state):
+    return x + 1
+
+
+def spread(values):
+    values = sorted(values)
+    return f"{statistics.median(values):,.0f} [{values[0]:,.0f}-{values[-1]:,.0f}]"
+
+
+def main() -> None:
+    items = int(sys.argv[1]) if len(sys.argv) > 1 else 100_000
+    runs = int(os.environ.get("TENDRIL_BENCH_RUNS", "5"))
+    print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cpus, "
+          f"Python {platform.python_version()}; {runs} runs, engines alternating")
+
+    three = [work_pool(buffer=10)(inc) for _ in range(3)]
+    rates = {"pipevine (Tendril)": [], "plain asyncio": []}
+    for _ in range(runs):
+        started = time.perf_counter()
+        result = asyncio.run((Pipeline(range(items)) >> three[0] >> three[1] >> three[2]).run())
+        assert result.processed == items, result
+        rates["pipevine (Tendril)"].append(items / (time.perf_counter() - started))
+        started = time.perf_counter()
+        assert asyncio.run(asyncio_pipeline(range(items), [inc, inc, inc])) == items
+        rates["plain asyncio"].append(items / (time.perf_counter() - started))
+    print(f"3 trivial stages, {items:,} items (items/s):")
+    for name, values in rates.items():
+        print(f"  {name:<22} {spread(values)}")
+    ratio = statistics.median(rates["pipevine (Tendril)"]) / statistics.median(rates["plain asyncio"])
+    print(f"  ratio: {ratio:.2f}x")
+
+    block = os.urandom(4 << 20)
+
+    def digest(x, state):
+        return hashlib.sha256(block).digest()  # hashlib releases the GIL on large buffers
+
+    hashes = 64
+    for workers in (1, 2):
+        stage = work_pool(buffer=4, num_workers=workers)(digest)
+        ours, peer = [], []
+        for _ in range(runs):
+            started = time.perf_counter()
+            assert asyncio.run((Pipeline(range(hashes)) >> stage).run()).processed == hashes
+            ours.append(hashes * 4 / (time.perf_counter() - started))
+            started = time.perf_counter()
+            assert asyncio.run(asyncio_pool(range(hashes), digest, workers)) == hashes
+            peer.append(hashes * 4 / (time.perf_counter() - started))
+        print(f"sha256 of 4 MiB blocks, {workers} worker(s) (MiB/s): pipevine {spread(ours)}, "
+              f"asyncio + executor {spread(peer)}")
+
+
+if __name__ == "__main__":
+    main()
