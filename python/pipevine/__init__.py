@@ -17,6 +17,10 @@ from .util import (
 )
 from .worker_state import WorkerHandler, WorkerState
 
+from . import _engine
+
+_engine._set_types()
+
 __version__ = "0.1.0"
 
 __all__ = [

@@ -3,7 +3,8 @@
 Each run gets a RunContext: the asyncio loop its awaitables run on (the caller's, or iter()'s
 own), the concurrent futures in flight there (cancel reaches them), and the first exception
 that is not an Exception (KeyboardInterrupt, SystemExit...), which ends the run and is raised
-again to its caller. Engine threads call the bridges below with the GIL, one call per item.
+again to its caller. Engine threads call handlers themselves (in _tendril), with the GIL, and
+come here only for what needs Python: awaiting on the loop, and the hooks of a Tally.
 """
 
 from __future__ import annotations
@@ -20,8 +21,11 @@ import _tendril
 from .util import Err, _awaitable
 from .worker_state import WorkerState
 
-Failed = _tendril.Failed
-Kill = _tendril.Kill
+
+def _set_types() -> None:
+    from .stage import KillSwitch
+
+    _tendril.set_types(Err, KillSwitch, WorkerState)
 
 
 class RunContext:
@@ -82,66 +86,6 @@ class Tally:
     def path_failed(self) -> None:
         with self._lock:
             self.path_failures += 1
-
-
-def make_bridge(
-    functions: list,
-    ctx: RunContext,
-    *,
-    attempts: int = 1,
-    tally: Optional[Tally] = None,
-    fork: bool = False,
-    kill: Optional[Callable[[str], None]] = None,
-) -> Callable[[int, Any], Any]:
-    """The function every engine worker of a stage calls: bridge(worker_index, item).
-
-    Worker i runs functions[i % len(functions)] with its own WorkerState. `attempts` > 1
-    retries inside the bridge (fork stages, whose failures count per path). A returned Err or
-    a raised Exception fails the attempt; a returned KillSwitch ends the run.
-    """
-    from .stage import KillSwitch
-
-    count = len(functions)
-    states: dict = {}
-
-    def attempt(index: int, item: Any) -> Any:
-        state = states.get(index)
-        if state is None:
-            state = states[index] = WorkerState({})
-        try:
-            out = functions[index % count](item, state)
-            if inspect.isawaitable(out):
-                out = ctx.on_loop(out)
-        except Exception as exc:
-            raise Failed(repr(exc)) from None
-        except BaseException as exc:
-            ctx.interrupted(exc)
-            raise Kill(f"interrupted by {type(exc).__name__}") from None
-        if isinstance(out, Err):
-            raise Failed(str(out))
-        if isinstance(out, KillSwitch):
-            if kill is not None:
-                kill(out.reason)
-            raise Kill(out.reason)
-        return out
-
-    def bridge(index: int, item: Any) -> Any:
-        if attempts < 1:
-            raise Failed("retries < 1: no attempt is made")
-        for left in range(attempts - 1, -1, -1):
-            try:
-                out = attempt(index, item)
-                break
-            except Failed:
-                if left == 0:
-                    if fork and tally is not None:
-                        tally.path_failed()
-                    raise
-        if not fork and tally is not None:
-            tally.output(out)
-        return out
-
-    return bridge
 
 
 def make_source(generator: Any, ctx: RunContext) -> Callable[[], Any]:

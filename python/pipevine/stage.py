@@ -72,7 +72,16 @@ class Stage:
         self.metrics = StageMetrics()
         fork = self._choose is PathChoice.All
         tally = _engine.Tally(self._tally_len)
-        on_failed = self._log_failure if self.log else None
+        hooks = dict(
+            functions=self.functions,
+            workers=len(self.functions),
+            buffer=self.buffer,
+            on_failed=self._log_failure if self.log else None,
+            name=name,
+            on_await=ctx.on_loop,
+            on_interrupt=ctx.interrupted,
+            on_kill=self._kill,
+        )
         if fork:
             merge = self.merge if self.merge is not None else list
 
@@ -85,23 +94,16 @@ class Stage:
                 tally.output(out)
                 return out
 
-            bridge = _engine.make_bridge(
-                self.functions, ctx, attempts=self.retries, tally=tally, fork=True, kill=self._kill
-            )
+            # Retried here, not by the engine: a fork stage counts a failure per failing path.
             handle = _tendril.Stage(
-                bridge, len(self.functions), self.buffer, 1, merged, on_failed, False, name
+                retries=1, attempts=self.retries, merge=merged, on_output=None,
+                on_path_failed=tally.path_failed, **hooks,
             )
         else:
-            bridge = _engine.make_bridge(
-                self.functions,
-                ctx,
-                attempts=1 if self.retries >= 1 else 0,
-                tally=tally,
-                kill=self._kill,
-            )
             handle = _tendril.Stage(
-                bridge, len(self.functions), self.buffer, max(self.retries, 1), None, on_failed,
-                False, name,
+                retries=max(self.retries, 1), attempts=1 if self.retries >= 1 else 0, merge=None,
+                on_output=tally.output if self._tally_len else None, on_path_failed=None,
+                **hooks,
             )
         return _Built(self, handle, tally, fork)
 

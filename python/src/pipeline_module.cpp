@@ -1,8 +1,8 @@
 // python/src/pipeline_module.cpp — pipeline stages and runs of Python objects on the engine.
 //
 // The Python front (pipevine) builds a run from a source callable and stages; this file gives
-// it `Stage` (an engine stage whose workers call a Python bridge function) and `Run` (one run,
-// read item by item or drained). The rules that keep it safe with the interpreter:
+// it `Stage` (an engine stage whose workers call Python handlers) and `Run` (one run, read
+// item by item or drained). The rules that keep it safe with the interpreter:
 // - engine threads take the GIL only around a Python call, and hold no engine lock meanwhile;
 // - a Python thread calling into the engine releases the GIL first, so an engine thread that
 //   waits for the GIL never blocks it;
@@ -36,6 +36,11 @@ using namespace std::chrono_literals;
 
 PyObject* failed_type = nullptr;  // _tendril.Failed(message): this attempt failed
 PyObject* kill_type = nullptr;    // _tendril.Kill(reason): stop the whole run
+// The front's classes, given once by set_types(): what a handler may return instead of a value,
+// and the per-worker state it is handed.
+PyObject* err_type = nullptr;
+PyObject* kill_switch_type = nullptr;
+PyObject* worker_state_type = nullptr;
 
 // str(object), never raising: a message for people.
 std::string text_of(PyObject* object) {
@@ -53,9 +58,20 @@ std::string text_of(PyObject* object) {
   return out;
 }
 
+std::string repr_of(PyObject* object) {
+  PyObject* repr = object ? PyObject_Repr(object) : nullptr;
+  if (!repr) {
+    PyErr_Clear();
+    return "unknown error";
+  }
+  std::string out = text_of(repr);
+  Py_DECREF(repr);
+  return out;
+}
+
 // The Python exception now set, as an engine error; clears it. Failed carries the attempt's
-// message, Kill a kill switch's reason; anything else (the bridge converts every Exception, so
-// only an error inside the bridge lands here) is a failed attempt named by its repr.
+// message, Kill a kill switch's reason; any other exception is a failed attempt named by its
+// repr ("ValueError('bad')").
 Error take_python_error() {
   PyObject *type = nullptr, *value = nullptr, *trace = nullptr;
   PyErr_Fetch(&type, &value, &trace);
@@ -67,10 +83,7 @@ Error take_python_error() {
   } else if (type && PyErr_GivenExceptionMatches(type, failed_type)) {
     error.message = text_of(value);
   } else {
-    PyObject* repr = value ? PyObject_Repr(value) : nullptr;
-    error.message = repr ? text_of(repr) : "unknown error";
-    if (!repr) PyErr_Clear();
-    Py_XDECREF(repr);
+    error.message = repr_of(value);
   }
   Py_XDECREF(type);
   Py_XDECREF(value);
@@ -78,17 +91,104 @@ Error take_python_error() {
   return error;
 }
 
-// The handler every worker of a Python stage runs: bridge(worker_index, item) with the GIL.
-detail::ErasedHandler<Ref, Ref> bridge_handler(Ref bridge) {
-  return [bridge](detail::Carried<Ref>&& input, WorkerState& state) -> detail::Carried<Ref> {
+// What one stage's workers call, and the front's hooks around the call.
+struct StageCalls {
+  std::vector<Ref> functions;  // worker i runs functions[i % size]
+  int attempts = 1;            // tries per item inside the handler (fork stages); 0: none
+  Ref on_await;                // on_await(awaitable) -> its result, on the run's event loop
+  Ref on_interrupt;            // on_interrupt(exc): a BaseException that ends the run
+  Ref on_kill;                 // on_kill(reason): a returned KillSwitch (None: nothing to tell)
+  Ref on_output;               // on_output(out) per success (None: not counted)
+  Ref on_path_failed;          // on_path_failed(): an item failed every attempt (None: not told)
+};
+
+bool is_set(const Ref& hook) { return hook && hook.get() != Py_None; }
+
+// Calls hook(arg) (or hook() when arg is null) for its side effect; an error in it is reported
+// as unraisable, never lost silently and never mistaken for the handler's.
+void notify(const Ref& hook, PyObject* arg) {
+  if (!is_set(hook)) return;
+  PyObject* out = arg ? PyObject_CallOneArg(hook.get(), arg) : PyObject_CallNoArgs(hook.get());
+  if (out)
+    Py_DECREF(out);
+  else
+    PyErr_WriteUnraisable(hook.get());
+}
+
+// The failure now set by a handler call: an Exception fails the attempt; anything else
+// (KeyboardInterrupt, SystemExit...) is handed to the front, and the run ends.
+Error handler_failure(const StageCalls& calls) {
+  if (PyErr_ExceptionMatches(PyExc_Exception)) return take_python_error();
+  PyObject *type = nullptr, *value = nullptr, *trace = nullptr;
+  PyErr_Fetch(&type, &value, &trace);
+  PyErr_NormalizeException(&type, &value, &trace);
+  if (trace && value) PyException_SetTraceback(value, trace);
+  std::string name = type ? reinterpret_cast<PyTypeObject*>(type)->tp_name : "an exception";
+  notify(calls.on_interrupt, value ? value : Py_None);
+  Py_XDECREF(type);
+  Py_XDECREF(value);
+  Py_XDECREF(trace);
+  return Error{.kind = ErrorKind::kill_switch, .message = "interrupted by " + name};
+}
+
+// One attempt with the GIL: the handler's value, or why the attempt failed.
+Result<Ref> attempt(const StageCalls& calls, PyObject* function, PyObject* item, PyObject* state) {
+  PyObject* args[] = {item, state};
+  PyObject* out = PyObject_Vectorcall(function, args, 2, nullptr);
+  if (!out) return std::unexpected(handler_failure(calls));
+  const PyAsyncMethods* async = Py_TYPE(out)->tp_as_async;
+  if (async && async->am_await) {  // a coroutine, a future: awaited on the run's loop
+    PyObject* awaited = PyObject_CallOneArg(calls.on_await.get(), out);
+    Py_DECREF(out);
+    if (!awaited) return std::unexpected(handler_failure(calls));
+    out = awaited;
+  }
+  Ref value = Ref::steal(out);
+  if (PyObject_TypeCheck(out, reinterpret_cast<PyTypeObject*>(err_type)))
+    return std::unexpected(Error{.kind = ErrorKind::handler, .message = text_of(out)});
+  if (PyObject_TypeCheck(out, reinterpret_cast<PyTypeObject*>(kill_switch_type))) {
+    PyObject* reason = PyObject_GetAttrString(out, "reason");
+    std::string text = reason ? text_of(reason) : "kill switch";
+    if (!reason) PyErr_Clear();
+    notify(calls.on_kill, reason ? reason : Py_None);
+    Py_XDECREF(reason);
+    return std::unexpected(Error{.kind = ErrorKind::kill_switch, .message = std::move(text)});
+  }
+  return value;
+}
+
+// The worker's Python WorkerState, made at its first item: one per function slot and run.
+PyObject* python_state(WorkerState& state) {
+  if (Ref* existing = state.get<Ref>("pipevine.state")) return existing->get();
+  PyObject* values = PyDict_New();
+  PyObject* made = values ? PyObject_CallOneArg(worker_state_type, values) : nullptr;
+  Py_XDECREF(values);
+  if (!made) return nullptr;
+  return state.set<Ref>("pipevine.state", Ref::steal(made)).get();
+}
+
+// The handler every worker of a Python stage runs.
+detail::ErasedHandler<Ref, Ref> python_handler(std::shared_ptr<const StageCalls> calls) {
+  return [calls](detail::Carried<Ref>&& input, WorkerState& worker) -> detail::Carried<Ref> {
     EngineGil gil;
     release_pending();
-    PyObject* index = PyLong_FromSize_t(state.worker_index());
-    PyObject* args[] = {index, input->get()};
-    PyObject* out = PyObject_Vectorcall(bridge.get(), args, 2, nullptr);
-    Py_DECREF(index);
-    if (out) return Ref::steal(out);
-    return detail::carried_error(take_python_error());
+    if (calls->attempts < 1)
+      return detail::carried_error(
+          Error{.kind = ErrorKind::handler, .message = "retries < 1: no attempt is made"});
+    PyObject* state = python_state(worker);
+    if (!state) return detail::carried_error(take_python_error());
+    PyObject* function = calls->functions[worker.worker_index() % calls->functions.size()].get();
+    for (int left = calls->attempts;; --left) {
+      Result<Ref> out = attempt(*calls, function, input->get(), state);
+      if (out) {
+        notify(calls->on_output, out->get());
+        return std::move(*out);
+      }
+      if (out.error().kind == ErrorKind::kill_switch || left <= 1) {
+        if (out.error().kind != ErrorKind::kill_switch) notify(calls->on_path_failed, nullptr);
+        return detail::carried_error(std::move(out.error()));
+      }
+    }
   };
 }
 
@@ -151,15 +251,26 @@ struct StageHandle {
   std::shared_ptr<const detail::StageSpecBase> spec;
 };
 
-StageHandle make_stage(py::object bridge, std::size_t workers, long long buffer, int retries,
-                       py::object merge, py::object on_failed, bool ordered, std::string name) {
+StageHandle make_stage(std::vector<py::object> functions, std::size_t workers, long long buffer,
+                       int retries, int attempts, py::object merge, py::object on_failed,
+                       std::string name, py::object on_await, py::object on_interrupt,
+                       py::object on_kill, py::object on_output, py::object on_path_failed) {
+  if (!err_type) throw py::type_error("_tendril.set_types() has not been called");
+  if (functions.empty()) throw py::value_error("a stage needs at least one function");
+  auto calls = std::make_shared<StageCalls>();
+  for (py::object& f : functions) calls->functions.push_back(Ref::borrow(f.ptr()));
+  calls->attempts = attempts;
+  calls->on_await = Ref::borrow(on_await.ptr());
+  calls->on_interrupt = Ref::borrow(on_interrupt.ptr());
+  calls->on_kill = Ref::borrow(on_kill.ptr());
+  calls->on_output = Ref::borrow(on_output.ptr());
+  calls->on_path_failed = Ref::borrow(on_path_failed.ptr());
   PoolOptions<Ref, Ref> options;
   // The original's buffer <= 0 is unbounded; the engine's queue grows as it fills.
   options.buffer =
       buffer > 0 ? static_cast<std::size_t>(buffer) : std::numeric_limits<std::size_t>::max() / 2;
   options.retries = retries;
   options.num_workers = workers;
-  options.ordered = ordered;
   options.name = std::move(name);
   if (!merge.is_none()) {
     options.fork_merge = [merge = Ref::borrow(merge.ptr())](std::vector<Ref> parts) -> Ref {
@@ -197,7 +308,7 @@ StageHandle make_stage(py::object bridge, std::size_t workers, long long buffer,
   }
   detail::validate(options);
   auto spec = std::make_shared<detail::StageSpec<Ref, Ref>>();
-  spec->handlers.push_back(bridge_handler(Ref::borrow(bridge.ptr())));
+  spec->handlers.push_back(python_handler(std::move(calls)));
   spec->accepts_errors.push_back(false);
   spec->options = std::move(options);
   return StageHandle{std::make_shared<detail::ErasedStage<Ref, Ref>>(std::move(spec))};
@@ -336,10 +447,21 @@ void add_pipeline(py::module_& module) {
   module.add_object("Failed", py::handle(failed_type));
   module.add_object("Kill", py::handle(kill_type));
 
+  module.def(
+      "set_types",
+      [](py::object err, py::object kill_switch, py::object worker_state) {
+        err_type = err.release().ptr();  // kept for the module's life
+        kill_switch_type = kill_switch.release().ptr();
+        worker_state_type = worker_state.release().ptr();
+      },
+      py::arg("err"), py::arg("kill_switch"), py::arg("worker_state"),
+      "The front's Err, KillSwitch and WorkerState classes; once, before any Stage.");
+
   py::class_<StageHandle>(module, "Stage", "An engine stage of Python workers.")
-      .def(py::init(&make_stage), py::arg("bridge"), py::arg("workers"), py::arg("buffer"),
-           py::arg("retries"), py::arg("merge") = py::none(), py::arg("on_failed") = py::none(),
-           py::arg("ordered") = false, py::arg("name") = std::string());
+      .def(py::init(&make_stage), py::kw_only(), py::arg("functions"), py::arg("workers"),
+           py::arg("buffer"), py::arg("retries"), py::arg("attempts"), py::arg("merge"),
+           py::arg("on_failed"), py::arg("name"), py::arg("on_await"), py::arg("on_interrupt"),
+           py::arg("on_kill"), py::arg("on_output"), py::arg("on_path_failed"));
 
   py::class_<Run>(module, "Run", "One run of a source through stages, started when made.")
       .def(py::init(
