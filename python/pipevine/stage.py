@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import pickle
+import warnings
 from dataclasses import dataclass
 from enum import Enum
 from typing import Any, Callable, Optional
 
 import _tendril
 
-from . import _engine
+from . import _engine, _process_worker
 from .async_util import SENTINEL
 from .util import Err
 
@@ -72,7 +74,9 @@ class Stage:
         self.metrics = StageMetrics()
         fork = self._choose is PathChoice.All
         tally = _engine.Tally(self._tally_len)
+        multi_proc = bool(self.multi_proc) and self._processes_possible()
         hooks = dict(
+            multi_proc=multi_proc,
             functions=self.functions,
             workers=len(self.functions),
             buffer=self.buffer,
@@ -106,6 +110,24 @@ class Stage:
                 **hooks,
             )
         return _Built(self, handle, tally, fork)
+
+    def _processes_possible(self) -> bool:
+        """multi_proc needs handlers that pickle (by reference: importable functions). One that
+        does not runs on threads instead, as documented, with a RuntimeWarning naming it."""
+        for function in self.functions:
+            try:
+                pickle.dumps(function)
+            except Exception as exc:  # noqa: BLE001
+                warnings.warn(
+                    f"multi_proc=True: handler {function!r} cannot be pickled for a worker "
+                    f"process ({exc}); this stage runs on threads instead. Make it a function "
+                    "at module level to run it in processes.",
+                    RuntimeWarning,
+                    stacklevel=4,
+                )
+                return False
+        _tendril.set_process_worker_command(_process_worker.command())
+        return True
 
     @staticmethod
     def _log_failure(item: Any, message: str) -> None:

@@ -6,4 +6,5 @@ PYBIND11_MODULE(_tendril, module) {
   module.doc() = "Tendril's engine, for the pipevine and prefect_tool_state packages.";
   tendril::python::add_pipeline(module);
   tendril::python::add_publisher(module);
+  tendril::python::add_process(module);
 }

@@ -27,6 +27,7 @@
 
 #include "module.hpp"
 #include "object_ref.hpp"
+#include "stage_calls.hpp"
 
 namespace tendril::python {
 namespace py = pybind11;
@@ -89,30 +90,6 @@ Error take_python_error() {
   Py_XDECREF(value);
   Py_XDECREF(trace);
   return error;
-}
-
-// What one stage's workers call, and the front's hooks around the call.
-struct StageCalls {
-  std::vector<Ref> functions;  // worker i runs functions[i % size]
-  int attempts = 1;            // tries per item inside the handler (fork stages); 0: none
-  Ref on_await;                // on_await(awaitable) -> its result, on the run's event loop
-  Ref on_interrupt;            // on_interrupt(exc): a BaseException that ends the run
-  Ref on_kill;                 // on_kill(reason): a returned KillSwitch (None: nothing to tell)
-  Ref on_output;               // on_output(out) per success (None: not counted)
-  Ref on_path_failed;          // on_path_failed(): an item failed every attempt (None: not told)
-};
-
-bool is_set(const Ref& hook) { return hook && hook.get() != Py_None; }
-
-// Calls hook(arg) (or hook() when arg is null) for its side effect; an error in it is reported
-// as unraisable, never lost silently and never mistaken for the handler's.
-void notify(const Ref& hook, PyObject* arg) {
-  if (!is_set(hook)) return;
-  PyObject* out = arg ? PyObject_CallOneArg(hook.get(), arg) : PyObject_CallNoArgs(hook.get());
-  if (out)
-    Py_DECREF(out);
-  else
-    PyErr_WriteUnraisable(hook.get());
 }
 
 // The failure now set by a handler call: an Exception fails the attempt; anything else
@@ -254,7 +231,8 @@ struct StageHandle {
 StageHandle make_stage(std::vector<py::object> functions, std::size_t workers, long long buffer,
                        int retries, int attempts, py::object merge, py::object on_failed,
                        std::string name, py::object on_await, py::object on_interrupt,
-                       py::object on_kill, py::object on_output, py::object on_path_failed) {
+                       py::object on_kill, py::object on_output, py::object on_path_failed,
+                       bool multi_proc) {
   if (!err_type) throw py::type_error("_tendril.set_types() has not been called");
   if (functions.empty()) throw py::value_error("a stage needs at least one function");
   auto calls = std::make_shared<StageCalls>();
@@ -308,7 +286,8 @@ StageHandle make_stage(std::vector<py::object> functions, std::size_t workers, l
   }
   detail::validate(options);
   auto spec = std::make_shared<detail::StageSpec<Ref, Ref>>();
-  spec->handlers.push_back(python_handler(std::move(calls)));
+  spec->handlers.push_back(multi_proc ? process_handler(std::move(calls), options)
+                                      : python_handler(std::move(calls)));
   spec->accepts_errors.push_back(false);
   spec->options = std::move(options);
   return StageHandle{std::make_shared<detail::ErasedStage<Ref, Ref>>(std::move(spec))};
@@ -320,16 +299,20 @@ class Run {
  public:
   Run(Ref next_item, const std::vector<StageHandle>& stages, std::size_t max_buffer)
       : sink_(max_buffer ? max_buffer : 1),
-        core_(std::make_shared<detail::GeneratorSource<PythonSource, Ref>>(
-                  PythonSource{std::move(next_item)}),
-              chain(stages), sink_) {
-    core_.context().on_abort([this] { sink_.queue().abort(); });
-    core_.on_finished([this] { sink_.queue().close(); });
-    core_.start();
+        core_(std::make_unique<detail::RunCore>(
+            std::make_shared<detail::GeneratorSource<PythonSource, Ref>>(
+                PythonSource{std::move(next_item)}),
+            chain(stages), sink_)) {
+    core_->context().on_abort([this] { sink_.queue().abort(); });
+    core_->on_finished([this] { sink_.queue().close(); });
+    core_->start();
   }
   Run(const Run&) = delete;
   Run& operator=(const Run&) = delete;
-  ~Run() { end(); }
+  ~Run() {  // pybind11 drops a Run with the GIL; the engine threads may be waiting for it
+    py::gil_scoped_release nogil;
+    end();
+  }
 
   // The next output, waiting without the GIL; StopIteration at the end. Signals (Ctrl-C) are
   // checked while it waits.
@@ -369,7 +352,8 @@ class Run {
   // Ends the run with ErrorKind::cancelled and `reason`, unless it already ended. Any thread.
   bool cancel(const std::string& reason) {
     py::gil_scoped_release nogil;
-    return core_.context().fail(Error{.kind = ErrorKind::cancelled, .message = reason});
+    std::lock_guard lock(core_mutex_);
+    return core_ && core_->context().fail(Error{.kind = ErrorKind::cancelled, .message = reason});
   }
 
   // Waits for every engine thread and says how the run went:
@@ -417,25 +401,44 @@ class Run {
     }
   }
 
-  // Without the GIL.
+  // Without the GIL. The engine's side of the run (stages, worker states, worker processes)
+  // goes with it: the stages hold the front's hooks, which hold this Run, a cycle that Python's
+  // collector cannot see.
   void end() {
     std::lock_guard lock(end_mutex_);
     if (outcome_) return;
     if (!drained_)
-      core_.context().fail(
+      core_->context().fail(
           Error{.kind = ErrorKind::cancelled, .message = "iteration stopped before the end"});
-    outcome_ = core_.finish(metrics_);
+    outcome_ = core_->finish(metrics_);
+    std::unique_ptr<detail::RunCore> done;
+    {
+      std::lock_guard core_lock(core_mutex_);
+      done = std::move(core_);
+    }
   }
 
   detail::QueueInlet<Ref> sink_;
-  detail::RunCore core_;
-  bool drained_ = false;  // read by the thread holding the GIL
+  std::mutex core_mutex_;                  // held briefly, to reach core_ while end() may let it go
+  std::unique_ptr<detail::RunCore> core_;  // guarded by core_mutex_ once the run is under way
+  bool drained_ = false;                   // read by the thread holding the GIL
   std::mutex end_mutex_;
   std::optional<Result<Metrics>> outcome_;  // guarded by end_mutex_
   std::optional<Metrics> metrics_;          // guarded by end_mutex_
 };
 
 }  // namespace
+
+bool is_set(const Ref& hook) { return hook && hook.get() != Py_None; }
+
+void notify(const Ref& hook, PyObject* arg) {
+  if (!is_set(hook)) return;
+  PyObject* out = arg ? PyObject_CallOneArg(hook.get(), arg) : PyObject_CallNoArgs(hook.get());
+  if (out)
+    Py_DECREF(out);
+  else
+    PyErr_WriteUnraisable(hook.get());
+}
 
 void add_pipeline(py::module_& module) {
   failed_type = PyErr_NewExceptionWithDoc(
@@ -461,7 +464,8 @@ void add_pipeline(py::module_& module) {
       .def(py::init(&make_stage), py::kw_only(), py::arg("functions"), py::arg("workers"),
            py::arg("buffer"), py::arg("retries"), py::arg("attempts"), py::arg("merge"),
            py::arg("on_failed"), py::arg("name"), py::arg("on_await"), py::arg("on_interrupt"),
-           py::arg("on_kill"), py::arg("on_output"), py::arg("on_path_failed"));
+           py::arg("on_kill"), py::arg("on_output"), py::arg("on_path_failed"),
+           py::arg("multi_proc") = false);
 
   py::class_<Run>(module, "Run", "One run of a source through stages, started when made.")
       .def(py::init(

@@ -113,6 +113,16 @@ std::string signal_name(int number) {
 
 }  // namespace
 
+namespace {
+std::mutex command_mutex;
+std::vector<std::string> worker_command;  // guarded by command_mutex; empty: this program
+}  // namespace
+
+void set_process_worker_command(std::vector<std::string> command) {
+  std::lock_guard lock(command_mutex);
+  worker_command = std::move(command);
+}
+
 void register_process_handler(const std::string& name, ProcessEntry entry) {
   std::lock_guard lock(registry_mutex());
   if (!registry().emplace(name, std::move(entry)).second)
@@ -162,11 +172,19 @@ Result<std::unique_ptr<ChildProcess>> ChildProcess::spawn(const std::string& han
   std::vector<char*> envp;
   for (auto& v : variables) envp.push_back(v.data());
   envp.push_back(nullptr);
-  char program[] = "/proc/self/exe";
-  char argv0[] = "tendril-process-worker";
-  char* argv[] = {argv0, nullptr};
+  std::vector<std::string> command;  // argv; the program is command[0], or this program again
+  {
+    std::lock_guard lock(command_mutex);
+    command = worker_command;
+  }
+  const bool again = command.empty();
+  if (again) command = {"tendril-process-worker"};
+  const char* program = again ? "/proc/self/exe" : command[0].c_str();
+  std::vector<char*> argv;
+  for (std::string& argument : command) argv.push_back(argument.data());
+  argv.push_back(nullptr);
   pid_t pid = 0;
-  const int spawned = ::posix_spawn(&pid, program, &actions, nullptr, argv, envp.data());
+  const int spawned = ::posix_spawn(&pid, program, &actions, nullptr, argv.data(), envp.data());
   posix_spawn_file_actions_destroy(&actions);
   ::close(to_child[0]);
   ::close(from_child[1]);

@@ -303,6 +303,37 @@ TEST(ProcessWorkers, AHandlerNotMadeByProcessHandlerIsRefusedNamingWhatToDo) {
   }
 }
 
+TEST(ProcessWorkers, WorkersCanBeStartedByAnotherCommand) {
+  tendril::testing::Watchdog watchdog(60s, "worker command");
+  char self[4096];
+  const ssize_t length = ::readlink("/proc/self/exe", self, sizeof self - 1);
+  ASSERT_GT(length, 0);
+  self[length] = '\0';
+  // Through env(1), which then runs this program: the worker still serves its handler.
+  tendril::detail::set_process_worker_command({"/usr/bin/env", "TENDRIL_VIA_ENV=1", self});
+  auto stage = tendril::work_pool({.multi_proc = true}, square_with_pid);
+  int total = 0;
+  for (const auto& r : (tendril::Pipeline(std::views::iota(0, 10)) >> stage).iter()) total += r[0];
+  EXPECT_EQ(total, 285);
+
+  // A command that cannot start fails each item, saying why; the run itself ends normally.
+  auto passing =
+      tendril::work_pool({.on_error = tendril::OnError::pass, .multi_proc = true}, square_with_pid);
+  tendril::detail::set_process_worker_command({"/nonexistent/worker"});
+  std::vector<std::string> errors;
+  for (const auto& r : (tendril::Pipeline(std::views::iota(0, 3)) >> passing).iter_results())
+    if (!r) errors.push_back(r.error().message);
+  tendril::detail::set_process_worker_command({});
+  ASSERT_EQ(errors.size(), 3u);
+  for (const auto& message : errors)
+    EXPECT_NE(message.find("cannot start a worker process: No such file or directory"),
+              std::string::npos)
+        << message;
+  auto metrics = (tendril::Pipeline(std::views::iota(0, 3)) >> stage).run();
+  ASSERT_TRUE(metrics.has_value());
+  EXPECT_EQ(metrics->failed, 0u) << "the default command is back";
+}
+
 int main(int argc, char** argv) {
   tendril::serve_process_worker_if_asked(argc, argv);
   // Under ASan or TSan, a worker's SIGSEGV would be caught and turned into a report and exit

@@ -43,6 +43,7 @@
 #include <string_view>
 #include <type_traits>
 #include <utility>
+#include <vector>
 
 #include "tendril/core/codec.hpp"
 #include "tendril/core/error.hpp"
@@ -69,6 +70,12 @@ using ProcessEntry = std::function<ProcessReply(std::string_view payload, Worker
 
 // Registers `name` (once per process: a second registration of the name is a std::logic_error).
 void register_process_handler(const std::string& name, ProcessEntry entry);
+
+// How worker processes are started: `command` (an absolute program path, then its arguments)
+// instead of this program again. For a host whose program is not the one that registered the
+// handlers — an interpreter that loads them from a module, whose `command` makes the worker
+// call serve_process_worker_if_asked() first. Set it before any multi_proc run; thread-safe.
+void set_process_worker_command(std::vector<std::string> command);
 
 // One worker process, as the parent sees it. Not thread-safe: one stage worker owns it.
 class ChildProcess {
