@@ -1,0 +1,121 @@
+"""Safe with the interpreter: Ctrl-C, exit with runs under way, GIL-free waits."""
+
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+
+import pytest
+
+PYTHONPATH = os.environ.get("PYTHONPATH", "")
+
+
+def start(script: str) -> subprocess.Popen:
+    return subprocess.Popen(
+        [sys.executable, "-c", textwrap.dedent(script)],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        env={**os.environ, "PYTHONPATH": PYTHONPATH},
+    )
+
+
+def wait_for_line(proc: subprocess.Popen, expected: str, timeout: float = 10) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        line = proc.stdout.readline()
+        if line.strip() == expected:
+            return
+        if not line and proc.poll() is not None:
+            break
+    pytest.fail(f"the child never printed {expected!r}; stderr: {proc.stderr.read()}")
+
+
+RUN = """
+    import asyncio, time
+    from pipevine import Pipeline, work_pool
+
+    @work_pool(num_workers=2)
+    def slow(item, state):
+        if item == 0:
+            print("running", flush=True)
+        time.sleep(0.01)
+        return item
+
+    asyncio.run((Pipeline(iter(range(10**9))) >> slow).run())
+"""
+
+ITER = """
+    import time
+    from pipevine import Pipeline, work_pool
+
+    @work_pool()
+    def slow(item, state):
+        time.sleep(0.01)
+        return item
+
+    for item in (Pipeline(iter(range(10**9))) >> slow).iter():
+        if item == 0:
+            print("running", flush=True)
+"""
+
+
+@pytest.mark.parametrize("script", [RUN, ITER], ids=["run", "iter"])
+def test_ctrl_c_in_a_running_pipeline_is_a_keyboard_interrupt(script):
+    proc = start(script)
+    wait_for_line(proc, "running")
+    started = time.monotonic()
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=10)
+    assert time.monotonic() - started < 5
+    assert "KeyboardInterrupt" in err, err
+    assert proc.returncode != 0
+
+
+def test_exit_with_a_run_under_way_ends_its_threads_and_exits_cleanly():
+    proc = start("""
+        import asyncio, threading, time
+        from pipevine import Pipeline, work_pool
+
+        stage = work_pool()(lambda x, s: time.sleep(0.001) or x)
+        gen = (Pipeline(iter(range(10**9))) >> stage).iter()
+        next(gen)
+        async def background():
+            task = asyncio.ensure_future((Pipeline(iter(range(10**9))) >> stage).run())
+            await asyncio.sleep(0.1)
+        asyncio.run(background())
+        print("exiting", flush=True)
+    """)
+    out, err = proc.communicate(timeout=20)
+    assert "exiting" in out
+    assert proc.returncode == 0, err
+    assert "Fatal Python error" not in err and "Traceback" not in err, err
+
+
+def test_a_long_handler_does_not_hold_the_gil_while_the_engine_waits():
+    # A thread of the caller's keeps running Python while the pipeline is under way.
+    proc = start("""
+        import asyncio, threading, time
+        from pipevine import Pipeline, work_pool
+
+        ticks = 0
+        stop = False
+        def ticker():
+            global ticks
+            while not stop:
+                ticks += 1
+                time.sleep(0.001)
+        threading.Thread(target=ticker, daemon=True).start()
+
+        @work_pool(buffer=1)
+        def sleepy(item, state):
+            time.sleep(0.05)  # releases the GIL
+            return item
+
+        asyncio.run((Pipeline(range(10)) >> sleepy).run())
+        stop = True
+        print(ticks, flush=True)
+    """)
+    out, err = proc.communicate(timeout=20)
+    assert proc.returncode == 0, err
+    assert int(out.strip()) > 100  # ~500 ms of run: the ticker ran all along
