@@ -501,3 +501,21 @@ async def test_direct_stage_run_reads_a_queue_up_to_its_sentinel():
     assert got == [0, 3, 6, 9]
     assert await stage.close() is True
     assert stage.metrics.processed == 4
+
+
+async def test_a_handlers_keyboard_interrupt_ends_the_run_and_is_raised_again():
+    @work_pool()
+    def interrupt(item, state):
+        if item == 2:
+            raise KeyboardInterrupt
+        return item
+
+    with pytest.raises(KeyboardInterrupt):
+        await (Pipeline(iter(range(10**9))) >> interrupt).run()
+
+    @work_pool()
+    def leave(item, state):
+        raise SystemExit(3)
+
+    with pytest.raises(SystemExit):
+        list((Pipeline(range(5)) >> leave).iter())
