@@ -24,6 +24,8 @@ set yrange [$n - 0.4:-0.6]
 set ytics nomirror noenhanced
 set xtics nomirror
 set xrange [0:*]
+set offsets 0, graph 0.12, 0, 0  # room right of the longest bar for its label
+set format x "%.0f"
 set grid xtics
 set key off
 set lmargin 38
@@ -31,7 +33,7 @@ set lmargin 38
 plot "$rows" using (\$4/2):0:(\$4/2):(0.3):(\$8 > 0 ? 0x2e8b57 : 0x999999):ytic(2) \
        with boxxyerror lc rgb variable, \
      "" using 4:0:5:6 with xerrorbars lc rgb "black" pt 0, \
-     "" using 6:0:(sprintf("  %.4g", \$4)) with labels left font "sans,9"
+     "" using 6:0:(sprintf(\$4 >= 10000 ? "  %.0f" : "  %.4g", \$4)) with labels left font "sans,9"
 GNUPLOT
   rm -f "$rows"
   echo "$out/$chart.png"

@@ -22,5 +22,6 @@ bin=build/release/bench
   "$bin/publisher_bench" 1000000
   "$bin/stream_bench" 200000
   bench/scan_bench.sh build/release/cli/tendril 2000 256
+  PYTHONPATH=python:build/release/python /usr/bin/python3 bench/python/pipeline_bench.py 100000
 } 2>&1 | tee "$out/output.txt"
 bench/plot.sh "$data" "$out"

@@ -79,6 +79,17 @@ def inc(x, state):
     return x + 1
 
 
+def record(chart, label, unit, values, ours):
+    """Appends a figure to $TENDRIL_BENCH_DATA, as bench/machine.hpp's record() does."""
+    path = os.environ.get("TENDRIL_BENCH_DATA")
+    if not path:
+        return
+    values = sorted(values)
+    with open(path, "a") as f:
+        f.write(f"{chart}\t{label}\t{unit}\t{statistics.median(values):.1f}\t{values[0]:.1f}\t"
+                f"{values[-1]:.1f}\t{len(values)}\t{1 if ours else 0}\n")
+
+
 def spread(values):
     values = sorted(values)
     return f"{statistics.median(values):,.0f} [{values[0]:,.0f}-{values[-1]:,.0f}]"
@@ -103,6 +114,8 @@ def main() -> None:
     print(f"3 trivial stages, {items:,} items (items/s):")
     for name, values in rates.items():
         print(f"  {name:<22} {spread(values)}")
+        record("python_trivial", name, "items per second (higher is better)", values,
+               name.startswith("pipevine"))
     ratio = statistics.median(rates["pipevine (Tendril)"]) / statistics.median(rates["plain asyncio"])
     print(f"  ratio: {ratio:.2f}x")
 
@@ -124,6 +137,9 @@ def main() -> None:
             peer.append(hashes * 4 / (time.perf_counter() - started))
         print(f"sha256 of 4 MiB blocks, {workers} worker(s) (MiB/s): pipevine {spread(ours)}, "
               f"asyncio + executor {spread(peer)}")
+        unit = "MiB/s (higher is better)"
+        record("python_sha256", f"pipevine, {workers} worker(s)", unit, ours, True)
+        record("python_sha256", f"asyncio + executor, {workers}", unit, peer, False)
 
 
 if __name__ == "__main__":
