@@ -89,31 +89,23 @@ class Tally:
 
 
 def make_source(generator: Any, ctx: RunContext) -> Callable[[], Any]:
-    """next_item() for the engine's source thread: the next item, StopIteration at the end."""
+    """next_item() for the engine's source thread: the next item, StopIteration at the end.
+    An async iterator is stepped on the run's loop."""
     if hasattr(generator, "__anext__"):
         iterator = generator
 
-        def next_async() -> Any:
+        def step() -> Any:
             try:
                 return ctx.on_loop(iterator.__anext__())
-            except StopAsyncIteration:
+            except (StopAsyncIteration, concurrent.futures.CancelledError):
                 raise StopIteration from None
-            except concurrent.futures.CancelledError:
-                raise StopIteration from None
-            except Exception as exc:
-                ctx.source_error = exc
-                raise
-            except BaseException as exc:
-                ctx.interrupted(exc)
-                raise RuntimeError("interrupted") from None
 
-        return next_async
-
-    next_sync = generator.__next__
+    else:
+        step = generator.__next__
 
     def next_item() -> Any:
         try:
-            return next_sync()
+            return step()
         except StopIteration:
             raise
         except Exception as exc:

@@ -44,7 +44,31 @@ def worker(
     """Runs f on each item of inbound (up to SENTINEL) into a FIFO queue of size 1."""
     if buf_size <= 0:
         return worker_no_buf(f, retries, inbound, log, register_task=register_task, on_err=on_err)
-    outbound: asyncio.Queue = asyncio.Queue(1)
+    return _start(f, retries, inbound, asyncio.Queue(1), log, register_task, on_err)
+
+
+def worker_no_buf(
+    f: Callable[..., Any],
+    retries: int,
+    inbound: asyncio.Queue,
+    log: bool = False,
+    *,
+    register_task: Optional[Callable[[asyncio.Task], None]] = None,
+    on_err: Optional[Callable[[Err], None]] = None,
+) -> asyncio.Queue:
+    """As worker(), with an unbounded output queue."""
+    return _start(f, retries, inbound, asyncio.Queue(), log, register_task, on_err)
+
+
+def _start(
+    f: Callable[..., Any],
+    retries: int,
+    inbound: asyncio.Queue,
+    outbound: asyncio.Queue,
+    log: bool,
+    register_task: Optional[Callable[[asyncio.Task], None]],
+    on_err: Optional[Callable[[Err], None]],
+) -> asyncio.Queue:
     state = WorkerState({})
 
     async def run() -> None:
@@ -58,38 +82,6 @@ def worker(
                 continue
             await outbound.put(result)
         await outbound.put(SENTINEL)
-
-    task = asyncio.ensure_future(run())
-    _keep(task)
-    if register_task is not None:
-        register_task(task)
-    return outbound
-
-
-def worker_no_buf(
-    f: Callable[..., Any],
-    retries: int,
-    inbound: asyncio.Queue,
-    log: bool = False,
-    *,
-    register_task: Optional[Callable[[asyncio.Task], None]] = None,
-    on_err: Optional[Callable[[Err], None]] = None,
-) -> asyncio.Queue:
-    """As worker(), with an unbounded output queue."""
-    outbound: asyncio.Queue = asyncio.Queue()
-    state = WorkerState({})
-
-    async def run() -> None:
-        while (item := await inbound.get()) is not SENTINEL:
-            result = await _attempts(f, item, state, retries)
-            if isinstance(result, Err):
-                if log:
-                    logger.warning(result)
-                if on_err is not None:
-                    on_err(result)
-                continue
-            outbound.put_nowait(result)
-        outbound.put_nowait(SENTINEL)
 
     task = asyncio.ensure_future(run())
     _keep(task)
