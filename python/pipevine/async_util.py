@@ -94,3 +94,61 @@ def _keep(task: "asyncio.Future[Any]") -> None:
     # A task nobody references may be collected mid-flight; hold it until it is done.
     _tasks.add(task)
     task.add_done_callback(_tasks.discard)
+
+
+def mp_to_async_queue(mpq: Any) -> asyncio.Queue:
+    """An asyncio queue with the items of a multiprocessing queue, up to and with SENTINEL;
+    a thread does the blocking reads. Call from a coroutine."""
+    import threading
+
+    loop = asyncio.get_running_loop()
+    out: asyncio.Queue = asyncio.Queue(1)
+
+    def pump() -> None:
+        while True:
+            item = mpq.get()
+            asyncio.run_coroutine_threadsafe(out.put(item), loop).result()
+            if item is SENTINEL:
+                return
+
+    threading.Thread(target=pump, name="pipevine-mp-reader", daemon=True).start()
+    return out
+
+
+def async_to_mp_queue(aq: asyncio.Queue, *, ctx_method: str = "spawn") -> Any:
+    """A multiprocessing queue with the items of an asyncio queue, up to and with SENTINEL."""
+    import multiprocessing
+
+    mpq = multiprocessing.get_context(ctx_method).Queue(1)
+    loop = asyncio.get_running_loop()
+
+    async def pump() -> None:
+        while True:
+            item = await aq.get()
+            await loop.run_in_executor(None, mpq.put, item)
+            if item is SENTINEL:
+                return
+
+    _keep(asyncio.ensure_future(pump()))
+    return mpq
+
+
+async def async_to_mp_queue_with_ready(aq: asyncio.Queue, sentinel_count: int = 1) -> Any:
+    """As async_to_mp_queue, with `sentinel_count` SENTINELs at the end (one per reading
+    process); returns once the pump is running."""
+    import multiprocessing
+
+    mpq = multiprocessing.get_context("spawn").Queue(1)
+    loop = asyncio.get_running_loop()
+    ready = asyncio.Event()
+
+    async def pump() -> None:
+        ready.set()
+        while (item := await aq.get()) is not SENTINEL:
+            await loop.run_in_executor(None, mpq.put, item)
+        for _ in range(sentinel_count):
+            await loop.run_in_executor(None, mpq.put, SENTINEL)
+
+    _keep(asyncio.ensure_future(pump()))
+    await ready.wait()
+    return mpq

@@ -88,3 +88,62 @@ def _start(
     if register_task is not None:
         register_task(task)
     return outbound
+
+
+def default_mp_ctx_method(*functions: Callable[..., Any]) -> str:
+    """The original's choice of start method: "spawn" when every function pickles (the safe
+    one in a program with threads, as any program running pipelines on Tendril has), else
+    "fork", else the first the platform offers."""
+    import multiprocessing
+    import pickle
+
+    methods = multiprocessing.get_all_start_methods()
+    try:
+        for f in functions:
+            pickle.dumps(f)
+        if "spawn" in methods:
+            return "spawn"
+    except Exception:  # noqa: BLE001 - not picklable: fork shares it instead
+        pass
+    return "fork" if "fork" in methods else methods[0]
+
+
+def _mp_serve(f: Callable[..., Any], retries: int, inbound: Any, outbound: Any, log: bool,
+              err_counter: Any) -> None:
+    """A worker process's loop: items from inbound up to SENTINEL, results to outbound."""
+    state = WorkerState({})
+    while (item := inbound.get()) is not SENTINEL:
+        result = asyncio.run(_attempts(f, item, state, retries))
+        if isinstance(result, Err):
+            if log:
+                logger.warning(result)
+            if err_counter is not None:
+                with err_counter.get_lock():
+                    err_counter.value += 1
+            continue
+        outbound.put(result)
+    outbound.put(SENTINEL)
+
+
+def mp_worker(
+    f: Callable[..., Any],
+    buf_size: int,
+    retries: int,
+    mpq: Any,
+    *,
+    ctx_method: Optional[str] = None,
+    log: bool = False,
+    err_counter: Any = None,
+) -> tuple:
+    """Runs f in a daemon process on each item of the multiprocessing queue mpq (up to
+    SENTINEL); returns (its output queue, of size 1, ending with SENTINEL; the started
+    process). `buf_size` is kept for the original's signature: the output holds one item."""
+    import multiprocessing
+
+    ctx = multiprocessing.get_context(ctx_method or default_mp_ctx_method(f))
+    outbound = ctx.Queue(1)
+    process = ctx.Process(
+        target=_mp_serve, args=(f, retries, mpq, outbound, log, err_counter), daemon=True
+    )
+    process.start()
+    return outbound, process
