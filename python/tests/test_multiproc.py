@@ -121,3 +121,36 @@ def _parent_of(pid):
             return int(f.read().rsplit(")", 1)[1].split()[1])
     except OSError:
         return None
+
+
+def inc(x, state):
+    return x + 1
+
+
+def fail_on_seven(x, state):
+    if x == 7:
+        raise ValueError("seven")
+    return x * x
+
+
+async def async_inc(x, state):
+    await asyncio.sleep(0)
+    return x + 1
+
+
+async def async_fail_on_seven(x, state):
+    await asyncio.sleep(0)
+    return fail_on_seven(x, state)
+
+
+@pytest.mark.parametrize("mode", ["threads", "coroutines", "processes"])
+async def test_the_same_pipeline_through_threads_coroutines_and_processes(mode):
+    first, second = (async_inc, async_fail_on_seven) if mode == "coroutines" else (
+        inc, fail_on_seven)
+    processes = mode == "processes"
+    a = work_pool(num_workers=2, buffer=4, retries=2, multi_proc=processes)(first)
+    b = work_pool(num_workers=2, buffer=4, retries=2, multi_proc=processes)(second)
+    pipe = Pipeline(range(20)) >> a >> b
+    assert sorted(pipe.iter()) == sorted((x + 1) ** 2 for x in range(20) if x + 1 != 7)
+    assert (pipe.metrics.processed, pipe.metrics.failed) == (19, 1)
+    assert [s.processed for s in pipe.metrics.stages] == [20, 19]
