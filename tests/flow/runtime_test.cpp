@@ -147,8 +147,12 @@ long sleeps_over_a_trickle(std::chrono::microseconds idle_spin) {
 TEST(Runtime, AnIdleSpinTakesATrickleOfJobsWithoutSleepingBetweenThem) {
   EXPECT_GE(sleeps_over_a_trickle(std::chrono::microseconds(0)), 15)
       << "without a spin, the pool thread sleeps between jobs and is woken for each";
-  EXPECT_LE(sleeps_over_a_trickle(std::chrono::seconds(5)), 3)
-      << "spinning longer than the gaps, it never needs waking";
+  // Spinning longer than the gaps, it is never woken for a job. What it still counts are
+  // short waits on locks it shares with the posting thread (and, under TSan, the runtime's
+  // own): 0-3 in a release build, up to 7 seen under TSan on a loaded machine; 20 jobs
+  // without the spin give one each at least.
+  EXPECT_LE(sleeps_over_a_trickle(std::chrono::seconds(5)), 10)
+      << "spinning longer than the gaps, it is not woken for each job";
   try {
     td::Runtime rt({.idle_spin = std::chrono::microseconds(-1)});
     FAIL() << "a negative spin is refused";

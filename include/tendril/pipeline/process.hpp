@@ -101,9 +101,12 @@ class ChildProcess {
   ChildProcess(int pid, int to_child, int from_child)
       : pid_(pid), to_child_(to_child), from_child_(from_child) {}
   Error ended(const std::string& why);  // kills, reaps, and says how the worker ended
+  // The longest a reply is looked for without sleeping (see call()).
+  static constexpr std::chrono::nanoseconds kReplySpin = std::chrono::microseconds(100);
   int pid_;
   int to_child_, from_child_;
   bool died_by_itself_ = false;
+  std::chrono::nanoseconds last_reply_{0};  // how long the last reply took
 };
 
 }  // namespace detail
