@@ -523,3 +523,27 @@ async def test_a_handlers_keyboard_interrupt_ends_the_run_and_is_raised_again():
 
     with pytest.raises(SystemExit):
         list((Pipeline(range(5)) >> leave).iter())
+
+
+async def test_a_scheduled_async_iter_consumer_resets_the_result_a_cancel_reads():
+    pipe = Pipeline(range(5)) >> work_pool()(lambda x, s: x)
+    got = []
+
+    async def consume():
+        async for item in pipe.async_iter():
+            got.append(item)
+
+    task = asyncio.ensure_future(consume())  # scheduled, not yet started
+    result = await pipe.cancel("stop")
+    await asyncio.wait_for(task, 5)
+    assert isinstance(result, PipelineMetrics)  # the consumer began and reset the error
+    assert got == []  # the run it started was cancelled at once
+
+
+async def test_a_stage_binds_to_the_last_pipeline_it_joined():
+    stage = work_pool()(lambda x, s: KillSwitch("stop") if x == 1 else x)
+    first = Pipeline(range(3)) >> stage
+    second = Pipeline(range(3)) >> stage
+    assert is_err(await second.run())
+    assert second.result == Err("stop")
+    assert first.result == first.metrics  # never run, never cancelled

@@ -159,3 +159,21 @@ def test_manager_publishes_from_a_base_that_never_changes(redis_env):
     assert states[2]["processed_files"] == 0  # the base was not updated
     assert states[3]["message"] == "disk gone"
     assert all(s["steps"] == ["walk", "hash"] and s["tool_name"] == "scan" for s in states)
+
+
+def test_importing_sets_up_the_root_logger_only_when_it_has_no_handlers():
+    import subprocess
+    import sys
+
+    code = ("import logging, prefect_tool_state; "
+            "print([type(h).__name__ for h in logging.getLogger().handlers], "
+            "logging.getLogger().level)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True, env={**__import__("os").environ, "LOG_LEVEL": "debug"})
+    assert out.stdout.strip() == "['StreamHandler'] 10"
+    code = ("import logging; logging.getLogger().addHandler(logging.NullHandler()); "
+            "import prefect_tool_state; "
+            "print([type(h).__name__ for h in logging.getLogger().handlers])")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True)
+    assert out.stdout.strip() == "['NullHandler']"
