@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import pickle
+import time
 import warnings
 from dataclasses import dataclass
 from enum import Enum
@@ -169,7 +170,6 @@ class _Direct:
         self.loop = loop
         self.outbound: asyncio.Queue = asyncio.Queue(maxsize=max(stage.buffer, 0))
         self.ctx = _engine.RunContext(loop)
-        self.ctx.on_cancel.append(lambda reason: None)
         built = stage._build(self.ctx, "stage")
 
         async def take() -> Any:
@@ -191,8 +191,6 @@ class _Direct:
             asyncio.run_coroutine_threadsafe(self.outbound.put(item), loop).result()
 
         def drive() -> None:
-            import time
-
             start = time.time()
             try:
                 self.run.drain(put)

@@ -70,28 +70,6 @@ std::string repr_of(PyObject* object) {
   return out;
 }
 
-// The Python exception now set, as an engine error; clears it. Failed carries the attempt's
-// message, Kill a kill switch's reason; any other exception is a failed attempt named by its
-// repr ("ValueError('bad')").
-Error take_python_error() {
-  PyObject *type = nullptr, *value = nullptr, *trace = nullptr;
-  PyErr_Fetch(&type, &value, &trace);
-  PyErr_NormalizeException(&type, &value, &trace);
-  Error error{.kind = ErrorKind::handler};
-  if (type && PyErr_GivenExceptionMatches(type, kill_type)) {
-    error.kind = ErrorKind::kill_switch;
-    error.message = text_of(value);
-  } else if (type && PyErr_GivenExceptionMatches(type, failed_type)) {
-    error.message = text_of(value);
-  } else {
-    error.message = repr_of(value);
-  }
-  Py_XDECREF(type);
-  Py_XDECREF(value);
-  Py_XDECREF(trace);
-  return error;
-}
-
 // The failure now set by a handler call: an Exception fails the attempt; anything else
 // (KeyboardInterrupt, SystemExit...) is handed to the front, and the run ends.
 Error handler_failure(const StageCalls& calls) {
@@ -428,6 +406,25 @@ class Run {
 };
 
 }  // namespace
+
+Error take_python_error() {
+  PyObject *type = nullptr, *value = nullptr, *trace = nullptr;
+  PyErr_Fetch(&type, &value, &trace);
+  PyErr_NormalizeException(&type, &value, &trace);
+  Error error{.kind = ErrorKind::handler};
+  if (type && PyErr_GivenExceptionMatches(type, kill_type)) {
+    error.kind = ErrorKind::kill_switch;
+    error.message = text_of(value);
+  } else if (type && PyErr_GivenExceptionMatches(type, failed_type)) {
+    error.message = text_of(value);
+  } else {
+    error.message = repr_of(value);
+  }
+  Py_XDECREF(type);
+  Py_XDECREF(value);
+  Py_XDECREF(trace);
+  return error;
+}
 
 bool is_set(const Ref& hook) { return hook && hook.get() != Py_None; }
 

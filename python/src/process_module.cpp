@@ -29,23 +29,6 @@ PyObject* pickle_dumps = nullptr;  // pickle.dumps and pickle.loads, kept for th
 PyObject* pickle_loads = nullptr;
 PyObject* serve_item = nullptr;  // in a worker process: pipevine._process_worker.serve_item
 
-std::string error_text() {
-  PyObject *type = nullptr, *value = nullptr, *trace = nullptr;
-  PyErr_Fetch(&type, &value, &trace);
-  PyErr_NormalizeException(&type, &value, &trace);
-  PyObject* repr = value ? PyObject_Repr(value) : nullptr;
-  std::string out = "unknown error";
-  if (repr) {
-    if (const char* text = PyUnicode_AsUTF8(repr)) out = text;
-  }
-  PyErr_Clear();
-  Py_XDECREF(repr);
-  Py_XDECREF(type);
-  Py_XDECREF(value);
-  Py_XDECREF(trace);
-  return out;
-}
-
 // Items and results cross as pickles. Both directions take the GIL themselves: the engine
 // calls them on its worker threads.
 template <class T>
@@ -57,7 +40,7 @@ struct PickleCodec<Ref> {
     PyObject* bytes = PyObject_CallOneArg(pickle_dumps, value.get());
     if (!bytes)
       throw std::runtime_error("cannot pickle the handler and item for a worker process: " +
-                               error_text());
+                               take_python_error().message);
     std::string out(PyBytes_AS_STRING(bytes), static_cast<std::size_t>(PyBytes_GET_SIZE(bytes)));
     Py_DECREF(bytes);
     return out;
@@ -67,7 +50,8 @@ struct PickleCodec<Ref> {
     PyObject* data = PyBytes_FromStringAndSize(bytes.data(), static_cast<Py_ssize_t>(bytes.size()));
     PyObject* value = data ? PyObject_CallOneArg(pickle_loads, data) : nullptr;
     Py_XDECREF(data);
-    if (!value) return std::unexpected(undecodable("the worker's result: " + error_text()));
+    if (!value)
+      return std::unexpected(undecodable("the worker's result: " + take_python_error().message));
     return Ref::steal(value);
   }
 };
@@ -84,7 +68,8 @@ detail::ProcessReply serve_request(std::string_view payload, WorkerState&) {
       PyBytes_FromStringAndSize(payload.data(), static_cast<Py_ssize_t>(payload.size()));
   PyObject* out = data ? PyObject_CallOneArg(serve_item, data) : nullptr;
   Py_XDECREF(data);
-  if (!out) return {false, "the worker process failed: " + error_text(), ErrorKind::handler};
+  if (!out)
+    return {false, "the worker process failed: " + take_python_error().message, ErrorKind::handler};
   // serve_item returns (ok, bytes or message, kind)
   detail::ProcessReply reply;
   PyObject* ok = PyTuple_GetItem(out, 0);
@@ -92,7 +77,7 @@ detail::ProcessReply serve_request(std::string_view payload, WorkerState&) {
   PyObject* kind = PyTuple_GetItem(out, 2);
   if (!ok || !body || !kind) {
     Py_DECREF(out);
-    return {false, "the worker process gave a malformed reply: " + error_text(),
+    return {false, "the worker process gave a malformed reply: " + take_python_error().message,
             ErrorKind::handler};
   }
   reply.ok = PyObject_IsTrue(ok) == 1;

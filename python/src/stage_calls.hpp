@@ -24,6 +24,10 @@ struct StageCalls {
   Ref on_path_failed;          // on_path_failed(): an item failed every attempt (None: not told)
 };
 
+// The Python exception now set, as an engine error (its repr as the message, or a Failed or
+// Kill's text); clears it. Call with the GIL held.
+Error take_python_error();
+
 bool is_set(const Ref& hook);
 // Calls hook(arg) (or hook() when arg is null) with the GIL, for its side effect; an error in
 // it is reported as unraisable, never lost silently and never mistaken for the handler's.
