@@ -159,6 +159,7 @@ void Scheduler::thread_main(std::size_t index) {
     }
     --active_;
     ++sleeping_;
+    sleeps_.fetch_add(1, std::memory_order_relaxed);
     wake_.wait(lock, [&] { return wake_tokens_ > 0 || finished_ || stopping_; });
     --sleeping_;
     if (finished_) return;

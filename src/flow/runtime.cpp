@@ -239,5 +239,6 @@ std::vector<SlotStatus> Runtime::slot_status(std::string_view worker_id) const {
 }
 
 std::size_t Runtime::thread_pool_size() const noexcept { return impl_->options().thread_pool_size; }
+std::uint64_t Runtime::pool_sleeps() const noexcept { return impl_->pool_sleeps(); }
 
 }  // namespace tendril

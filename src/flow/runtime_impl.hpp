@@ -50,6 +50,7 @@ class Runtime::Impl final : public detail::Runner, public detail::ActivationHost
   ~Impl();
 
   const RuntimeOptions& options() const noexcept { return options_; }
+  std::uint64_t pool_sleeps() const noexcept { return scheduler_.sleeps(); }
   FlowRegistry& registry() const noexcept { return registry_; }
 
   // --- detail::Runner: what the scheduler's threads call (runtime.cpp) ---

@@ -111,6 +111,10 @@ class Scheduler {
   // Items waiting in some queue of the run; threads skip scanning the stages while it is 0.
   std::atomic<std::size_t>& queued_items() noexcept { return queued_items_; }
 
+  // Times a thread went to sleep for want of work since start(): how well idle_spin fits the
+  // gaps between arrivals.
+  std::uint64_t sleeps() const noexcept { return sleeps_.load(std::memory_order_relaxed); }
+
  private:
   static constexpr std::uint64_t kIdle = std::numeric_limits<std::uint64_t>::max();
   struct alignas(64) ThreadState {
@@ -146,6 +150,7 @@ class Scheduler {
   bool finished_ = false;                 // guarded by mutex_
   std::atomic<bool> stopping_{false};
   std::atomic<std::size_t> spinning_{0};  // threads in their idle spin
+  std::atomic<std::uint64_t> sleeps_{0};
 };
 
 }  // namespace tendril::detail

@@ -129,6 +129,9 @@ class Runtime {
   std::vector<std::string> worker_ids() const;
   std::vector<SlotStatus> slot_status(std::string_view worker_id) const;
   std::size_t thread_pool_size() const noexcept;
+  // Times a pool thread went to sleep for want of work: with idle_spin longer than the gaps
+  // between posts, a steady trickle leaves it at 0.
+  std::uint64_t pool_sleeps() const noexcept;
 
  private:
   class Impl;  // src/flow/runtime_impl.hpp
