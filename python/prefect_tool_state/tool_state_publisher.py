@@ -1,5 +1,6 @@
 """ToolStatePublisher on Tendril's lock-free publisher: publish_data() queues and returns; a
-background engine thread sends everything queued as one XADD per flush."""
+background engine thread sends everything queued as one XADD per flush, in the original's bytes
+(json.dumps's formatting; attributes event_type, count, timestamp)."""
 
 from __future__ import annotations
 
@@ -51,6 +52,18 @@ def _redis_configured() -> bool:
 
 _publishers: "weakref.WeakSet[ToolStatePublisher]" = weakref.WeakSet()
 
+_ENGINE_PREFIX = "tendril: tool-state publisher: "
+
+
+# The engine's hooks, called on its worker thread. Module functions, not methods: an engine
+# holding its owner would be a cycle the garbage collector cannot see.
+def _log_batch(count: int) -> None:
+    logger.info(f"Publishing batch of {count} tool state updates.")
+
+
+def _log_warning(line: str) -> None:
+    logger.warning(line.removeprefix(_ENGINE_PREFIX))
+
 
 class ToolStatePublisher:
     def __init__(self, topic_name: str = "progress", flush_interval: float = 1,
@@ -63,7 +76,8 @@ class ToolStatePublisher:
         self._stopped = False
         if _redis_configured():
             self._engine = _tendril.Publisher(
-                topic_name, float(flush_interval), int(batch_size), QUEUE_SIZE, 0
+                topic_name, float(flush_interval), int(batch_size), QUEUE_SIZE, 0,
+                python_wire=True, on_batch=_log_batch, on_warning=_log_warning,
             )
             _publishers.add(self)
             logger.info("Tool state publisher worker started.")
@@ -87,9 +101,12 @@ class ToolStatePublisher:
             logger.info(f"ToolState (fallback): {data}")
             return
         try:
-            engine.publish_json(json.dumps(data))
+            queued = engine.publish_json(json.dumps(data))
         except Exception as exc:  # noqa: BLE001 - enqueue errors are only logged
             logger.error(f"Failed to queue tool state for publishing: {exc}")
+            return
+        if not queued:
+            logger.warning("Tool state queue is full. Dropping message.")
 
     def stats(self) -> dict:
         """The engine's counts: published, sent, batches, dropped, retries, depth..."""

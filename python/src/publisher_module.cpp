@@ -1,7 +1,9 @@
 // python/src/publisher_module.cpp — Tendril's lock-free tool-state publisher for Python.
 //
-// publish_json() parses one state (the front's json.dumps of it) and queues it; it never
-// blocks on Redis. Waits (flush, shutdown) release the GIL.
+// publish_json() queues one state as the front's json.dumps wrote it (sent byte for byte with
+// python_wire); it never blocks on Redis. Waits (flush, shutdown) release the GIL. The hooks
+// (on_batch, on_warning) run on the publisher's worker thread, which takes the GIL for them and
+// holds no lock of the publisher meanwhile.
 #include <pybind11/pybind11.h>
 
 #include <chrono>
@@ -9,9 +11,10 @@
 #include <string>
 
 #include <tendril/state/publisher.hpp>
-#include <tendril/state/reading.hpp>
 
 #include "module.hpp"
+#include "object_ref.hpp"
+#include "stage_calls.hpp"
 
 namespace tendril::python {
 namespace py = pybind11;
@@ -24,23 +27,38 @@ std::chrono::milliseconds milliseconds_of(double seconds) {
 class Publisher {
  public:
   Publisher(std::string topic, double flush_interval, std::size_t batch_size,
-            std::size_t max_queued, std::size_t max_stream_length) {
+            std::size_t max_queued, std::size_t max_stream_length, bool python_wire,
+            const py::object& on_batch, const py::object& on_warning) {
     state::PublisherOptions options;
     options.topic = std::move(topic);
     options.flush_interval = milliseconds_of(flush_interval);
     options.batch_size = batch_size;
     options.max_queued = max_queued;
     options.max_stream_length = max_stream_length;
+    options.wire = python_wire ? state::Wire::python : state::Wire::tendril;
+    if (!on_batch.is_none())
+      options.on_batch = [hook = Ref::borrow(on_batch.ptr())](std::size_t states) {
+        EngineGil gil;
+        PyObject* count = PyLong_FromSize_t(states);
+        if (!count) return PyErr_WriteUnraisable(hook.get());
+        notify(hook, count);
+        Py_DECREF(count);
+      };
+    if (!on_warning.is_none())
+      options.on_warning = [hook = Ref::borrow(on_warning.ptr())](const std::string& line) {
+        EngineGil gil;
+        PyObject* text =
+            PyUnicode_DecodeUTF8(line.data(), static_cast<Py_ssize_t>(line.size()), "replace");
+        if (!text) return PyErr_WriteUnraisable(hook.get());
+        notify(hook, text);
+        Py_DECREF(text);
+      };
     publisher_ = std::make_unique<state::ToolStatePublisher>(std::move(options));
   }
 
-  // Queues one state given as a JSON object; a ValueError naming the problem when it is not
-  // one. Never blocks.
-  void publish_json(std::string_view text) {
-    Result<state::ToolState> parsed = state::parse_tool_state(text);
-    if (!parsed) throw py::value_error(parsed.error().message);
-    publisher_->publish(std::move(*parsed));
-  }
+  // Queues one state, a JSON object as text; false when it was dropped (the queue is full, or
+  // the publisher shut down). Never blocks.
+  bool publish_json(std::string text) { return publisher_->publish_json(std::move(text)); }
 
   bool flush(double timeout) {
     py::gil_scoped_release nogil;
@@ -79,9 +97,12 @@ class Publisher {
 void add_publisher(py::module_& module) {
   py::class_<Publisher>(module, "Publisher",
                         "Tendril's tool-state publisher; Redis from PREFECT_REDIS_MESSAGING_*.")
-      .def(py::init<std::string, double, std::size_t, std::size_t, std::size_t>(), py::arg("topic"),
-           py::arg("flush_interval"), py::arg("batch_size"), py::arg("max_queued") = 100'000,
-           py::arg("max_stream_length") = 0)
+      .def(py::init<std::string, double, std::size_t, std::size_t, std::size_t, bool,
+                    const py::object&, const py::object&>(),
+           py::arg("topic"), py::arg("flush_interval"), py::arg("batch_size"),
+           py::arg("max_queued") = 100'000, py::arg("max_stream_length") = 0,
+           py::arg("python_wire") = true, py::arg("on_batch") = py::none(),
+           py::arg("on_warning") = py::none())
       .def("publish_json", &Publisher::publish_json, py::arg("text"))
       .def("flush", &Publisher::flush, py::arg("timeout") = 10.0)
       .def("shutdown", &Publisher::shutdown, py::arg("timeout") = 10.0)

@@ -139,12 +139,37 @@ def test_a_wrong_password_is_reported_without_the_password(redis_port, monkeypat
     publisher._engine.shutdown(0.2)
 
 
-def test_a_state_that_is_not_a_tool_state_is_refused_and_logged(redis_env, caplog):
-    publisher = ToolStatePublisher(flush_interval=0.05)
-    publisher.publish_dict({"total_files": "many"})
-    assert any("Failed to queue tool state for publishing" in r.getMessage()
-               and "total_files" in r.getMessage() for r in caplog.records)
+def test_the_wire_is_the_originals_bytes(redis_env, caplog):
+    # What the original writes: XADD progress * data json.dumps({...}) attributes json.dumps({...}),
+    # json.dumps's default formatting, extra keys and any value kept as given, no MAXLEN.
+    caplog.set_level("INFO", logger="tool_state_publisher")
+    publisher = ToolStatePublisher(flush_interval=0.05, batch_size=1000)
+    states = [
+        {**dataclasses.asdict(ToolState(tool_name="scan \u00fc \U0001F600", message="a\nb")),
+         "ratio": 0.5, "big": 1e16},
+        {"total_files": "many", "nested": {"k": [1, None, True]}},  # the original sends any dict
+    ]
+    for state in states:
+        publisher.publish_dict(state)
     publisher.shutdown()
+    entries = read_stream(redis_env)
+    assert len(entries) == 1
+    fields = entries[0][1]
+    assert fields["data"] == json.dumps({"schema": "PythonTool", "data": states})
+    attributes = json.loads(fields["attributes"])
+    assert list(attributes) == ["event_type", "count", "timestamp"]
+    assert fields["attributes"] == json.dumps(attributes)
+    assert (attributes["event_type"], attributes["count"]) == ("tool", 2)
+    assert "Publishing batch of 2 tool state updates." in [r.getMessage() for r in caplog.records]
+
+
+def test_a_state_json_cannot_write_is_refused_and_logged(redis_env, caplog):
+    publisher = ToolStatePublisher(flush_interval=0.05)
+    publisher.publish_dict({"when": object()})
+    assert any("Failed to queue tool state for publishing" in r.getMessage()
+               and "not JSON serializable" in r.getMessage() for r in caplog.records)
+    publisher.shutdown()
+    assert publisher.stats()["sent"] == 0
 
 
 def test_get_tool_state_publisher_is_one_instance_and_warns_on_other_arguments(caplog):

@@ -12,11 +12,13 @@
 #include <stdexcept>
 #include <thread>
 #include <unordered_set>
+#include <variant>
 #include <vector>
 
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "python_json.hpp"
 #include "ring.hpp"
 #include "sink_file.hpp"
 #include "tendril/core/retry.hpp"
@@ -50,6 +52,15 @@ std::string make_publisher_id() {
   std::snprintf(text, sizeof text, "%d-%016llx", static_cast<int>(::getpid()),
                 static_cast<unsigned long long>(bits));
   return text;
+}
+
+// What waits to be sent: a state, or one its publisher wrote as JSON itself (publish_json).
+using Entry = std::variant<ToolState, std::string>;
+
+// Whether `text` is one JSON object, as publish_json() requires.
+bool is_json_object(const std::string& text) {
+  const std::size_t start = text.find_first_not_of(" \t\r\n");
+  return start != std::string::npos && text[start] == '{' && nlohmann::json::accept(text);
 }
 
 struct ToolStatePublisher::Impl {
@@ -116,15 +127,32 @@ struct ToolStatePublisher::Impl {
     }
   }
 
+  bool push(Entry&& entry) noexcept {
+    if (closed.load(std::memory_order_relaxed) || !ring.try_push(std::move(entry))) {
+      ++dropped;
+      return false;
+    }
+    ++published;
+    if (pending.fetch_add(1, std::memory_order_relaxed) + 1 == options.batch_size)
+      wake.notify_one();
+    return true;
+  }
+
   // Ring to backlog, taking only what was there when it began (busy publishers must not keep
-  // the worker from sending); beyond max_queued the oldest go.
+  // the worker from sending); beyond max_queued the oldest go. JSON given as text that is not
+  // one object is dropped here, before it could spoil a command.
   void drain() {
-    std::vector<ToolState> batch;
+    std::vector<Entry> batch;
     for (std::size_t budget = pending.load(std::memory_order_acquire); budget > 0; --budget) {
-      std::optional<ToolState> state = ring.try_pop();
-      if (!state) break;
+      std::optional<Entry> entry = ring.try_pop();
+      if (!entry) break;
       pending.fetch_sub(1, std::memory_order_relaxed);
-      batch.push_back(std::move(*state));
+      if (const auto* text = std::get_if<std::string>(&*entry); text && !is_json_object(*text)) {
+        ++dropped;
+        warn("a state given as JSON text is not one JSON object; it is dropped (counted in stats)");
+        continue;
+      }
+      batch.push_back(std::move(*entry));
     }
     if (options.latest_only) keep_latest_per_run(batch);
     for (auto& state : batch) {
@@ -142,12 +170,15 @@ struct ToolStatePublisher::Impl {
     depth.store(backlog.size(), std::memory_order_relaxed);
   }
 
-  // Keeps each run's last state of `batch`, in their order; the others are superseded.
-  void keep_latest_per_run(std::vector<ToolState>& batch) {
+  // Keeps each run's last state of `batch`, in their order; the others are superseded. JSON
+  // given as text is always kept.
+  void keep_latest_per_run(std::vector<Entry>& batch) {
     if (batch.size() < 2) return;
     std::unordered_set<std::string> seen;
-    std::vector<bool> keep(batch.size(), false);
-    for (std::size_t i = batch.size(); i-- > 0;) keep[i] = seen.insert(batch[i].run_key()).second;
+    std::vector<bool> keep(batch.size(), true);
+    for (std::size_t i = batch.size(); i-- > 0;)
+      if (const auto* state = std::get_if<ToolState>(&batch[i]))
+        keep[i] = seen.insert(state->run_key()).second;
     std::size_t kept = 0;
     for (std::size_t i = 0; i < batch.size(); ++i)
       if (keep[i]) batch[kept++] = std::move(batch[i]);
@@ -161,6 +192,35 @@ struct ToolStatePublisher::Impl {
     backlog_first_seq += n;
   }
 
+  // One state as the wire wants it.
+  void append_entry(std::string& out, const Entry& entry) const {
+    if (const auto* text = std::get_if<std::string>(&entry))
+      out += *text;
+    else if (options.wire == Wire::python)
+      append_python_json(out, std::get<ToolState>(entry).to_json());
+    else
+      std::get<ToolState>(entry).append_json(out);
+  }
+
+  // The stream entry's attributes for `count` states from the backlog's front.
+  std::string attributes(std::size_t count) const {
+    if (options.wire == Wire::python) {
+      std::string out;
+      append_python_json(
+          out,
+          OrderedJson{{"event_type", "tool"}, {"count", count}, {"timestamp", utc_timestamp()}});
+      return out;
+    }
+    // publisher + first_seq number every state (first_seq + its index in `data`), so a
+    // consumer can drop the duplicates at-least-once delivery may bring.
+    return OrderedJson{{"event_type", "tool"},
+                       {"count", count},
+                       {"timestamp", utc_timestamp()},
+                       {"publisher", publisher_id},
+                       {"first_seq", backlog_first_seq}}
+        .dump();
+  }
+
   // Everything in the backlog, in as few commands as the byte limit allows. A command Redis
   // refuses (a state over its proto-max-bulk-len, say) is split in halves until the state it
   // refuses is alone; that one is set aside (counted, with the reason) and the rest go on.
@@ -168,14 +228,15 @@ struct ToolStatePublisher::Impl {
     if (!endpoint) return write_sink();
     if (!reconnect()) return;
     std::size_t most = backlog.size();  // states per command; halved while Redis refuses
+    const bool python = options.wire == Wire::python;
     while (!backlog.empty()) {
       // Each state is written once, straight into the command's JSON array.
       std::size_t count = 0;
       std::string array = "[";
       while (count < backlog.size() && count < most) {
         const std::size_t before = array.size();
-        if (count > 0) array += ',';
-        backlog[count].append_json(array);
+        if (count > 0) array += python ? ", " : ",";
+        append_entry(array, backlog[count]);
         if (count > 0 && array.size() + 1 > options.max_command_bytes) {
           array.resize(before);  // this one starts the next command
           break;
@@ -185,23 +246,19 @@ struct ToolStatePublisher::Impl {
       array += ']';
       std::vector<std::string> command;
       if (options.mode == PublishMode::stream) {
-        // publisher + first_seq number every state (first_seq + its index in `data`), so a
-        // consumer can drop the duplicates at-least-once delivery may bring.
-        const OrderedJson attributes{{"event_type", "tool"},
-                                     {"count", count},
-                                     {"timestamp", utc_timestamp()},
-                                     {"publisher", publisher_id},
-                                     {"first_seq", backlog_first_seq}};
         command = {"XADD", options.topic};
         if (options.max_stream_length > 0) {
           command.insert(command.end(), {"MAXLEN", "~", std::to_string(options.max_stream_length)});
         }
-        command.insert(command.end(),
-                       {"*", "data", R"({"schema":"PythonTool","data":)" + array + "}",
-                        "attributes", attributes.dump()});
+        command.insert(command.end(), {"*", "data",
+                                       (python ? R"({"schema": "PythonTool", "data": )"
+                                               : R"({"schema":"PythonTool","data":)") +
+                                           array + "}",
+                                       "attributes", attributes(count)});
       } else {
         command = {"PUBLISH", options.topic, std::move(array)};
       }
+      if (options.on_batch) options.on_batch(count);
       auto reply = connection->command(command);
       if (!reply && refuses_the_content(reply.error())) {
         connection.reset();  // Redis may close a connection whose command it refused
@@ -263,10 +320,11 @@ struct ToolStatePublisher::Impl {
     bool written = false;
     if (out) {
       std::string lines;
-      for (const auto& state : backlog) {
-        state.append_json(lines);
+      for (const auto& entry : backlog) {
+        append_entry(lines, entry);
         lines += '\n';
       }
+      if (options.on_batch) options.on_batch(backlog.size());
       written =
           std::fwrite(lines.data(), 1, lines.size(), out) == lines.size() && std::fflush(out) == 0;
       if (!written) {
@@ -317,7 +375,7 @@ struct ToolStatePublisher::Impl {
   std::optional<redis::Endpoint> endpoint;
   FILE* sink = nullptr;
   std::string sink_error;  // why the sink file could not be opened
-  Ring<ToolState> ring;
+  Ring<Entry> ring;
   std::atomic<std::size_t> pending{0};  // in the ring
   std::atomic<std::size_t> depth{0};    // in the backlog
   std::atomic<std::uint64_t> published{0}, sent{0}, batches{0}, dropped{0}, retries{0};
@@ -326,7 +384,7 @@ struct ToolStatePublisher::Impl {
   std::atomic<bool> closed{false};
 
   // The worker's own.
-  std::deque<ToolState> backlog;
+  std::deque<Entry> backlog;
   std::uint64_t backlog_first_seq = 0;  // the number of backlog.front(), counting from 0
   std::uint64_t uncertain_until = 0;    // states below this number may have been delivered
   bool dropping = false;                // beyond max_queued now (warned once per episode)
@@ -350,7 +408,8 @@ bool PublisherOptions::operator==(const PublisherOptions& o) const {
          max_queued == o.max_queued && max_command_bytes == o.max_command_bytes && mode == o.mode &&
          endpoint == o.endpoint && use_environment == o.use_environment &&
          sink_path == o.sink_path && latest_only == o.latest_only &&
-         max_stream_length == o.max_stream_length && max_sink_bytes == o.max_sink_bytes;
+         max_stream_length == o.max_stream_length && max_sink_bytes == o.max_sink_bytes &&
+         wire == o.wire;
 }
 
 ToolStatePublisher::ToolStatePublisher(PublisherOptions options)
@@ -359,14 +418,11 @@ ToolStatePublisher::ToolStatePublisher(PublisherOptions options)
 ToolStatePublisher::~ToolStatePublisher() { shutdown(); }
 
 void ToolStatePublisher::publish(ToolState state) noexcept {
-  Impl& impl = *impl_;
-  if (impl.closed.load(std::memory_order_relaxed) || !impl.ring.try_push(std::move(state))) {
-    ++impl.dropped;
-    return;
-  }
-  ++impl.published;
-  if (impl.pending.fetch_add(1, std::memory_order_relaxed) + 1 == impl.options.batch_size)
-    impl.wake.notify_one();
+  impl_->push(Entry(std::in_place_type<ToolState>, std::move(state)));
+}
+
+bool ToolStatePublisher::publish_json(std::string object) noexcept {
+  return impl_->push(Entry(std::in_place_type<std::string>, std::move(object)));
 }
 
 bool ToolStatePublisher::shutdown(std::chrono::milliseconds timeout) {

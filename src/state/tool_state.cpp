@@ -6,6 +6,7 @@
 #include <ctime>
 
 #include "fields.hpp"
+#include "json_text.hpp"
 
 namespace tendril::state {
 
@@ -18,9 +19,13 @@ std::string utc_timestamp() {
   std::tm utc{};
   ::gmtime_r(&seconds, &utc);
   char text[96];
-  std::snprintf(text, sizeof text, "%04d-%02d-%02dT%02d:%02d:%02d.%06lld+00:00", utc.tm_year + 1900,
-                utc.tm_mon + 1, utc.tm_mday, utc.tm_hour, utc.tm_min, utc.tm_sec,
-                static_cast<long long>(micros));
+  if (micros == 0)  // as Python's isoformat(): no fraction at all then
+    std::snprintf(text, sizeof text, "%04d-%02d-%02dT%02d:%02d:%02d+00:00", utc.tm_year + 1900,
+                  utc.tm_mon + 1, utc.tm_mday, utc.tm_hour, utc.tm_min, utc.tm_sec);
+  else
+    std::snprintf(text, sizeof text, "%04d-%02d-%02dT%02d:%02d:%02d.%06lld+00:00",
+                  utc.tm_year + 1900, utc.tm_mon + 1, utc.tm_mday, utc.tm_hour, utc.tm_min,
+                  utc.tm_sec, static_cast<long long>(micros));
   return text;
 }
 
@@ -61,80 +66,22 @@ OrderedJson ToolState::to_json() const {
 
 namespace {
 
-// The length of the valid UTF-8 sequence at text[i] (RFC 3629: no overlong forms, no
-// surrogates, nothing above U+10FFFF), or 0 when the bytes there are not one.
-std::size_t utf8_sequence(const std::string& text, std::size_t i) {
-  const auto byte = [&](std::size_t k) { return static_cast<unsigned char>(text[k]); };
-  const unsigned char lead = byte(i);
-  std::size_t length;
-  unsigned char low = 0x80, high = 0xbf;  // the range of the second byte
-  if (lead >= 0xc2 && lead <= 0xdf) {
-    length = 2;
-  } else if (lead >= 0xe0 && lead <= 0xef) {
-    length = 3;
-    if (lead == 0xe0) low = 0xa0;   // no overlong forms
-    if (lead == 0xed) high = 0x9f;  // no surrogates
-  } else if (lead >= 0xf0 && lead <= 0xf4) {
-    length = 4;
-    if (lead == 0xf0) low = 0x90;
-    if (lead == 0xf4) high = 0x8f;  // nothing above U+10FFFF
-  } else {
-    return 0;
-  }
-  if (i + length > text.size()) return 0;
-  if (byte(i + 1) < low || byte(i + 1) > high) return 0;
-  for (std::size_t k = 2; k < length; ++k)
-    if (byte(i + k) < 0x80 || byte(i + k) > 0xbf) return 0;
-  return length;
-}
-
 // A JSON string literal, escaped as nlohmann's dump() escapes it. Every byte that is not part of
 // valid UTF-8 (a file name like "bad\xff.txt") becomes U+FFFD, so the JSON is always valid
 // UTF-8 and every reader takes it (nlohmann's error_handler_t::replace does the same).
 void append_string(std::string& out, const std::string& text) {
-  static constexpr char hex[] = "0123456789abcdef";
   out += '"';
   for (std::size_t i = 0; i < text.size(); ++i) {
-    const char c = text[i];
-    if (static_cast<unsigned char>(c) >= 0x80) {
+    const auto c = static_cast<unsigned char>(text[i]);
+    if (c >= 0x80) {
       if (const std::size_t n = utf8_sequence(text, i)) {
         out.append(text, i, n);
         i += n - 1;
       } else {
         out += "\xEF\xBF\xBD";  // U+FFFD REPLACEMENT CHARACTER
       }
-      continue;
-    }
-    switch (c) {
-      case '"':
-        out += "\\\"";
-        break;
-      case '\\':
-        out += "\\\\";
-        break;
-      case '\b':
-        out += "\\b";
-        break;
-      case '\f':
-        out += "\\f";
-        break;
-      case '\n':
-        out += "\\n";
-        break;
-      case '\r':
-        out += "\\r";
-        break;
-      case '\t':
-        out += "\\t";
-        break;
-      default:
-        if (static_cast<unsigned char>(c) < 0x20) {
-          out += "\\u00";
-          out += hex[(c >> 4) & 0xf];
-          out += hex[c & 0xf];
-        } else {
-          out += c;
-        }
+    } else if (!append_ascii_escape(out, c)) {
+      out += static_cast<char>(c);
     }
   }
   out += '"';

@@ -12,6 +12,7 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <mutex>
 #include <set>
 #include <thread>
 #include <vector>
@@ -445,4 +446,82 @@ TEST(Publisher, ACommandThatTimedOutIsResentCountedAndNumberedForDeduplication) 
     }
   }
   EXPECT_EQ(unique.size(), 40u);
+}
+
+// Wire::python: the bytes Python's original package writes (json.dumps of the batch), for a
+// state the publisher writes and for one given as text; text that is not a JSON object is
+// dropped and counted; on_batch hears each command's count.
+TEST(Publisher, PythonWireWritesTheOriginalPackagesBytes) {
+  tendril::testing::Watchdog watchdog(30s, "python wire");
+  RedisServer server;
+  std::mutex mutex;
+  std::vector<std::size_t> batches;
+  std::vector<std::string> warnings;
+  ts::ToolStatePublisher publisher({.flush_interval = 60s,
+                                    .batch_size = 3,
+                                    .endpoint = server.endpoint(),
+                                    .max_stream_length = 0,
+                                    .on_warning =
+                                        [&](const std::string& line) {
+                                          std::lock_guard lock(mutex);
+                                          warnings.push_back(line);
+                                        },
+                                    .wire = ts::Wire::python,
+                                    .on_batch =
+                                        [&](std::size_t count) {
+                                          std::lock_guard lock(mutex);
+                                          batches.push_back(count);
+                                        }});
+  ts::ToolState state;
+  state.flow_run_id = "run-1";
+  state.state = "RUNNING";
+  state.tool_name = "scan \xc3\xbc \xf0\x9f\x98\x80\x7f\"q\"";  // ü, an emoji, DEL, quotes
+  state.message = "line\nnext";
+  state.total_files = 3;
+  state.processed_files = 1;
+  state.current_file_name = "/a/b.txt";
+  state.steps = {"walk", "hash"};
+  state.timestamp = "2026-12-02T10:00:00+00:00";
+  state.extra = ts::OrderedJson{
+      {"ratio", 0.5}, {"big", 1e16}, {"small", 1e-5}, {"ok", true}, {"none", nullptr}};
+  publisher.publish(state);
+  const std::string given = R"({"type": "ToolState", "x": 1.50, "s": "\u00fc"})";
+  EXPECT_TRUE(publisher.publish_json("not json"));  // taken now, dropped by the worker
+  EXPECT_TRUE(publisher.publish_json(given));
+  EXPECT_FALSE(publisher.flush(10s)) << "not all went: one was dropped";
+  ASSERT_TRUE(eventually([&] { return publisher.stats().sent == 2; }));
+
+  auto reader = rd::Connection::open(at_port(server.port()));
+  ASSERT_TRUE(reader) << reader.error().message;
+  auto reply = reader->command({"XRANGE", "progress", "-", "+"});
+  ASSERT_TRUE(reply);
+  ASSERT_EQ(reply->elements.size(), 1u) << "one XADD for the flush";
+  const auto& fields = reply->elements[0].elements[1].elements;
+  ASSERT_EQ(fields.size(), 4u);
+  EXPECT_EQ(fields[0].text, "data");
+  EXPECT_EQ(fields[2].text, "attributes");
+  // What python3 -c 'import json; print(json.dumps({"schema": "PythonTool", "data": [...]}))'
+  // prints for the same state, then the given text as it was given.
+  const std::string expected =
+      R"({"schema": "PythonTool", "data": [{"type": "ToolState", "flow_run_id": "run-1", )"
+      R"("state": "RUNNING", "tool_name": "scan \u00fc \ud83d\ude00\u007f\"q\"", )"
+      R"("step_name": "", "message": "line\nnext", "total_files": 3, "processed_files": 1, )"
+      R"("current_file_name": "/a/b.txt", "steps": ["walk", "hash"], )"
+      R"("timestamp": "2026-12-02T10:00:00+00:00", "ratio": 0.5, "big": 1e+16, )"
+      R"("small": 1e-05, "ok": true, "none": null}, )" +
+      given + "]}";
+  EXPECT_EQ(fields[1].text, expected);
+  const auto attributes = ts::OrderedJson::parse(fields[3].text);
+  std::vector<std::string> keys;
+  for (const auto& [key, value] : attributes.items()) keys.push_back(key);
+  EXPECT_EQ(keys, (std::vector<std::string>{"event_type", "count", "timestamp"}));
+  EXPECT_EQ(fields[3].text.rfind(R"({"event_type": "tool", "count": 2, "timestamp": ")", 0), 0u)
+      << fields[3].text;
+  const auto stats = publisher.stats();
+  EXPECT_EQ(stats.sent, 2u);
+  EXPECT_EQ(stats.dropped, 1u) << "the text that is not a JSON object";
+  std::lock_guard lock(mutex);
+  EXPECT_EQ(batches, (std::vector<std::size_t>{2}));
+  ASSERT_FALSE(warnings.empty());
+  EXPECT_NE(warnings[0].find("not one JSON object"), std::string::npos) << warnings[0];
 }

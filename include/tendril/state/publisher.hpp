@@ -4,7 +4,7 @@
 // A background worker wakes every `flush_interval`, or as soon as `batch_size` states are
 // queued, and drains everything queued into one Redis command (split only above
 // `max_command_bytes`): in stream mode `XADD <topic> * data {"schema":"PythonTool","data":[...]}
-// attributes {"event_type":"tool","count":N,"timestamp":...}`, in pub/sub mode
+// attributes {"event_type":"tool","count":N,"timestamp":...,...}`, in pub/sub mode
 // `PUBLISH <topic> [...]`. With no Redis configured, states go to a default sink as JSON lines.
 //
 // Nothing is lost on the way: when Redis is down the states are kept and sent again with
@@ -28,6 +28,13 @@
 namespace tendril::state {
 
 enum class PublishMode { stream, pubsub };
+
+// How states are written. tendril: compact JSON, and stream attributes that number the states
+// (`publisher`, `first_seq`) so consumers can drop the duplicates at-least-once delivery may
+// bring. python: the original package's bytes, for consumers that compare them: json.dumps's
+// default formatting (", ", ": ", non-ASCII as \uXXXX) and attributes with event_type, count
+// and timestamp only.
+enum class Wire { tendril, python };
 
 struct PublisherOptions {
   std::string topic = "progress";  // stream key, or pub/sub channel
@@ -53,6 +60,10 @@ struct PublisherOptions {
   // Where the publisher's warnings go (one line each, once per cause); unset: stderr. Not
   // compared by ==.
   std::function<void(const std::string&)> on_warning = {};
+  Wire wire = Wire::tendril;
+  // Called on the worker thread, with no lock of the publisher held, before each Redis command
+  // (or sink write) that carries states: how many it carries. Not compared by ==.
+  std::function<void(std::size_t states)> on_batch = {};
 
   bool operator==(const PublisherOptions& other) const;
 };
@@ -86,6 +97,12 @@ class ToolStatePublisher {
 
   // Never blocks, never throws. Thread-safe.
   void publish(ToolState state) noexcept;
+  // A state already written as one JSON object (a dict json.dumps wrote, say), sent as it is
+  // and never parsed on the caller's thread: the worker checks it, and text that is not one
+  // JSON object is dropped, counted and said. Superseded by nothing (latest_only looks at
+  // ToolStates only). False when it was dropped at once: the ring is full or the publisher shut
+  // down. Never blocks, never throws. Thread-safe.
+  bool publish_json(std::string object) noexcept;
   // Sends everything queued (retrying within `timeout`), then stops; later publishes are
   // dropped and counted. Returns true when every state published was delivered: false when
   // any was left unsent or dropped (stats() says how many). Thread-safe, idempotent.

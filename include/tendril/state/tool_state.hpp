@@ -14,7 +14,8 @@ namespace tendril::state {
 
 using OrderedJson = nlohmann::ordered_json;
 
-// Now, in UTC, as ISO-8601 with microseconds: "2026-11-22T10:25:28.123456+00:00".
+// Now, in UTC, as Python's datetime.isoformat() writes it: "2026-11-22T10:25:28.123456+00:00",
+// without the fraction when it is 0 ("2026-11-22T10:25:28+00:00").
 std::string utc_timestamp();
 
 struct ToolState {
