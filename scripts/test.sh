@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Checks the sources (clang-format, headers alone), then builds and runs every test: release,
-# then ASan+UBSan, then TSan, then each fuzzer for a minute (Clang 16's libFuzzer).
+# then ASan+UBSan, then TSan, then each fuzzer for 20 seconds (Clang 16's libFuzzer).
 # Usage: scripts/test.sh [PRESET...]   (default: release asan tsan fuzz)
 set -euo pipefail
 cd "$(dirname "$0")/.."

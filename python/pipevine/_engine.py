@@ -13,6 +13,7 @@ import asyncio
 import atexit
 import concurrent.futures
 import inspect
+import signal
 import threading
 from typing import Any, Callable, Optional
 
@@ -50,6 +51,18 @@ class RunContext:
             return future.result()
         finally:
             self.inflight.discard(future)
+
+    def schedule(self, awaitable: Any) -> concurrent.futures.Future:
+        """Starts `awaitable` on the run's loop from the engine; returns its future, which the
+        engine waits on without a thread. Cancelled with the run."""
+        if self.loop is None or self.loop.is_closed():
+            raise RuntimeError("an awaitable handler needs a running event loop")
+        future = asyncio.run_coroutine_threadsafe(_awaitable(awaitable), self.loop)
+        self.inflight.add(future)
+        future.add_done_callback(self.inflight.discard)
+        if self.cancel_reason is not None:
+            future.cancel()
+        return future
 
     def cancel(self, reason: str) -> None:
         """Ends the run with `reason`; in-flight awaitables are cancelled. Idempotent."""
@@ -124,6 +137,25 @@ _live_lock = threading.Lock()
 _live: dict = {}
 
 
+# Signals a thread of ours leaves to the main thread: Python runs their handlers there only, and
+# one that lands elsewhere wakes nobody (an asyncio loop waiting in epoll would miss a Ctrl-C).
+_PROCESS_SIGNALS = {
+    signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT, signal.SIGUSR1,
+    signal.SIGUSR2, signal.SIGALRM, signal.SIGCHLD, signal.SIGWINCH,
+}
+
+
+def start_leaving_signals_to_the_main_thread(thread: threading.Thread) -> None:
+    """Starts `thread` with the process's signals blocked from its first instruction (a thread
+    inherits the mask of the one that starts it); one sent meanwhile waits until the caller
+    unblocks it again, a moment later."""
+    previous = signal.pthread_sigmask(signal.SIG_BLOCK, _PROCESS_SIGNALS)
+    try:
+        thread.start()
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
+
+
 def start_driver(ctx: RunContext, target: Callable[[], None]) -> threading.Thread:
     def body() -> None:
         try:
@@ -135,7 +167,7 @@ def start_driver(ctx: RunContext, target: Callable[[], None]) -> threading.Threa
     thread = threading.Thread(target=body, name="pipevine-run", daemon=True)
     with _live_lock:
         _live[thread] = ctx
-    thread.start()
+    start_leaving_signals_to_the_main_thread(thread)
     return thread
 
 
@@ -157,7 +189,7 @@ class LoopThread:
         self._thread = threading.Thread(
             target=self.loop.run_forever, name="pipevine-iter-loop", daemon=True
         )
-        self._thread.start()
+        start_leaving_signals_to_the_main_thread(self._thread)
 
     def stop(self) -> None:
         if self.loop.is_closed():

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import inspect
 import logging
 import pickle
 import time
@@ -76,8 +77,17 @@ class Stage:
         fork = self._choose is PathChoice.All
         tally = _engine.Tally(self._tally_len)
         multi_proc = bool(self.multi_proc) and self._processes_possible()
+        # async def handlers run as coroutines of the engine's event loop, many in flight
+        # without a thread each; a fork stage retries inside its handler, so it keeps threads.
+        coroutine = (
+            not multi_proc
+            and not fork
+            and all(inspect.iscoroutinefunction(f) for f in self.functions)
+        )
         hooks = dict(
             multi_proc=multi_proc,
+            coroutine=coroutine,
+            on_schedule=ctx.schedule,
             functions=self.functions,
             workers=len(self.functions),
             buffer=self.buffer,

@@ -49,6 +49,19 @@ EngineGil::~EngineGil() {
   if (!nested_) this_thread_state().release();
 }
 
+SignalsStayWithPython::SignalsStayWithPython() {
+  sigset_t blocked;
+  sigemptyset(&blocked);
+  for (int signal :
+       {SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2, SIGALRM, SIGCHLD, SIGWINCH})
+    sigaddset(&blocked, signal);
+  pthread_sigmask(SIG_BLOCK, &blocked, &previous_);
+}
+
+SignalsStayWithPython::~SignalsStayWithPython() {
+  pthread_sigmask(SIG_SETMASK, &previous_, nullptr);
+}
+
 Ref::Owner::~Owner() {
   if (!object) return;
   if (_Py_IsFinalizing()) return;  // the interpreter reclaims it; touching it now may crash

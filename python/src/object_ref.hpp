@@ -12,6 +12,8 @@
 
 #include <memory>
 
+#include <signal.h>
+
 namespace tendril::python {
 
 // Drops the references queued by Refs that ended without the GIL. Call with the GIL held.
@@ -29,6 +31,21 @@ class EngineGil {
 
  private:
   bool nested_;  // the thread held the GIL already
+};
+
+// For a scope in which engine threads are started: they inherit the signals blocked here, so
+// that a signal sent to the process (SIGINT, SIGTERM...) lands on a Python thread. Python runs
+// handlers on the main thread only, and one that lands on an engine thread wakes nobody: an
+// asyncio loop waiting in epoll would never see a Ctrl-C.
+class SignalsStayWithPython {
+ public:
+  SignalsStayWithPython();
+  ~SignalsStayWithPython();
+  SignalsStayWithPython(const SignalsStayWithPython&) = delete;
+  SignalsStayWithPython& operator=(const SignalsStayWithPython&) = delete;
+
+ private:
+  sigset_t previous_;
 };
 
 class Ref {

@@ -70,22 +70,6 @@ std::string repr_of(PyObject* object) {
   return out;
 }
 
-// The failure now set by a handler call: an Exception fails the attempt; anything else
-// (KeyboardInterrupt, SystemExit...) is handed to the front, and the run ends.
-Error handler_failure(const StageCalls& calls) {
-  if (PyErr_ExceptionMatches(PyExc_Exception)) return take_python_error();
-  PyObject *type = nullptr, *value = nullptr, *trace = nullptr;
-  PyErr_Fetch(&type, &value, &trace);
-  PyErr_NormalizeException(&type, &value, &trace);
-  if (trace && value) PyException_SetTraceback(value, trace);
-  std::string name = type ? reinterpret_cast<PyTypeObject*>(type)->tp_name : "an exception";
-  notify(calls.on_interrupt, value ? value : Py_None);
-  Py_XDECREF(type);
-  Py_XDECREF(value);
-  Py_XDECREF(trace);
-  return Error{.kind = ErrorKind::kill_switch, .message = "interrupted by " + name};
-}
-
 // One attempt with the GIL: the handler's value, or why the attempt failed.
 Result<Ref> attempt(const StageCalls& calls, PyObject* function, PyObject* item, PyObject* state) {
   PyObject* args[] = {item, state};
@@ -98,28 +82,7 @@ Result<Ref> attempt(const StageCalls& calls, PyObject* function, PyObject* item,
     if (!awaited) return std::unexpected(handler_failure(calls));
     out = awaited;
   }
-  Ref value = Ref::steal(out);
-  if (PyObject_TypeCheck(out, reinterpret_cast<PyTypeObject*>(err_type)))
-    return std::unexpected(Error{.kind = ErrorKind::handler, .message = text_of(out)});
-  if (PyObject_TypeCheck(out, reinterpret_cast<PyTypeObject*>(kill_switch_type))) {
-    PyObject* reason = PyObject_GetAttrString(out, "reason");
-    std::string text = reason ? text_of(reason) : "kill switch";
-    if (!reason) PyErr_Clear();
-    notify(calls.on_kill, reason ? reason : Py_None);
-    Py_XDECREF(reason);
-    return std::unexpected(Error{.kind = ErrorKind::kill_switch, .message = std::move(text)});
-  }
-  return value;
-}
-
-// The worker's Python WorkerState, made at its first item: one per function slot and run.
-PyObject* python_state(WorkerState& state) {
-  if (Ref* existing = state.get<Ref>("pipevine.state")) return existing->get();
-  PyObject* values = PyDict_New();
-  PyObject* made = values ? PyObject_CallOneArg(worker_state_type, values) : nullptr;
-  Py_XDECREF(values);
-  if (!made) return nullptr;
-  return state.set<Ref>("pipevine.state", Ref::steal(made)).get();
+  return settle(calls, out);
 }
 
 // The handler every worker of a Python stage runs.
@@ -210,13 +173,14 @@ StageHandle make_stage(std::vector<py::object> functions, std::size_t workers, l
                        int retries, int attempts, py::object merge, py::object on_failed,
                        std::string name, py::object on_await, py::object on_interrupt,
                        py::object on_kill, py::object on_output, py::object on_path_failed,
-                       bool multi_proc) {
+                       bool multi_proc, bool coroutine, py::object on_schedule) {
   if (!err_type) throw py::type_error("_tendril.set_types() has not been called");
   if (functions.empty()) throw py::value_error("a stage needs at least one function");
   auto calls = std::make_shared<StageCalls>();
   for (py::object& f : functions) calls->functions.push_back(Ref::borrow(f.ptr()));
   calls->attempts = attempts;
   calls->on_await = Ref::borrow(on_await.ptr());
+  calls->on_schedule = Ref::borrow(on_schedule.ptr());
   calls->on_interrupt = Ref::borrow(on_interrupt.ptr());
   calls->on_kill = Ref::borrow(on_kill.ptr());
   calls->on_output = Ref::borrow(on_output.ptr());
@@ -264,8 +228,13 @@ StageHandle make_stage(std::vector<py::object> functions, std::size_t workers, l
   }
   detail::validate(options);
   auto spec = std::make_shared<detail::StageSpec<Ref, Ref>>();
-  spec->handlers.push_back(multi_proc ? process_handler(std::move(calls), options)
-                                      : python_handler(std::move(calls)));
+  if (coroutine && (multi_proc || options.fork_merge || !is_set(calls->on_schedule)))
+    throw py::value_error("coroutine stages take no multi_proc or merge, and need on_schedule");
+  if (coroutine)
+    spec->async_node = coroutine_stage(std::move(calls));
+  else
+    spec->handlers.push_back(multi_proc ? process_handler(std::move(calls), options)
+                                        : python_handler(std::move(calls)));
   spec->accepts_errors.push_back(false);
   spec->options = std::move(options);
   return StageHandle{std::make_shared<detail::ErasedStage<Ref, Ref>>(std::move(spec))};
@@ -283,6 +252,7 @@ class Run {
             chain(stages), sink_)) {
     core_->context().on_abort([this] { sink_.queue().abort(); });
     core_->on_finished([this] { sink_.queue().close(); });
+    SignalsStayWithPython signals;
     core_->start();
   }
   Run(const Run&) = delete;
@@ -407,6 +377,44 @@ class Run {
 
 }  // namespace
 
+Error handler_failure(const StageCalls& calls) {
+  if (PyErr_ExceptionMatches(PyExc_Exception)) return take_python_error();
+  PyObject *type = nullptr, *value = nullptr, *trace = nullptr;
+  PyErr_Fetch(&type, &value, &trace);
+  PyErr_NormalizeException(&type, &value, &trace);
+  if (trace && value) PyException_SetTraceback(value, trace);
+  std::string name = type ? reinterpret_cast<PyTypeObject*>(type)->tp_name : "an exception";
+  notify(calls.on_interrupt, value ? value : Py_None);
+  Py_XDECREF(type);
+  Py_XDECREF(value);
+  Py_XDECREF(trace);
+  return Error{.kind = ErrorKind::kill_switch, .message = "interrupted by " + name};
+}
+
+PyObject* python_state(WorkerState& state) {
+  if (Ref* existing = state.get<Ref>("pipevine.state")) return existing->get();
+  PyObject* values = PyDict_New();
+  PyObject* made = values ? PyObject_CallOneArg(worker_state_type, values) : nullptr;
+  Py_XDECREF(values);
+  if (!made) return nullptr;
+  return state.set<Ref>("pipevine.state", Ref::steal(made)).get();
+}
+
+Result<Ref> settle(const StageCalls& calls, PyObject* out) {
+  Ref value = Ref::steal(out);
+  if (PyObject_TypeCheck(out, reinterpret_cast<PyTypeObject*>(err_type)))
+    return std::unexpected(Error{.kind = ErrorKind::handler, .message = text_of(out)});
+  if (PyObject_TypeCheck(out, reinterpret_cast<PyTypeObject*>(kill_switch_type))) {
+    PyObject* reason = PyObject_GetAttrString(out, "reason");
+    std::string text = reason ? text_of(reason) : "kill switch";
+    if (!reason) PyErr_Clear();
+    notify(calls.on_kill, reason ? reason : Py_None);
+    Py_XDECREF(reason);
+    return std::unexpected(Error{.kind = ErrorKind::kill_switch, .message = std::move(text)});
+  }
+  return value;
+}
+
 Error take_python_error() {
   PyObject *type = nullptr, *value = nullptr, *trace = nullptr;
   PyErr_Fetch(&type, &value, &trace);
@@ -462,7 +470,8 @@ void add_pipeline(py::module_& module) {
            py::arg("buffer"), py::arg("retries"), py::arg("attempts"), py::arg("merge"),
            py::arg("on_failed"), py::arg("name"), py::arg("on_await"), py::arg("on_interrupt"),
            py::arg("on_kill"), py::arg("on_output"), py::arg("on_path_failed"),
-           py::arg("multi_proc") = false);
+           py::arg("multi_proc") = false, py::arg("coroutine") = false,
+           py::arg("on_schedule") = py::none());
 
   py::class_<Run>(module, "Run", "One run of a source through stages, started when made.")
       .def(py::init(

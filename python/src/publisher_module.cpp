@@ -53,6 +53,7 @@ class Publisher {
         notify(hook, text);
         Py_DECREF(text);
       };
+    SignalsStayWithPython signals;  // for the publisher's worker thread
     publisher_ = std::make_unique<state::ToolStatePublisher>(std::move(options));
   }
 

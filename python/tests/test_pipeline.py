@@ -1,6 +1,7 @@
 """pipevine pipelines on the engine: the seed README's examples and PYTHON.md's behaviours."""
 
 import asyncio
+import os
 import threading
 import time
 
@@ -223,24 +224,76 @@ async def test_async_handlers_run_on_the_callers_loop_and_share_its_objects():
     assert all(l is loop for l in loops)
 
 
-async def test_many_async_items_are_in_flight_at_once():
+async def test_many_async_items_are_in_flight_at_once_without_a_thread_each():
     in_flight = 0
     most = 0
+    most_threads = 0
 
-    @work_pool(num_workers=50, buffer=50)
+    @work_pool(num_workers=300, buffer=10)
     async def slow(item, state):
-        nonlocal in_flight, most
+        nonlocal in_flight, most, most_threads
         in_flight += 1
         most = max(most, in_flight)
-        await asyncio.sleep(0.05)
+        most_threads = max(most_threads, len(os.listdir("/proc/self/task")))
+        await asyncio.sleep(0.2)
         in_flight -= 1
         return item
 
     started = time.monotonic()
-    result = await (Pipeline(range(200)) >> slow).run()
-    assert result.processed == 200
-    assert most >= 25
-    assert time.monotonic() - started < 5  # 200 x 50 ms one at a time would be 10 s
+    result = await (Pipeline(range(900)) >> slow).run()
+    assert result.processed == 900
+    assert most == 300  # every worker awaiting at once, never more
+    # Coroutine frames on the engine's event loop, not a thread per worker (the old front had
+    # one engine thread blocked per awaiting item).
+    assert most_threads < 30
+    assert time.monotonic() - started < 10  # 900 x 200 ms one at a time would be 180 s
+
+
+async def test_async_stages_back_to_back_with_small_buffers_keep_flowing():
+    @work_pool(num_workers=8, buffer=2)
+    async def first(item, state):
+        await asyncio.sleep(0)
+        return item * 2
+
+    @work_pool(buffer=1)
+    async def second(item, state):
+        await asyncio.sleep(0)
+        return item + 1
+
+    result = await asyncio.wait_for((Pipeline(range(2000)) >> first >> second).run(), 30)
+    assert result.processed == 2000 and result.failed == 0
+
+
+async def test_a_kill_switch_cancels_the_coroutines_still_awaiting():
+    waiting = 0
+    cancelled = 0
+
+    @work_pool(num_workers=25)  # a worker free for the last item while 20 wait
+    async def hang(item, state):
+        nonlocal waiting, cancelled
+        if item == 20:
+            return item
+        waiting += 1
+        try:
+            await asyncio.sleep(60)
+        except asyncio.CancelledError:
+            cancelled += 1
+            raise
+        return item
+
+    @work_pool()
+    def stop(item, state):
+        return KillSwitch("enough")
+
+    started = time.monotonic()
+    result = await asyncio.wait_for((Pipeline(range(21)) >> hang >> stop).run(), 10)
+    assert result == Err("enough")
+    assert time.monotonic() - started < 5
+    for _ in range(100):  # the cancellations land on this loop
+        if cancelled == waiting:
+            break
+        await asyncio.sleep(0.01)
+    assert waiting == 20 and cancelled == 20
 
 
 async def test_a_kill_switch_stops_the_run_with_its_reason():

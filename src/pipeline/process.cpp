@@ -204,8 +204,17 @@ Result<std::unique_ptr<ChildProcess>> ChildProcess::spawn(const std::string& han
   std::vector<char*> argv;
   for (std::string& argument : command) argv.push_back(argument.data());
   argv.push_back(nullptr);
+  // The worker starts with no signal blocked, whatever the spawning thread blocks (a program's
+  // threads often block SIGINT and SIGTERM to take them on one thread; the worker has its own).
+  posix_spawnattr_t attributes;
+  posix_spawnattr_init(&attributes);
+  sigset_t none;
+  sigemptyset(&none);
+  posix_spawnattr_setsigmask(&attributes, &none);
+  posix_spawnattr_setflags(&attributes, POSIX_SPAWN_SETSIGMASK);
   pid_t pid = 0;
-  const int spawned = ::posix_spawn(&pid, program, &actions, nullptr, argv.data(), envp.data());
+  const int spawned = ::posix_spawn(&pid, program, &actions, &attributes, argv.data(), envp.data());
+  posix_spawnattr_destroy(&attributes);
   posix_spawn_file_actions_destroy(&actions);
   ::close(to_child[0]);
   ::close(from_child[1]);

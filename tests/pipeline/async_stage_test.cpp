@@ -74,6 +74,26 @@ TEST(AsyncStage, MixesFreelyWithPlainStages) {
   EXPECT_EQ(out, (std::vector<std::string>{"2", "4", "6", "8"}));
 }
 
+// Two coroutine stages back to back with small buffers: while the run's thread that carries the
+// first stage's results waits for room downstream, another carries the second's on, so neither
+// stage waits on the other for ever.
+TEST(AsyncStage, CoroutineStagesBackToBackWithFullBuffersKeepFlowing) {
+  tendril::testing::Watchdog watchdog(30s, "coroutine stages back to back");
+  auto first =
+      td::work_pool({.buffer = 2, .num_workers = 4}, [](int x, td::WorkerState&) -> td::Task<int> {
+        co_await td::sleep_for(100us);
+        co_return x * 2;
+      });
+  auto second = td::work_pool({.buffer = 1}, [](int x, td::WorkerState&) -> td::Task<int> {
+    co_await td::sleep_for(200us);
+    co_return x + 1;
+  });
+  auto result = (td::Pipeline(std::views::iota(0, 500)) >> first >> second).run();
+  ASSERT_TRUE(result) << result.error().describe();
+  EXPECT_EQ(result->processed, 500u);
+  EXPECT_EQ(result->failed, 0u);
+}
+
 TEST(AsyncStage, AwaitsRealSocketsAgainstALoopbackHttpServer) {
   tendril::testing::Watchdog watchdog(30s, "http fetch");
   mini_http::Server server;

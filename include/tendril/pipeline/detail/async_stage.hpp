@@ -159,7 +159,10 @@ class AsyncStageNode final : public NodeBase,
 
   // NodeBase
   std::size_t workers() const override { return workers_.size(); }
-  std::size_t threads() const override { return 0; }  // frames, not threads
+  // Its workers are frames, not threads; one thread is the stage's, for the one that carries
+  // its results on (try_run) and may wait for room downstream meanwhile: with none, two
+  // coroutine stages back to back could both wait for ever.
+  std::size_t threads() const override { return 1; }
   Runner& runner() override { return *this; }
   void bind(Scheduler& scheduler) override {
     scheduler_ = &scheduler;
@@ -178,9 +181,12 @@ class AsyncStageNode final : public NodeBase,
                  });
   }
 
-  // Runner: results of finished coroutines first, then items waiting for a worker.
+  // Runner: results of finished coroutines first, then items waiting for a worker. One thread
+  // at a time carries results on (it may wait for room downstream), so a run needs one thread
+  // for this stage however many coroutines it has in flight.
   bool try_run() override {
-    if (done_size_.load(std::memory_order_acquire) > 0) {
+    if (done_size_.load(std::memory_order_acquire) > 0 &&
+        !carrying_.exchange(true, std::memory_order_acquire)) {
       std::unique_lock lock(done_mutex_);
       if (!done_.empty()) {
         Done done = std::move(done_.front());
@@ -189,8 +195,11 @@ class AsyncStageNode final : public NodeBase,
         queued_items_->fetch_sub(1, std::memory_order_relaxed);
         lock.unlock();
         pass_on(done.worker, std::move(done.value));
+        carrying_.store(false, std::memory_order_release);
         return true;
       }
+      lock.unlock();
+      carrying_.store(false, std::memory_order_release);
     }
     std::uint32_t worker;
     Envelope<In> item;
@@ -303,6 +312,8 @@ class AsyncStageNode final : public NodeBase,
   Lane<In> lane_;  // items waiting for a worker, and the workers' seats
   std::vector<std::unique_ptr<Worker>> workers_;
   std::atomic<std::size_t> in_flight_{0};
+
+  std::atomic<bool> carrying_{false};  // a thread is carrying a result on
 
   std::mutex done_mutex_;
   std::deque<Done> done_;  // guarded by done_mutex_: finished coroutines

@@ -69,7 +69,7 @@ class NodeBase {
  public:
   virtual ~NodeBase() = default;
   virtual std::size_t workers() const = 0;
-  // Threads the run needs for it: one per worker for plain handlers, none for coroutines.
+  // Threads the run needs for it: one per worker for plain handlers, one for coroutines.
   virtual std::size_t threads() const { return workers(); }
   virtual Runner& runner() = 0;
   virtual void bind(Scheduler& scheduler) = 0;  // before the run starts
