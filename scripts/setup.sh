@@ -6,7 +6,8 @@ packages=(cmake ninja-build g++ ccache pkg-config googletest libgtest-dev libben
           libfmt-dev libcli11-dev nlohmann-json3-dev libssl-dev libtbb-dev libhiredis-dev
           redis-server libasio-dev bsdutils valgrind bc graphviz clang-format git
           clang-16 libclang-rt-16-dev python3 python3-jsonschema go-md2man groff-base
-          python3-dev pybind11-dev python3-pytest python3-pytest-asyncio)
+          python3-dev pybind11-dev python3-pytest python3-pytest-asyncio python3-pip
+          python3-setuptools python3-wheel)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
