@@ -67,12 +67,16 @@ class Disarm {
       done = pending_->done;
     }
     if (done || _Py_IsFinalizing()) return;
-    EngineGil gil;
+    // Not EngineGil: a frame the run's end destroys goes on the thread that ends the run, a
+    // Python thread whose own thread state must be used (EngineGil keeps one of its own per
+    // thread, for engine threads, and would release it after Python deleted the thread's).
+    const PyGILState_STATE gil = PyGILState_Ensure();
     PyObject* cancelled = PyObject_CallMethod(future_.get(), "cancel", nullptr);
     if (cancelled)
       Py_DECREF(cancelled);
     else
       PyErr_Clear();
+    PyGILState_Release(gil);
   }
 
  private:
