@@ -75,8 +75,35 @@ async def asyncio_pool(source, handler, workers, buffer=10):
     return done
 
 
+async def asyncio_async_pool(source, handler, workers, buffer=10):
+    """One stage of `workers` asyncio tasks sharing an asyncio.Queue, awaiting the handler
+    (what the original's work_pool does for an async def handler)."""
+    inbound: asyncio.Queue = asyncio.Queue(buffer)
+    done = 0
+
+    async def worker():
+        nonlocal done
+        state = {}
+        while (item := await inbound.get()) is not SENTINEL:
+            await handler(item, state)
+            done += 1
+
+    tasks = [asyncio.ensure_future(worker()) for _ in range(workers)]
+    for item in source:
+        await inbound.put(item)
+    for _ in range(workers):
+        await inbound.put(SENTINEL)
+    await asyncio.gather(*tasks)
+    return done
+
+
 def inc(x, state):
     return x + 1
+
+
+async def wait_a_little(x, state):
+    await asyncio.sleep(0.01)  # an I/O call's wait
+    return x
 
 
 def record(chart, label, unit, values, ours):
@@ -118,6 +145,22 @@ def main() -> None:
                name.startswith("pipevine"))
     ratio = statistics.median(rates["pipevine (Tendril)"]) / statistics.median(rates["plain asyncio"])
     print(f"  ratio: {ratio:.2f}x")
+
+    waits, workers = 20 * 200, 200
+    stage = work_pool(buffer=10, num_workers=workers)(wait_a_little)
+    ours, peer = [], []
+    for _ in range(runs):
+        started = time.perf_counter()
+        assert asyncio.run((Pipeline(range(waits)) >> stage).run()).processed == waits
+        ours.append(waits / (time.perf_counter() - started))
+        started = time.perf_counter()
+        assert asyncio.run(asyncio_async_pool(range(waits), wait_a_little, workers)) == waits
+        peer.append(waits / (time.perf_counter() - started))
+    print(f"async def awaiting 10 ms, {workers} workers, {waits:,} items (items/s; the limit is "
+          f"{workers / 0.01:,.0f}): pipevine {spread(ours)}, asyncio tasks {spread(peer)}")
+    unit = "items per second (higher is better)"
+    record("python_async", "pipevine (Tendril)", unit, ours, True)
+    record("python_async", "plain asyncio tasks", unit, peer, False)
 
     block = os.urandom(4 << 20)
 

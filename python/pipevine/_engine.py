@@ -57,7 +57,9 @@ class RunContext:
         engine waits on without a thread. Cancelled with the run."""
         if self.loop is None or self.loop.is_closed():
             raise RuntimeError("an awaitable handler needs a running event loop")
-        future = asyncio.run_coroutine_threadsafe(_awaitable(awaitable), self.loop)
+        if not asyncio.iscoroutine(awaitable):
+            awaitable = _awaitable(awaitable)  # a future or another awaitable: wrapped once
+        future = asyncio.run_coroutine_threadsafe(awaitable, self.loop)
         self.inflight.add(future)
         future.add_done_callback(self.inflight.discard)
         if self.cancel_reason is not None:
