@@ -53,17 +53,17 @@ async def asyncio_pipeline(source, handlers, buffer=10):
     return count
 
 
-async def asyncio_pool(source, handler, workers, buffer=10):
-    """One stage of `workers` workers sharing an asyncio.Queue, each handler call sent to the
-    default executor (threads), as a plain-asyncio program would do for GIL-releasing work."""
+async def asyncio_pool(source, call, workers, buffer=10):
+    """One stage of `workers` asyncio tasks sharing an asyncio.Queue(buffer), each awaiting
+    call(item) per item: the original's work_pool for an async def handler, or a plain-asyncio
+    program sending GIL-releasing work to the default executor."""
     inbound: asyncio.Queue = asyncio.Queue(buffer)
-    loop = asyncio.get_running_loop()
     done = 0
 
     async def worker():
         nonlocal done
         while (item := await inbound.get()) is not SENTINEL:
-            await loop.run_in_executor(None, handler, item, None)
+            await call(item)
             done += 1
 
     tasks = [asyncio.ensure_future(worker()) for _ in range(workers)]
@@ -75,26 +75,9 @@ async def asyncio_pool(source, handler, workers, buffer=10):
     return done
 
 
-async def asyncio_async_pool(source, handler, workers, buffer=10):
-    """One stage of `workers` asyncio tasks sharing an asyncio.Queue, awaiting the handler
-    (what the original's work_pool does for an async def handler)."""
-    inbound: asyncio.Queue = asyncio.Queue(buffer)
-    done = 0
-
-    async def worker():
-        nonlocal done
-        state = {}
-        while (item := await inbound.get()) is not SENTINEL:
-            await handler(item, state)
-            done += 1
-
-    tasks = [asyncio.ensure_future(worker()) for _ in range(workers)]
-    for item in source:
-        await inbound.put(item)
-    for _ in range(workers):
-        await inbound.put(SENTINEL)
-    await asyncio.gather(*tasks)
-    return done
+def in_executor(handler):
+    """call(item) for asyncio_pool: handler(item, None) on the running loop's default executor."""
+    return lambda item: asyncio.get_running_loop().run_in_executor(None, handler, item, None)
 
 
 def inc(x, state):
@@ -154,7 +137,8 @@ def main() -> None:
         assert asyncio.run((Pipeline(range(waits)) >> stage).run()).processed == waits
         ours.append(waits / (time.perf_counter() - started))
         started = time.perf_counter()
-        assert asyncio.run(asyncio_async_pool(range(waits), wait_a_little, workers)) == waits
+        peer_run = asyncio_pool(range(waits), lambda item: wait_a_little(item, None), workers)
+        assert asyncio.run(peer_run) == waits
         peer.append(waits / (time.perf_counter() - started))
     print(f"async def awaiting 10 ms, {workers} workers, {waits:,} items (items/s; the limit is "
           f"{workers / 0.01:,.0f}): pipevine {spread(ours)}, asyncio tasks {spread(peer)}")
@@ -176,7 +160,7 @@ def main() -> None:
             assert asyncio.run((Pipeline(range(hashes)) >> stage).run()).processed == hashes
             ours.append(hashes * 4 / (time.perf_counter() - started))
             started = time.perf_counter()
-            assert asyncio.run(asyncio_pool(range(hashes), digest, workers)) == hashes
+            assert asyncio.run(asyncio_pool(range(hashes), in_executor(digest), workers)) == hashes
             peer.append(hashes * 4 / (time.perf_counter() - started))
         print(f"sha256 of 4 MiB blocks, {workers} worker(s) (MiB/s): pipevine {spread(ours)}, "
               f"asyncio + executor {spread(peer)}")
