@@ -131,19 +131,27 @@ def main() -> None:
 
     waits, workers = 20 * 200, 200
     stage = work_pool(buffer=10, num_workers=workers)(wait_a_little)
-    ours, peer = [], []
+    # A plain function returning the coroutine: awaited by an engine thread per item, as every
+    # async handler was before async def stages became coroutine stages.
+    threaded = work_pool(buffer=10, num_workers=workers)(lambda x, s: wait_a_little(x, s))
+    ours, by_threads, peer = [], [], []
     for _ in range(runs):
         started = time.perf_counter()
         assert asyncio.run((Pipeline(range(waits)) >> stage).run()).processed == waits
         ours.append(waits / (time.perf_counter() - started))
         started = time.perf_counter()
+        assert asyncio.run((Pipeline(range(waits)) >> threaded).run()).processed == waits
+        by_threads.append(waits / (time.perf_counter() - started))
+        started = time.perf_counter()
         peer_run = asyncio_pool(range(waits), lambda item: wait_a_little(item, None), workers)
         assert asyncio.run(peer_run) == waits
         peer.append(waits / (time.perf_counter() - started))
     print(f"async def awaiting 10 ms, {workers} workers, {waits:,} items (items/s; the limit is "
-          f"{workers / 0.01:,.0f}): pipevine {spread(ours)}, asyncio tasks {spread(peer)}")
+          f"{workers / 0.01:,.0f}): pipevine {spread(ours)}, pipevine with a thread per "
+          f"awaiting item {spread(by_threads)}, asyncio tasks {spread(peer)}")
     unit = "items per second (higher is better)"
     record("python_async", "pipevine (Tendril)", unit, ours, True)
+    record("python_async", "pipevine, a thread per awaiting item", unit, by_threads, True)
     record("python_async", "plain asyncio tasks", unit, peer, False)
 
     block = os.urandom(4 << 20)
