@@ -3,7 +3,6 @@
 #include <algorithm>
 #include <atomic>
 #include <cerrno>
-#include <condition_variable>
 #include <cstdio>
 #include <cstring>
 #include <deque>
@@ -23,6 +22,7 @@
 #include "sink_file.hpp"
 #include "tendril/core/retry.hpp"
 #include "tendril/redis/connection.hpp"
+#include "wake_word.hpp"
 
 namespace tendril::state {
 
@@ -100,10 +100,19 @@ struct ToolStatePublisher::Impl {
   void run() {
     std::unique_lock lock(mutex);
     for (;;) {
-      wake.wait_for(lock, options.flush_interval, [&] {
+      const auto wanted = [&] {
         return stopping || flush_requested ||
-               pending.load(std::memory_order_relaxed) >= options.batch_size;
-      });
+               pending.load(std::memory_order_seq_cst) >= options.batch_size;
+      };
+      const auto until = Clock::now() + options.flush_interval;
+      for (;;) {
+        const std::uint32_t seen = wake.epoch();  // before the look: no notify after it is lost
+        const auto now = Clock::now();
+        if (wanted() || now >= until) break;
+        lock.unlock();
+        wake.sleep(seen, until - now);
+        lock.lock();
+      }
       flush_requested = false;
       const bool stop = stopping;
       const auto deadline = stop_deadline;
@@ -133,8 +142,7 @@ struct ToolStatePublisher::Impl {
       return false;
     }
     ++published;
-    if (pending.fetch_add(1, std::memory_order_relaxed) + 1 == options.batch_size)
-      wake.notify_one();
+    if (pending.fetch_add(1, std::memory_order_seq_cst) + 1 == options.batch_size) wake.notify();
     return true;
   }
 
@@ -393,8 +401,8 @@ struct ToolStatePublisher::Impl {
   Clock::time_point retry_at{};
 
   std::mutex mutex;
-  std::condition_variable wake;
-  bool stopping = false;              // guarded by mutex
+  WakeWord wake;          // the worker sleeps on it; publishers, flush() and shutdown() wake it
+  bool stopping = false;  // guarded by mutex
   bool flush_requested = false;       // guarded by mutex: flush() wants a drain now
   Clock::time_point stop_deadline{};  // guarded by mutex
   std::thread worker;
@@ -436,7 +444,7 @@ bool ToolStatePublisher::shutdown(std::chrono::milliseconds timeout) {
     impl.stopping = true;
     impl.stop_deadline = Clock::now() + timeout;
   }
-  impl.wake.notify_one();
+  impl.wake.notify();
   if (impl.worker.joinable()) impl.worker.join();
   return impl.depth.load() == 0 && impl.pending.load() == 0 && impl.dropped.load() == 0;
 }
@@ -449,7 +457,7 @@ bool ToolStatePublisher::flush(std::chrono::milliseconds timeout) {
     std::lock_guard lock(impl.mutex);
     impl.flush_requested = true;
   }
-  impl.wake.notify_one();
+  impl.wake.notify();
   const auto settled = [&] {  // every state published before the call is sent, lost or superseded
     return impl.sent.load() + impl.dropped.load() + impl.superseded.load() >= target;
   };

@@ -100,6 +100,24 @@ TEST(Publisher, OneStreamEntryPerFlushInTheRealWireFormat) {
   EXPECT_EQ(publisher.stats().sent, 5u);
 }
 
+// A full batch that lands just as the worker goes back to sleep still wakes it: each state is
+// published the moment the one before was sent, 5,000 times, and none waits for the one-minute
+// interval. (The worker once slept on a condition variable that publish() notified without
+// its mutex; a notify between the worker's look and its wait was lost.)
+TEST(Publisher, AFullBatchLandingAsTheWorkerGoesToSleepStillWakesIt) {
+  tendril::testing::Watchdog watchdog(60s, "batch as the worker sleeps");
+  RedisServer server;
+  ts::ToolStatePublisher publisher(
+      {.flush_interval = 60s, .batch_size = 1, .endpoint = server.endpoint()});
+  for (std::uint64_t round = 1; round <= 5000; ++round) {
+    publisher.publish(numbered(0, static_cast<int>(round)));
+    const auto deadline = std::chrono::steady_clock::now() + 5s;
+    while (publisher.stats().sent < round)  // no sleep: the next publish follows at once
+      ASSERT_LT(std::chrono::steady_clock::now(), deadline)
+          << "round " << round << ": the state waited for the interval";
+  }
+}
+
 TEST(Publisher, FewerThanABatchAreFlushedOnTheInterval) {
   tendril::testing::Watchdog watchdog(30s, "interval flush");
   RedisServer server;
