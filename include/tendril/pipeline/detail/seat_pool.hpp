@@ -1,8 +1,9 @@
 // tendril/pipeline/detail/seat_pool.hpp — which workers of a stage are free, lock-free.
 //
-// One bit per worker seat, set while the seat is free. try_acquire() and release() are
-// thread-safe; acquiring a seat synchronises with its last release (acquire/release), so the
-// worker's state and counters pass cleanly from one thread to the next.
+// One bit per worker seat, set while the seat is free; a stage with one seat uses a BiasedSeat
+// instead. try_acquire() and release() are thread-safe; acquiring a seat synchronises with its
+// last release (acquire/release), so the worker's state and counters pass cleanly from one
+// thread to the next.
 #pragma once
 
 #include <atomic>
@@ -11,26 +12,26 @@
 #include <cstdint>
 #include <vector>
 
+#include "tendril/core/biased_seat.hpp"
+
 namespace tendril::detail {
 
 class SeatPool {
  public:
   // The first 64 seats live in one word held inline (the common case costs one CAS); more
-  // seats spill into further words. A single seat is taken with one exchange and let go with
-  // a plain store: no locked instruction on release, the common stage's hot path.
+  // seats spill into further words. A single seat, the common stage's, is a BiasedSeat: the
+  // thread that carries the stage's items takes it with no locked instruction at all.
   explicit SeatPool(std::size_t count)
       : single_(count == 1), extra_(count > 64 ? (count - 1) / 64 : 0) {
+    if (single_) return;
     for (std::size_t i = 0; i < count; ++i)
       word(i / 64).fetch_or(bit(i), std::memory_order_relaxed);
   }
 
   bool try_acquire(std::uint32_t& seat) {
     if (single_) {
-      if (first_.load(std::memory_order_relaxed) == 0 ||
-          first_.exchange(0, std::memory_order_acquire) == 0)
-        return false;
       seat = 0;
-      return true;
+      return only_.try_acquire();
     }
     if (take(first_, 0, seat)) return true;
     for (std::size_t w = 0; w < extra_.size(); ++w)
@@ -39,13 +40,14 @@ class SeatPool {
   }
 
   void release(std::uint32_t seat) {
-    if (single_)  // held, so the word is 0: setting it is all a fetch_or would do
-      first_.store(1, std::memory_order_release);
+    if (single_)
+      only_.release();
     else
       word(seat / 64).fetch_or(bit(seat), std::memory_order_release);
   }
 
   bool any_free() const {
+    if (single_) return only_.looks_free();
     if (first_.load(std::memory_order_relaxed)) return true;
     for (const auto& w : extra_)
       if (w.load(std::memory_order_relaxed)) return true;
@@ -72,6 +74,7 @@ class SeatPool {
   }
 
   const bool single_;
+  BiasedSeat only_;  // the seat when there is one
   std::atomic<std::uint64_t> first_{0};
   std::vector<std::atomic<std::uint64_t>> extra_;
 };

@@ -16,6 +16,7 @@
 #include <typeindex>
 #include <utility>
 
+#include "tendril/core/biased_seat.hpp"
 #include "tendril/core/scheduler.hpp"
 #include "tendril/pipeline/detail/channel.hpp"
 #include "tendril/pipeline/detail/run_context.hpp"
@@ -58,11 +59,10 @@ class SourceRunner final : public SourceRunnerBase, public SeatOwner {
       : cursor_(std::move(cursor)), first_(first), context_(context) {}
 
   bool try_run() override {
-    if (exhausted_.load(std::memory_order_acquire) || busy_.load(std::memory_order_relaxed) ||
-        !first_.can_accept() || busy_.exchange(true, std::memory_order_acquire))
+    if (exhausted_.load(std::memory_order_acquire) || !first_.can_accept() || !seat_.try_acquire())
       return false;
     if (exhausted_.load(std::memory_order_relaxed)) {
-      busy_.store(false, std::memory_order_release);
+      seat_.release();
       return false;
     }
     std::optional<T> item;
@@ -77,7 +77,7 @@ class SourceRunner final : public SourceRunnerBase, public SeatOwner {
     }
     if (!item) {
       exhausted_.store(true, std::memory_order_release);
-      busy_.store(false, std::memory_order_release);
+      seat_.release();
       return true;
     }
     ++produced_;
@@ -85,11 +85,11 @@ class SourceRunner final : public SourceRunnerBase, public SeatOwner {
     first_.accept(Envelope<T>{std::move(*item)}, lease);
     return true;
   }
-  void release_seat(std::uint32_t) override { busy_.store(false, std::memory_order_release); }
+  void release_seat(std::uint32_t) override { seat_.release(); }
   // Worth another thread when the first stage has a free worker (parallel work), or when
   // pulling is slow enough (an I/O source) that pulling ahead overlaps with the stages.
   bool runnable() const override {
-    return !exhausted_.load(std::memory_order_relaxed) && !busy_.load(std::memory_order_relaxed) &&
+    return !exhausted_.load(std::memory_order_relaxed) && seat_.looks_free() &&
            first_.can_accept() && (first_.has_free_worker() || cost_ns() >= kSlowPullNs);
   }
   std::uint64_t cost_ns() const override { return cost_ns_.load(std::memory_order_relaxed); }
@@ -118,7 +118,7 @@ class SourceRunner final : public SourceRunnerBase, public SeatOwner {
   std::uint32_t until_sample_ = 1;  // touched by the source's seat holder only
   std::atomic<std::uint64_t> cost_ns_{0};
   RunContext& context_;
-  std::atomic<bool> busy_{false};
+  BiasedSeat seat_;  // held while pulling, and while the pulled item enters the first stage
   std::atomic<bool> exhausted_{false};
   std::uint64_t produced_ = 0;  // written by the seat holder; read after the run
 };
