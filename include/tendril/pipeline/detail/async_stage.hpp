@@ -33,8 +33,8 @@
 #include "tendril/pipeline/detail/channel.hpp"
 #include "tendril/pipeline/detail/lane.hpp"
 #include "tendril/pipeline/detail/run_context.hpp"
+#include "tendril/pipeline/detail/stage_spec.hpp"
 #include "tendril/pipeline/detail/stage_worker.hpp"
-#include "tendril/pipeline/stage.hpp"
 
 namespace tendril::detail {
 

@@ -134,37 +134,53 @@ Result<T> to_result(Carried<T>&& carried) {
 
 // A handler in the one shape the engine calls: it takes ownership of a Carried<In> (holding a
 // value unless the handler accepts errors) and returns Carried<Out>. Exceptions pass through;
-// the stage turns them into errors.
+// the stage turns them into errors. DirectHandler<F> is that shape for one handler type, called
+// without indirection; ErasedHandler holds any of them.
+template <class F>
+class DirectHandler {
+  using traits = handler_traits<F>;
+
+ public:
+  using In = typename traits::input;
+  using Out = typename traits::output;
+
+  explicit DirectHandler(F fn) : fn_(std::move(fn)) {}
+
+  Carried<Out> operator()(Carried<In>&& input, WorkerState& state) {
+    if constexpr (traits::returns_result) {
+      return to_carried<Out>(output(std::move(input), state));
+    } else {
+      return Carried<Out>(output(std::move(input), state));
+    }
+  }
+
+ private:
+  decltype(auto) output(Carried<In>&& input, WorkerState& state) {
+    if constexpr (traits::accepts_errors) {
+      return call(to_result(std::move(input)), state);
+    } else {
+      return call(std::move(*input), state);
+    }
+  }
+  template <class Arg>
+  decltype(auto) call(Arg&& arg, WorkerState& state) {
+    if constexpr (traits::takes_state) {
+      return std::invoke(fn_, std::forward<Arg>(arg), state);
+    } else {
+      return std::invoke(fn_, std::forward<Arg>(arg));
+    }
+  }
+
+  F fn_;
+};
+
 template <class In, class Out>
 using ErasedHandler = std::function<Carried<Out>(Carried<In>&&, WorkerState&)>;
 
 template <class F>
 auto erase_handler(F fn) {
-  using traits = handler_traits<F>;
-  using In = typename traits::input;
-  using Out = typename traits::output;
-  return ErasedHandler<In, Out>(
-      [fn = std::move(fn)](Carried<In>&& input, WorkerState& state) mutable -> Carried<Out> {
-        auto call = [&](auto&& arg) -> decltype(auto) {
-          if constexpr (traits::takes_state) {
-            return std::invoke(fn, std::forward<decltype(arg)>(arg), state);
-          } else {
-            return std::invoke(fn, std::forward<decltype(arg)>(arg));
-          }
-        };
-        auto output = [&]() -> decltype(auto) {
-          if constexpr (traits::accepts_errors) {
-            return call(to_result(std::move(input)));
-          } else {
-            return call(std::move(*input));
-          }
-        };
-        if constexpr (traits::returns_result) {
-          return to_carried<Out>(output());
-        } else {
-          return Carried<Out>(output());
-        }
-      });
+  using Direct = DirectHandler<F>;
+  return ErasedHandler<typename Direct::In, typename Direct::Out>(Direct(std::move(fn)));
 }
 
 }  // namespace tendril::detail

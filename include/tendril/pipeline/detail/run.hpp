@@ -46,11 +46,13 @@ class ErasedStage final : public StageSpecBase {
   Built instantiate(std::string name, InletBase& downstream, RunContext& context) const override {
     if (spec_->async_node)
       return spec_->async_node(spec_->options, std::move(name), downstream, context);
+    if (spec_->direct_node) return spec_->direct_node(spec_, std::move(name), downstream, context);
     auto& out = static_cast<Inlet<Out>&>(downstream);
     if (spec_->fork())
-      return built(
-          std::make_unique<StageNode<In, Out, true>>(spec_, std::move(name), out, context));
-    return built(std::make_unique<StageNode<In, Out, false>>(spec_, std::move(name), out, context));
+      return built(std::make_unique<StageNode<In, Out, true>>(
+          spec_, spec_->handlers, spec_->accepts_errors, std::move(name), out, context));
+    return built(std::make_unique<StageNode<In, Out, false>>(
+        spec_, spec_->handlers, spec_->accepts_errors, std::move(name), out, context));
   }
 
  private:

@@ -29,16 +29,19 @@
 #include "tendril/pipeline/detail/lane.hpp"
 #include "tendril/pipeline/detail/reorderer.hpp"
 #include "tendril/pipeline/detail/run_context.hpp"
+#include "tendril/pipeline/detail/stage_spec.hpp"
 #include "tendril/pipeline/detail/stage_worker.hpp"
-#include "tendril/pipeline/stage.hpp"
 
 namespace tendril::detail {
 
-template <class In, class Out, bool Fork>
+template <class In, class Out, bool Fork, class Handler = ErasedHandler<In, Out>>
 class StageNode final : public NodeBase, public Inlet<In>, public Runner, public SeatOwner {
  public:
-  StageNode(std::shared_ptr<const StageSpec<In, Out>> spec, std::string name,
-            Inlet<Out>& downstream, RunContext& context)
+  // Worker i runs a copy of handlers[i % size], which takes upstream errors when
+  // accepts_errors[i % size].
+  StageNode(std::shared_ptr<const StageSpec<In, Out>> spec, const std::vector<Handler>& handlers,
+            const std::vector<bool>& accepts_errors, std::string name, Inlet<Out>& downstream,
+            RunContext& context)
       : spec_(std::move(spec)),
         core_(spec_->options, std::move(name), downstream, context),
         ordered_(core_.options.ordered && (Fork || core_.options.num_workers > 1)),
@@ -53,9 +56,9 @@ class StageNode final : public NodeBase, public Inlet<In>, public Runner, public
       lanes_.push_back(std::make_unique<Lane<In>>(options.buffer, options.num_workers));
     }
     for (std::size_t i = 0; i < options.num_workers; ++i) {
-      const std::size_t h = i % spec_->handlers.size();
+      const std::size_t h = i % handlers.size();
       workers_.push_back(std::make_unique<Worker>(WorkerState(core_.name, i, context.stop_token()),
-                                                  spec_->handlers[h], spec_->accepts_errors[h]));
+                                                  handlers[h], accepts_errors[h]));
     }
     context.on_abort([this] {
       for (auto& lane : lanes_) lane->abort();
@@ -137,8 +140,8 @@ class StageNode final : public NodeBase, public Inlet<In>, public Runner, public
 
   // Handler time is measured on every call while calls are long, and on one call in
   // kSampleEvery while they are short (the clock would cost more than the handler).
-  struct Worker : StageWorker<ErasedHandler<In, Out>> {
-    using StageWorker<ErasedHandler<In, Out>>::StageWorker;
+  struct Worker : StageWorker<Handler> {
+    using StageWorker<Handler>::StageWorker;
     std::uint32_t sample_every = 1;
     std::uint32_t until_sample = 1;
   };
@@ -259,5 +262,20 @@ class StageNode final : public NodeBase, public Inlet<In>, public Runner, public
   ForkJoin<In, Out> fork_join_;  // fork mode only
   Reorderer<Out> reorderer_;
 };
+
+// The node of a stage as built for one run: workers calling `handler` directly when the stage
+// has one plain handler and no fork (work_pool knows its type), else through std::function.
+template <class In, class Out, class F>
+DirectNodeFactory<In, Out> direct_node_factory(F handler, bool accepts_errors) {
+  return [handlers = std::vector<DirectHandler<F>>{DirectHandler<F>(std::move(handler))},
+          errors = std::vector<bool>{accepts_errors}](
+             const std::shared_ptr<const StageSpec<In, Out>>& spec, std::string name,
+             InletBase& downstream, RunContext& context) {
+    auto node = std::make_unique<StageNode<In, Out, false, DirectHandler<F>>>(
+        spec, handlers, errors, std::move(name), static_cast<Inlet<Out>&>(downstream), context);
+    InletBase* inlet = static_cast<Inlet<In>*>(node.get());
+    return BuiltNode{std::move(node), inlet};
+  };
+}
 
 }  // namespace tendril::detail

@@ -24,7 +24,7 @@
 #include "tendril/pipeline/detail/channel.hpp"
 #include "tendril/pipeline/detail/latency.hpp"
 #include "tendril/pipeline/detail/run_context.hpp"
-#include "tendril/pipeline/stage.hpp"
+#include "tendril/pipeline/detail/stage_spec.hpp"
 
 namespace tendril::detail {
 
@@ -63,10 +63,11 @@ struct StageOutcome {
   std::optional<In> item = {};  // kept for the dead letter
 };
 
-// One call of a plain handler; whatever it throws comes back as an Error.
-template <class In, class Out>
-Carried<Out> call_handler(ErasedHandler<In, Out>& handler, Carried<In>&& input,
-                          WorkerState& state) noexcept {
+// One call of a plain handler (an ErasedHandler or a DirectHandler); whatever it throws comes
+// back as an Error.
+template <class Handler, class In>
+auto call_handler(Handler& handler, Carried<In>&& input, WorkerState& state) noexcept
+    -> decltype(handler(std::move(input), state)) {
   try {
     return handler(std::move(input), state);
   } catch (...) {
