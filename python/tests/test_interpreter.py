@@ -118,4 +118,7 @@ def test_a_long_handler_does_not_hold_the_gil_while_the_engine_waits():
     """)
     out, err = proc.communicate(timeout=20)
     assert proc.returncode == 0, err
-    assert int(out.strip()) > 100  # ~500 ms of run: the ticker ran all along
+    # ~500 ms of run: about 450 ticks on a quiet machine, none if the engine held the GIL while it
+    # waited. A loaded machine (a sanitizer build beside the tests) wakes the ticker late, so the
+    # bound is far below the quiet figure (it was 100, and failed once under such load).
+    assert int(out.strip()) > 20
