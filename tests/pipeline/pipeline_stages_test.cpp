@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <barrier>
 #include <chrono>
+#include <cstdio>
 #include <mutex>
 #include <random>
 #include <ranges>
@@ -380,4 +381,56 @@ TEST(WorkPool, BlockingHandlersStillRunNumWorkersAtOnce) {
   ASSERT_TRUE(result);
   EXPECT_EQ(peak, 4);
   EXPECT_EQ(result->processed, 16u);
+}
+
+TEST(WorkPool, AOneWorkerStageCarriedIntoByTwoThreadsRunsOneItemAtATime) {
+  tendril::testing::Watchdog watchdog(60s, "one-worker stage fed by two threads");
+  // The first 1,000 items are carried by one thread, so the one-worker stage's seat is biased
+  // towards it; then items 1000 and 1001 meet in the two-worker stage, which takes two threads,
+  // and from there both threads carry items into the one-worker stage, whose seat must change
+  // hands (a revocation) without ever being held twice.
+  constexpr int kItems = 3000;
+  std::atomic<int> met{0};
+  auto meet = td::work_pool({.buffer = 2, .num_workers = 2}, [&](int x, td::WorkerState&) {
+    if (x == 1000 || x == 1001) {
+      ++met;
+      const auto deadline = std::chrono::steady_clock::now() + 5s;
+      while (met.load() < 2 && std::chrono::steady_clock::now() < deadline)
+        std::this_thread::sleep_for(50us);
+    } else if (x > 1001) {
+      const auto until = std::chrono::steady_clock::now() + 2us;  // a little work
+      while (std::chrono::steady_clock::now() < until) {
+      }
+    }
+    return x;
+  });
+  std::atomic<bool> inside{false}, overlap{false};
+  long plain_count = 0;  // guarded by the stage's one seat alone
+  std::mutex threads_mutex;
+  std::vector<std::thread::id> threads;
+  auto single = td::work_pool([&](int x, td::WorkerState& state) {
+    if (inside.exchange(true)) overlap = true;
+    ++plain_count;
+    ++state.get_or_create("count", [] { return 0L; });
+    if (x % 97 == 0) {
+      std::lock_guard lock(threads_mutex);
+      if (std::find(threads.begin(), threads.end(), std::this_thread::get_id()) == threads.end())
+        threads.push_back(std::this_thread::get_id());
+    }
+    inside.store(false);
+    return x;
+  });
+  long last_count = 0;
+  auto count = td::work_pool([&](int x, td::WorkerState&) {
+    ++last_count;
+    return x;
+  });
+  auto result = (td::Pipeline(iota_vector(kItems)) >> meet >> single >> count).run();
+  ASSERT_TRUE(result);
+  EXPECT_EQ(met.load(), 2) << "items 1000 and 1001 met: two threads ran the two-worker stage";
+  EXPECT_FALSE(overlap) << "the one-worker stage ran two items at once";
+  EXPECT_EQ(plain_count, kItems);
+  EXPECT_EQ(last_count, kItems);
+  EXPECT_EQ(result->processed, static_cast<std::uint64_t>(kItems));
+  std::printf("threads seen in the one-worker stage: %zu\n", threads.size());
 }
