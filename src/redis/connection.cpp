@@ -237,6 +237,20 @@ RedisResult<std::vector<Reply>> Connection::pipeline(const Commands& commands) {
                       [&](std::size_t) { return std::string_view("the command"); });
 }
 
+RedisResult<Reply> Connection::command(const Commands& one, std::string_view name) {
+  if (!healthy()) return std::unexpected(connection_error("talking to"));
+  auto replies = [&] {
+    const SigpipeShield shield;
+    redisAppendFormattedCommand(context_, one.wire().data(), one.wire().size());
+    return read_replies(1, [&](std::size_t) { return name; });
+  }();
+  if (!replies) return std::unexpected(replies.error());
+  Reply& reply = replies->front();
+  if (reply.type == Reply::Type::error)
+    return std::unexpected(refused("Redis refused " + std::string(name) + ": " + reply.text));
+  return std::move(reply);
+}
+
 RedisResult<std::vector<Reply>> Connection::pipeline(
     const std::vector<std::vector<std::string>>& commands) {
   if (!healthy()) return std::unexpected(connection_error("talking to"));

@@ -237,37 +237,41 @@ struct ToolStatePublisher::Impl {
     if (!reconnect()) return;
     std::size_t most = backlog.size();  // states per command; halved while Redis refuses
     const bool python = options.wire == Wire::python;
+    const bool stream = options.mode == PublishMode::stream;
+    const std::string_view verb = stream ? "XADD" : "PUBLISH";
     while (!backlog.empty()) {
-      // Each state is written once, straight into the command's JSON array.
+      // Each state is written once, straight into the command's JSON array, in a buffer kept
+      // from batch to batch (a batch can be megabytes: fresh buffers cost page faults).
+      payload.clear();
+      if (stream)
+        payload +=
+            python ? R"({"schema": "PythonTool", "data": )" : R"({"schema":"PythonTool","data":)";
+      const std::size_t array_start = payload.size();
+      payload += '[';
       std::size_t count = 0;
-      std::string array = "[";
       while (count < backlog.size() && count < most) {
-        const std::size_t before = array.size();
-        if (count > 0) array += python ? ", " : ",";
-        append_entry(array, backlog[count]);
-        if (count > 0 && array.size() + 1 > options.max_command_bytes) {
-          array.resize(before);  // this one starts the next command
+        const std::size_t before = payload.size();
+        if (count > 0) payload += python ? ", " : ",";
+        append_entry(payload, backlog[count]);
+        if (count > 0 && payload.size() - array_start + 1 > options.max_command_bytes) {
+          payload.resize(before);  // this one starts the next command
           break;
         }
         ++count;
       }
-      array += ']';
-      std::vector<std::string> command;
-      if (options.mode == PublishMode::stream) {
-        command = {"XADD", options.topic};
-        if (options.max_stream_length > 0) {
-          command.insert(command.end(), {"MAXLEN", "~", std::to_string(options.max_stream_length)});
-        }
-        command.insert(command.end(), {"*", "data",
-                                       (python ? R"({"schema": "PythonTool", "data": )"
-                                               : R"({"schema":"PythonTool","data":)") +
-                                           array + "}",
-                                       "attributes", attributes(count)});
+      payload += ']';
+      if (stream) payload += '}';
+      wire.clear();
+      if (stream) {
+        const bool capped = options.max_stream_length > 0;
+        wire.begin(capped ? 10 : 7).arg(verb).arg(options.topic);
+        if (capped) wire.arg("MAXLEN").arg("~").arg(std::uint64_t{options.max_stream_length});
+        wire.arg("*").arg("data").arg(payload).arg("attributes").arg(attributes(count));
       } else {
-        command = {"PUBLISH", options.topic, std::move(array)};
+        wire.begin(3).arg(verb).arg(options.topic).arg(payload);
       }
       if (options.on_batch) options.on_batch(count);
-      auto reply = connection->command(command);
+      auto reply = connection->command(wire, verb);
       if (!reply && refuses_the_content(reply.error())) {
         connection.reset();  // Redis may close a connection whose command it refused
         if (count > 1) {
@@ -393,6 +397,8 @@ struct ToolStatePublisher::Impl {
 
   // The worker's own.
   std::deque<Entry> backlog;
+  std::string payload;  // deliver()'s buffers, kept from batch to batch
+  redis::Commands wire;
   std::uint64_t backlog_first_seq = 0;  // the number of backlog.front(), counting from 0
   std::uint64_t uncertain_until = 0;    // states below this number may have been delivered
   bool dropping = false;                // beyond max_queued now (warned once per episode)

@@ -77,6 +77,9 @@ class Connection {
 
   // One command; an error reply becomes a `refused` Error naming the command.
   RedisResult<Reply> command(const std::vector<std::string>& args);
+  // The same for one command already in the wire format (no argument copied again): `name`
+  // (its verb) names it in errors.
+  RedisResult<Reply> command(const Commands& one, std::string_view name);
   // Many commands in one round trip; error replies stay in the result as Type::error.
   RedisResult<std::vector<Reply>> pipeline(const std::vector<std::vector<std::string>>& commands);
   RedisResult<std::vector<Reply>> pipeline(const Commands& commands);
