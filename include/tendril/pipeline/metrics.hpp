@@ -21,7 +21,7 @@ struct StageMetrics {
   std::size_t queue_capacity = 0;    // the stage's buffer (per worker queue in fork_merge)
   std::size_t queue_high_water = 0;  // the most items ever waiting in its input queue(s)
   // Handler latency per call (each attempt), from the calls timed: every call that takes 2 µs
-  // or more, one in 64 of shorter ones, every coroutine attempt. Within 12.5% (max: exact).
+  // or more, one in 256 of shorter ones, every coroutine attempt. Within 12.5% (max: exact).
   std::chrono::nanoseconds latency_p50{0};
   std::chrono::nanoseconds latency_p99{0};
   std::chrono::nanoseconds latency_max{0};

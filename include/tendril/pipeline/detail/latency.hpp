@@ -3,7 +3,7 @@
 // Lock-free and shared by a stage's workers: record() is two relaxed atomic operations (and a
 // compare-exchange when a new maximum is seen). Buckets are log-linear: exact below 8 ns, then
 // 8 per power of two, so a percentile read from them is within 12.5% of the true value; the
-// maximum is exact. Callers record the calls they time (a stage times one short call in 64).
+// maximum is exact. Callers record the calls they time (a stage times one short call in 256).
 #pragma once
 
 #include <array>

@@ -98,7 +98,7 @@ class SourceRunner final : public SourceRunnerBase, public SeatOwner {
 
  private:
   static constexpr std::uint64_t kSlowPullNs = 1000;
-  static constexpr std::uint32_t kSampleEvery = 64;
+  static constexpr std::uint32_t kSampleEvery = 256;
 
   // The next item; one pull in kSampleEvery is timed.
   std::optional<T> pull() {
