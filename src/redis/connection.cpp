@@ -186,15 +186,22 @@ RedisResult<void> Connection::log_in() {
   return {};
 }
 
-RedisResult<Reply> Connection::command(const std::vector<std::string>& args) {
-  auto replies = pipeline({args});
+namespace {
+
+// The one reply of a one-command round trip; an error reply becomes a `refused` Error naming
+// the command.
+RedisResult<Reply> only_reply(RedisResult<std::vector<Reply>>&& replies, std::string_view name) {
   if (!replies) return std::unexpected(replies.error());
   Reply& reply = replies->front();
-  if (reply.type == Reply::Type::error) {
-    const std::string name = args.empty() ? "(empty)" : args.front();
-    return std::unexpected(refused("Redis refused " + name + ": " + reply.text));
-  }
+  if (reply.type == Reply::Type::error)
+    return std::unexpected(refused("Redis refused " + std::string(name) + ": " + reply.text));
   return std::move(reply);
+}
+
+}  // namespace
+
+RedisResult<Reply> Connection::command(const std::vector<std::string>& args) {
+  return only_reply(pipeline({args}), args.empty() ? "(empty)" : std::string_view(args.front()));
 }
 
 Commands& Commands::begin(std::size_t arguments) {
@@ -229,26 +236,19 @@ Commands& Commands::add(std::initializer_list<std::string_view> command) {
 }
 
 RedisResult<std::vector<Reply>> Connection::pipeline(const Commands& commands) {
+  return send(commands, "the command");
+}
+
+RedisResult<Reply> Connection::command(const Commands& one, std::string_view name) {
+  return only_reply(send(one, name), name);
+}
+
+RedisResult<std::vector<Reply>> Connection::send(const Commands& commands, std::string_view name) {
   if (!healthy()) return std::unexpected(connection_error("talking to"));
   const SigpipeShield shield;
   if (!commands.empty())
     redisAppendFormattedCommand(context_, commands.wire().data(), commands.wire().size());
-  return read_replies(commands.size(),
-                      [&](std::size_t) { return std::string_view("the command"); });
-}
-
-RedisResult<Reply> Connection::command(const Commands& one, std::string_view name) {
-  if (!healthy()) return std::unexpected(connection_error("talking to"));
-  auto replies = [&] {
-    const SigpipeShield shield;
-    redisAppendFormattedCommand(context_, one.wire().data(), one.wire().size());
-    return read_replies(1, [&](std::size_t) { return name; });
-  }();
-  if (!replies) return std::unexpected(replies.error());
-  Reply& reply = replies->front();
-  if (reply.type == Reply::Type::error)
-    return std::unexpected(refused("Redis refused " + std::string(name) + ": " + reply.text));
-  return std::move(reply);
+  return read_replies(commands.size(), [&](std::size_t) { return name; });
 }
 
 RedisResult<std::vector<Reply>> Connection::pipeline(

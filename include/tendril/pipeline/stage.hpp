@@ -92,10 +92,12 @@ auto work_pool(PoolOptions<detail::handler_input_t<F>, detail::handler_output_t<
     spec->async_node = detail::async_node_factory<In, Out>(std::move(handler));
   } else {
     constexpr bool accepts_errors = detail::handler_traits<F>::accepts_errors;
-    if (!options.multi_proc && !options.fork_merge)  // the common stage: no std::function
-      spec->direct_node = detail::direct_node_factory<In, Out>(handler, accepts_errors);
-    spec->handlers.push_back(detail::stage_handler<In, Out>(std::move(handler), options));
-    spec->accepts_errors.push_back(accepts_errors);
+    if (!options.multi_proc && !options.fork_merge) {  // the common stage: no std::function
+      spec->direct_node = detail::direct_node_factory<In, Out>(std::move(handler), accepts_errors);
+    } else {
+      spec->handlers.push_back(detail::stage_handler<In, Out>(std::move(handler), options));
+      spec->accepts_errors.push_back(accepts_errors);
+    }
   }
   spec->options = std::move(options);
   return Stage<In, Out>(std::move(spec));

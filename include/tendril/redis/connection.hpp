@@ -92,6 +92,8 @@ class Connection {
  private:
   explicit Connection(Endpoint endpoint, redisContext* context);
   RedisResult<void> log_in();
+  // Commands already in the wire format, every one named `name` in errors.
+  RedisResult<std::vector<Reply>> send(const Commands& commands, std::string_view name);
   template <class Name>
   RedisResult<std::vector<Reply>> read_replies(std::size_t count, Name name_of);
   Error connection_error(const std::string& doing) const;
