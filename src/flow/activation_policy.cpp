@@ -11,10 +11,9 @@ namespace {
 
 using detail::invalid_at;
 
-std::vector<std::size_t> take_all(const SlotsView& slots) {
-  std::vector<std::size_t> take(slots.slot_count());
+void take_all(const SlotsView& slots, std::vector<std::size_t>& take) {
+  take.resize(slots.slot_count());
   for (std::size_t i = 0; i < take.size(); ++i) take[i] = slots.queued(i);
-  return take;
 }
 
 }  // namespace
@@ -75,30 +74,40 @@ ActivationPolicy::Decision ActivationPolicy::decide(
     const SlotsView& slots, Clock::time_point now,
     std::optional<Clock::time_point> last_run) const {
   Decision d;
+  decide(slots, now, last_run, d);
+  return d;
+}
+
+void ActivationPolicy::decide(const SlotsView& slots, Clock::time_point now,
+                              std::optional<Clock::time_point> last_run, Decision& d) const {
+  d.verdict = Decision::wait;
+  d.take.clear();
+  d.message.reset();
+  d.due = {};
   const std::size_t n = slots.slot_count();
   switch (kind_) {
     case Kind::immediate:
-      if (!slots.any_queued()) return d;
-      d.take = take_all(slots);
+      if (!slots.any_queued()) return;
+      take_all(slots, d.take);
       d.message = message_;
       break;
     case Kind::batch_size:
     case Kind::all_slots_ready: {
-      if (n == 0) return d;
+      if (n == 0) return;
       for (std::size_t i = 0; i < n; ++i)
-        if (slots.queued(i) < batch_) return d;
+        if (slots.queued(i) < batch_) return;
       d.take.assign(n, batch_);
       d.message = message_;
       break;
     }
     case Kind::time_interval: {
-      if (!slots.any_queued()) return d;
+      if (!slots.any_queued()) return;
       if (last_run && now - *last_run < interval_) {
         d.verdict = Decision::run_later;
         d.due = *last_run + interval_;
-        return d;
+        return;
       }
-      d.take = take_all(slots);
+      take_all(slots, d.take);
       Json message = {{"policy", name_}, {"interval_ms", interval_.count()}};
       if (last_run)
         message["since_last_ms"] =
@@ -107,13 +116,12 @@ ActivationPolicy::Decision ActivationPolicy::decide(
       break;
     }
     case Kind::custom:
-      if (!predicate_(slots)) return d;
-      d.take = take_all(slots);
+      if (!predicate_(slots)) return;
+      take_all(slots, d.take);
       d.message = message_;
       break;
   }
   d.verdict = Decision::run;
-  return d;
 }
 
 Result<Json> ActivationPolicy::to_json() const {

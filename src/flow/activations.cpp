@@ -16,6 +16,16 @@ namespace {
 
 thread_local detail::Activation* current_activation = nullptr;
 
+// {key: value}, built straight into the object: an initializer list would first build each
+// pair as a two-element array and then copy it.
+template <class... KeyValues>
+Json object_of(KeyValues&&... pairs) {
+  Json object(Json::value_t::object);
+  (object.emplace(std::forward<KeyValues>(pairs).first, std::forward<KeyValues>(pairs).second),
+   ...);
+  return object;
+}
+
 // Sets the thread's current activation and job for the duration of a logic call.
 class ActivationScope {
  public:
@@ -40,10 +50,33 @@ class ActivationScope {
 
 namespace detail {
 
+namespace {
+constexpr std::size_t kSpareActivations = 4;  // per thread: one per routine of a short chain
+thread_local std::vector<std::unique_ptr<Activation>> spare_activations;
+}  // namespace
+
+std::unique_ptr<Activation> Activation::make(RoutineCell& cell) {
+  if (spare_activations.empty()) return std::unique_ptr<Activation>(new Activation(cell));
+  auto a = std::move(spare_activations.back());
+  spare_activations.pop_back();
+  a->cell_ = &cell;
+  return a;
+}
+
+void Activation::recycle(std::unique_ptr<Activation> a) noexcept {
+  a->data_.clear_items();
+  a->item_jobs_.clear();
+  a->message_.reset();
+  a->job_.reset();
+  a->attempt = 1;
+  a->hops = 0;
+  if (spare_activations.size() < kSpareActivations) spare_activations.push_back(std::move(a));
+}
+
 Activation* Activation::current() noexcept { return current_activation; }
-const Routine* Activation::routine() const noexcept { return &cell_.routine; }
+const Routine* Activation::routine() const noexcept { return &cell_->routine; }
 void Activation::emit(const EventSpec& event, Json payload) {
-  cell_.worker.host.emit(*this, event, std::move(payload));
+  cell_->worker.host.emit(*this, event, std::move(payload));
 }
 
 }  // namespace detail
@@ -55,7 +88,8 @@ std::unique_ptr<detail::Activation> Runtime::Impl::prepare(RoutineCell& cell) {
   if (worker.paused.load() || worker.stopped.load()) return nullptr;
   if (cell.running >= cell.routine.concurrency()) return nullptr;  // finish() looks again
   const auto now = clock_.now();
-  auto decision = cell.routine.activation_policy().decide(cell, now, cell.last_run);
+  thread_local ActivationPolicy::Decision decision;  // its take buffer kept between calls
+  cell.routine.activation_policy().decide(cell, now, cell.last_run, decision);
   if (decision.verdict == ActivationPolicy::Decision::wait) return nullptr;
   if (decision.verdict == ActivationPolicy::Decision::run_later) {
     if (!cell.timer_armed) {
@@ -64,13 +98,15 @@ std::unique_ptr<detail::Activation> Runtime::Impl::prepare(RoutineCell& cell) {
     }
     return nullptr;
   }
-  SlotData data;
-  std::vector<std::shared_ptr<JobContext>> item_jobs;
+  auto activation = Activation::make(cell);
+  SlotData& data = activation->data();
+  auto& item_jobs = activation->item_jobs();
+  data.resize(cell.queues.size());
   std::uint32_t hops = 0;
   for (std::size_t s = 0; s < cell.queues.size(); ++s) {
     auto& queue = cell.queues[s];
     const std::size_t n = std::min(decision.take[s], queue.size());
-    std::vector<Json> items;
+    auto& items = data.slot(s, cell.routine.slots()[s].name);
     items.reserve(n);
     for (std::size_t k = 0; k < n; ++k) {
       hops = std::max(hops, queue.front().hops);
@@ -78,9 +114,11 @@ std::unique_ptr<detail::Activation> Runtime::Impl::prepare(RoutineCell& cell) {
       item_jobs.push_back(std::move(queue.front().job));
       queue.pop_front();
     }
-    data.add(cell.routine.slots()[s].name, std::move(items));
   }
-  if (item_jobs.empty()) return nullptr;  // a custom policy said yes to empty slots: no job
+  if (item_jobs.empty()) {  // a custom policy said yes to empty slots: no job
+    Activation::recycle(std::move(activation));
+    return nullptr;
+  }
   ++cell.running;
   cell.last_run = now;
   alive_.fetch_add(1);
@@ -88,8 +126,7 @@ std::unique_ptr<detail::Activation> Runtime::Impl::prepare(RoutineCell& cell) {
   JobAccess::add_work(*job);     // the activation itself
   if (cell.running < cell.routine.concurrency() && cell.any_queued())
     make_ready(cell);  // another activation may start beside this one
-  auto activation = std::make_unique<Activation>(cell, std::move(data), std::move(decision.message),
-                                                 std::move(job), std::move(item_jobs));
+  activation->begin(std::move(decision.message), std::move(job));
   activation->hops = hops;
   return activation;
 }
@@ -103,7 +140,8 @@ void Runtime::Impl::run(std::unique_ptr<Activation> a) {
       if (JobAccess::start(*job) && options_.hooks.on_job_start) options_.hooks.on_job_start(*job);
   if (options_.hooks.on_routine_start) options_.hooks.on_routine_start(id, a->job());
   if (options_.trace_routines)
-    a->job().trace(id, "start", a->attempt == 1 ? Json() : Json{{"attempt", a->attempt}});
+    a->job().trace(id, "start",
+                   a->attempt == 1 ? Json() : object_of(std::pair("attempt", a->attempt)));
 
   std::optional<Error> failure;
   const auto started = std::chrono::steady_clock::now();
@@ -125,10 +163,12 @@ void Runtime::Impl::run(std::unique_ptr<Activation> a) {
   if (options_.hooks.on_routine_end)
     options_.hooks.on_routine_end(id, a->job(), failure ? &*failure : nullptr);
   if (failure) return handle_failure(std::move(a), *failure);
-  if (options_.trace_routines) a->job().trace(id, "end", {{"duration_us", micros}});
+  if (options_.trace_routines)
+    a->job().trace(id, "end", object_of(std::pair("duration_us", micros)));
   if (options_.record_completions)
-    Control::record_execution(worker.state, id, "completed",
-                              {{"job_id", a->job().job_id()}, {"duration_us", micros}});
+    Control::record_execution(
+        worker.state, id, "completed",
+        object_of(std::pair("job_id", a->job().job_id()), std::pair("duration_us", micros)));
   finish(std::move(a));
 }
 
@@ -141,6 +181,7 @@ void Runtime::Impl::finish(std::unique_ptr<Activation> a) {
   }
   for (const auto& job : a->item_jobs()) release(cell.worker, job);
   release(cell.worker, a->job_ptr());
+  Activation::recycle(std::move(a));
   alive_.fetch_sub(1);
   if (closed_.load()) scheduler_.notify_work();  // a draining scheduler may now end
 }

@@ -87,6 +87,7 @@ void JobContext::trace(std::string routine, std::string action, Json details) {
     ++trace_dropped_;
     return;
   }
+  if (trace_.empty()) trace_.reserve(8);  // a routine's start and end, for a short chain
   trace_.push_back(std::move(entry));
 }
 

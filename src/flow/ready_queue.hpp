@@ -32,7 +32,11 @@ class ReadyQueue {
   }
 
   // The oldest task; the taker counts as dispatching until it calls done_dispatching().
+  // Looks at the lock-free size first, so that idle threads polling an empty queue never take
+  // the lock a poster needs (a push made before a seq_cst fence that pairs with one of the
+  // poller's is seen: Scheduler::before_blocking and look_for_work).
   std::optional<ReadyTask> take() {
+    if (size_.load(std::memory_order_relaxed) == 0) return std::nullopt;
     {
       std::lock_guard lock(mutex_);
       if (tasks_.empty()) return std::nullopt;

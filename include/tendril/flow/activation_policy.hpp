@@ -74,6 +74,9 @@ class ActivationPolicy {
   };
   Decision decide(const SlotsView& slots, Clock::time_point now,
                   std::optional<Clock::time_point> last_run) const;
+  // The same into `out`, reusing its buffers (the runtime keeps one per thread).
+  void decide(const SlotsView& slots, Clock::time_point now,
+              std::optional<Clock::time_point> last_run, Decision& out) const;
 
   // {"type":"batch_size","n":3}, {"type":"time_interval","ms":500}, ...; a custom policy has no
   // JSON form (to_json says so with an error).

@@ -54,6 +54,18 @@ class SlotData {
   void add(std::string slot, std::vector<Json> items) {
     slots_.emplace_back(std::move(slot), std::move(items));
   }
+  // Empties every slot's items but keeps the buffers, so that the runtime can fill the same
+  // SlotData again without allocating: `slot(i, name)` then names entry i and gives its (empty)
+  // items, and `resize(n)` sets how many entries there are.
+  void clear_items() noexcept {
+    for (auto& entry : slots_) entry.second.clear();
+  }
+  void resize(std::size_t slots) { slots_.resize(slots); }
+  std::vector<Json>& slot(std::size_t index, const std::string& name) {
+    auto& entry = slots_[index];
+    if (entry.first != name) entry.first = name;
+    return entry.second;
+  }
 
  private:
   std::vector<std::pair<std::string, std::vector<Json>>> slots_;
