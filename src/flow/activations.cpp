@@ -16,16 +16,6 @@ namespace {
 
 thread_local detail::Activation* current_activation = nullptr;
 
-// {key: value}, built straight into the object: an initializer list would first build each
-// pair as a two-element array and then copy it.
-template <class... KeyValues>
-Json object_of(KeyValues&&... pairs) {
-  Json object(Json::value_t::object);
-  (object.emplace(std::forward<KeyValues>(pairs).first, std::forward<KeyValues>(pairs).second),
-   ...);
-  return object;
-}
-
 // Sets the thread's current activation and job for the duration of a logic call.
 class ActivationScope {
  public:
@@ -140,8 +130,7 @@ void Runtime::Impl::run(std::unique_ptr<Activation> a) {
       if (JobAccess::start(*job) && options_.hooks.on_job_start) options_.hooks.on_job_start(*job);
   if (options_.hooks.on_routine_start) options_.hooks.on_routine_start(id, a->job());
   if (options_.trace_routines)
-    a->job().trace(id, "start",
-                   a->attempt == 1 ? Json() : object_of(std::pair("attempt", a->attempt)));
+    JobAccess::trace(a->job(), id, "start", a->attempt == 1 ? nullptr : "attempt", a->attempt);
 
   std::optional<Error> failure;
   const auto started = std::chrono::steady_clock::now();
@@ -163,12 +152,9 @@ void Runtime::Impl::run(std::unique_ptr<Activation> a) {
   if (options_.hooks.on_routine_end)
     options_.hooks.on_routine_end(id, a->job(), failure ? &*failure : nullptr);
   if (failure) return handle_failure(std::move(a), *failure);
-  if (options_.trace_routines)
-    a->job().trace(id, "end", object_of(std::pair("duration_us", micros)));
+  if (options_.trace_routines) JobAccess::trace(a->job(), id, "end", "duration_us", micros);
   if (options_.record_completions)
-    Control::record_execution(
-        worker.state, id, "completed",
-        object_of(std::pair("job_id", a->job().job_id()), std::pair("duration_us", micros)));
+    Control::record_completion(worker.state, id, a->job().job_id(), micros);
   finish(std::move(a));
 }
 

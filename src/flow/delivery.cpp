@@ -1,4 +1,6 @@
 // Delivery: a post or an emit puts items into routines' slots, and a full slot is backpressure.
+#include <charconv>
+#include <iterator>
 #include <optional>
 #include <thread>
 
@@ -21,6 +23,18 @@ namespace {
 constexpr auto kEmitPatience = std::chrono::seconds(30);
 constexpr int kHelpDepth = 4;
 thread_local int help_depth = 0;
+
+// "<worker id>-job-<n>", built in one allocation.
+std::string next_job_id(FlowWorker& worker) {
+  constexpr std::string_view kInfix = "-job-";
+  char digits[20];
+  const auto n = std::to_chars(digits, std::end(digits), ++worker.next_job).ptr - digits;
+  const std::string& worker_id = worker.state.worker_id();
+  std::string id;
+  id.reserve(worker_id.size() + kInfix.size() + n);
+  id.append(worker_id).append(kInfix).append(digits, n);
+  return id;
+}
 
 }  // namespace
 
@@ -50,18 +64,17 @@ Result<Posted> Runtime::Impl::post(std::string_view flow_name, std::string_view 
                                 std::string(slot) +
                                 "' (slots: " + detail::join_names_of(cell.routine.slots()) + ")");
   std::string job_id = std::move(options.job_id);
-  if (job_id.empty())
-    job_id = worker.state.worker_id() + "-job-" + std::to_string(++worker.next_job);
+  if (job_id.empty()) job_id = next_job_id(worker);
   auto job = std::make_shared<JobContext>(std::move(job_id), worker.flow.flow_id(),
                                           worker.state.worker_id(), std::move(options.metadata));
   jobs_.begun(worker);
-  if (auto delivered = deliver(cell, slot_spec - cell.routine.slots().data(), data, job, 0);
-      !delivered) {
+  auto delivered = deliver(cell, slot_spec - cell.routine.slots().data(), data, job, 0);
+  if (!delivered) {
     jobs_.worker_done(worker);
     jobs_.done();
     return std::unexpected(delivered.error());
   }
-  scheduler_.notify_work();
+  if (*delivered) scheduler_.notify_work();  // else the routine is queued or running already
   return Posted{worker.state.worker_id(), std::move(job)};
 }
 
@@ -77,7 +90,7 @@ void Runtime::Impl::make_ready(RoutineCell& cell) {
   ready_.push(ReadyTask{&cell, nullptr});
 }
 
-Result<void> Runtime::Impl::deliver(RoutineCell& cell, std::size_t slot, Json& payload,
+Result<bool> Runtime::Impl::deliver(RoutineCell& cell, std::size_t slot, Json& payload,
                                     const std::shared_ptr<JobContext>& job, std::uint32_t hops) {
   FlowWorker& worker = cell.worker;
   const SlotSpec& spec = cell.routine.slots()[slot];
@@ -97,8 +110,9 @@ Result<void> Runtime::Impl::deliver(RoutineCell& cell, std::size_t slot, Json& p
                                 "' is full (" + std::to_string(spec.max_queue_length) + " items)");
   JobAccess::add_work(*job);
   queue.push_back({std::move(payload), job, hops});
-  if (!cell.scheduled && !worker.paused.load()) make_ready(cell);
-  return {};
+  if (cell.scheduled || worker.paused.load()) return false;
+  make_ready(cell);
+  return true;
 }
 
 void Runtime::Impl::emit(Activation& a, const EventSpec& event, Json payload) {
@@ -142,7 +156,7 @@ void Runtime::Impl::emit(Activation& a, const EventSpec& event, Json payload) {
   }
 }
 
-Result<void> Runtime::Impl::deliver_waiting(RoutineCell& target, std::size_t slot, Json& payload,
+Result<bool> Runtime::Impl::deliver_waiting(RoutineCell& target, std::size_t slot, Json& payload,
                                             const std::shared_ptr<JobContext>& job,
                                             std::uint32_t hops) {
   std::optional<std::chrono::steady_clock::time_point> since;

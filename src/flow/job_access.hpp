@@ -2,6 +2,7 @@
 // and ending it. Internal.
 #pragma once
 
+#include <cstdint>
 #include <string>
 
 #include "tendril/core/error.hpp"
@@ -25,6 +26,10 @@ struct JobAccess {
   // The job will end cancelled unless it failed.
   static void cancel(JobContext& job);
   static void record_error(JobContext& job, Json error);
+  // job.trace(routine, action, {{number_key, number}}) (or no details when number_key is null),
+  // without building the details until the trace is read.
+  static void trace(JobContext& job, const std::string& routine, const char* action,
+                    const char* number_key, std::int64_t number);
 };
 
 // The thread's current job, which the runtime sets around each activation (tendril::current_job

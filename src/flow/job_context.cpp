@@ -28,8 +28,13 @@ JobContext::JobContext(std::string job_id, std::string flow_id, std::string work
     : job_id_(std::move(job_id)),
       flow_id_(std::move(flow_id)),
       worker_id_(std::move(worker_id)),
-      metadata_(metadata.is_null() ? Json::object() : std::move(metadata)),
+      metadata_(std::move(metadata)),
       created_(Clock::now()) {}
+
+const Json& JobContext::metadata() const noexcept {
+  static const Json kNone = Json::object();
+  return metadata_.is_null() ? kNone : metadata_;
+}
 
 JobStatus JobContext::status() const {
   std::lock_guard lock(mutex_);
@@ -79,21 +84,34 @@ Json JobContext::routine_data(std::string_view routine) const {
   return r == routine_data_.end() ? Json::object() : *r;
 }
 
+TraceEntry JobContext::Step::entry() const {
+  if (!number_key) return {time, routine, action, details};
+  Json d(Json::value_t::object);
+  d.emplace(number_key, number);
+  return {time, routine, action, std::move(d)};
+}
+
 void JobContext::trace(std::string routine, std::string action, Json details) {
-  TraceEntry entry{std::chrono::system_clock::now(), std::move(routine), std::move(action),
-                   std::move(details)};
+  const auto now = std::chrono::system_clock::now();
   std::lock_guard lock(mutex_);
+  trace_step({now, std::move(routine), std::move(action), nullptr, 0, std::move(details)});
+}
+
+void JobContext::trace_step(Step step) {
   if (trace_.size() >= kTraceLimit) {
     ++trace_dropped_;
     return;
   }
   if (trace_.empty()) trace_.reserve(8);  // a routine's start and end, for a short chain
-  trace_.push_back(std::move(entry));
+  trace_.push_back(std::move(step));
 }
 
 std::vector<TraceEntry> JobContext::trace_entries() const {
   std::lock_guard lock(mutex_);
-  return trace_;
+  std::vector<TraceEntry> entries;
+  entries.reserve(trace_.size());
+  for (const auto& step : trace_) entries.push_back(step.entry());
+  return entries;
 }
 
 std::optional<Error> JobContext::error() const {
@@ -124,12 +142,12 @@ bool JobContext::wait(std::chrono::milliseconds timeout) const {
 Json JobContext::to_json() const {
   std::lock_guard lock(mutex_);
   Json trace = Json::array();
-  for (const auto& t : trace_) trace.push_back(tendril::to_json(t));
+  for (const auto& step : trace_) trace.push_back(tendril::to_json(step.entry()));
   Json out = {{"job_id", job_id_},
               {"flow_id", flow_id_},
               {"worker_id", worker_id_},
               {"status", to_string(status_)},
-              {"metadata", metadata_},
+              {"metadata", metadata()},
               {"data", data_.is_object() ? data_ : Json::object()},
               {"routine_data", routine_data_.is_object() ? routine_data_ : Json::object()},
               {"trace", std::move(trace)},
@@ -196,6 +214,13 @@ void JobAccess::cancel(JobContext& job) {
 void JobAccess::record_error(JobContext& job, Json error) {
   std::lock_guard lock(job.mutex_);
   job.errors_.push_back(std::move(error));
+}
+
+void JobAccess::trace(JobContext& job, const std::string& routine, const char* action,
+                      const char* number_key, std::int64_t number) {
+  const auto now = std::chrono::system_clock::now();
+  std::lock_guard lock(job.mutex_);
+  job.trace_step({now, routine, action, number_key, number, nullptr});
 }
 
 }  // namespace detail

@@ -4,31 +4,34 @@
 
 namespace tendril::detail {
 
+// The counts are atomics so that a post and a job's end take no lock; the worker's status and
+// the runtime's waiters are touched, under their locks, only when a count crosses zero. The
+// status is set from the count read under the lock, so when a 1 -> 0 and a 0 -> 1 race, the
+// one that locks last sees the other's count and the status ends right.
 void JobLedger::begun(FlowWorker& worker) {
-  {
-    std::lock_guard lock(mutex_);
-    ++active_;
-  }
+  active_.fetch_add(1);
+  if (worker.jobs_in_flight.fetch_add(1) != 0) return;
   std::lock_guard lock(worker.mutex);
-  if (++worker.jobs_in_flight == 1 && worker.state.status() == WorkerStatus::idle)
+  if (worker.jobs_in_flight.load() > 0 && worker.state.status() == WorkerStatus::idle)
     FlowWorkerControl::set_status(worker.state, WorkerStatus::running);
 }
 
 void JobLedger::worker_done(FlowWorker& worker) {
+  if (worker.jobs_in_flight.fetch_sub(1) != 1) return;
   std::lock_guard lock(worker.mutex);
-  if (--worker.jobs_in_flight == 0 && worker.state.status() == WorkerStatus::running)
+  if (worker.jobs_in_flight.load() == 0 && worker.state.status() == WorkerStatus::running)
     FlowWorkerControl::set_status(worker.state, WorkerStatus::idle);
 }
 
 void JobLedger::done() {
-  std::lock_guard lock(mutex_);
-  --active_;
+  if (active_.fetch_sub(1) != 1) return;
+  { std::lock_guard lock(mutex_); }  // a waiter is either before its look or already waiting
   ended_.notify_all();
 }
 
 bool JobLedger::wait(std::chrono::milliseconds timeout) {
   std::unique_lock lock(mutex_);
-  return ended_.wait_for(lock, timeout, [&] { return active_ == 0; });
+  return ended_.wait_for(lock, timeout, [&] { return active_.load() == 0; });
 }
 
 bool JobLedger::wait_or_quiet(std::chrono::milliseconds timeout,
@@ -36,10 +39,10 @@ bool JobLedger::wait_or_quiet(std::chrono::milliseconds timeout,
   const auto deadline = std::chrono::steady_clock::now() + timeout;
   std::optional<std::uint64_t> quiet_since;  // the epoch when it last looked quiet
   std::unique_lock lock(mutex_);
-  while (active_ != 0) {
+  while (active_.load() != 0) {
     if (std::chrono::steady_clock::now() >= deadline) return false;
     ended_.wait_for(lock, std::chrono::milliseconds(10));
-    if (active_ == 0) break;
+    if (active_.load() == 0) break;
     // Quiet twice, 10 ms apart, with nothing happening in between: those reads agree.
     const auto epoch = quiet_epoch();
     if (!epoch) {

@@ -4,6 +4,7 @@
 // is `running` while any of its jobs is under way and `idle` when none is. Thread-safe.
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <cstddef>
@@ -35,7 +36,7 @@ class JobLedger {
  private:
   std::mutex mutex_;
   std::condition_variable ended_;
-  std::size_t active_ = 0;  // guarded by mutex_
+  std::atomic<std::size_t> active_{0};  // its waiters wait under mutex_
 };
 
 }  // namespace tendril::detail

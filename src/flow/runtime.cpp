@@ -121,9 +121,9 @@ Result<void> Runtime::Impl::set_paused(std::string_view worker_id, bool paused) 
   worker->paused.store(paused);
   {
     std::lock_guard lock(worker->mutex);
-    Control::set_status(worker->state, paused                       ? WorkerStatus::paused
-                                       : worker->jobs_in_flight > 0 ? WorkerStatus::running
-                                                                    : WorkerStatus::idle);
+    Control::set_status(worker->state, paused                              ? WorkerStatus::paused
+                                       : worker->jobs_in_flight.load() > 0 ? WorkerStatus::running
+                                                                           : WorkerStatus::idle);
   }
   if (!paused) {
     for (auto& cell : worker->cells) {

@@ -76,12 +76,13 @@ class Runtime::Impl final : public detail::Runner, public detail::ActivationHost
  private:
   // delivery.cpp
   // Puts one item into a cell's slot for `job` and makes the routine ready; `payload` is moved
-  // from only when the item went in.
-  Result<void> deliver(RoutineCell& cell, std::size_t slot, Json& payload,
+  // from only when the item went in. True when this call queued the routine (a pool thread may
+  // need waking); false when it was already queued, running or paused.
+  Result<bool> deliver(RoutineCell& cell, std::size_t slot, Json& payload,
                        const std::shared_ptr<JobContext>& job, std::uint32_t hops);
   // deliver(), but while the slot is full this thread runs other ready routines (the full
   // slot's consumer among them); only a slot full for kEmitPatience is an error.
-  Result<void> deliver_waiting(RoutineCell& target, std::size_t slot, Json& payload,
+  Result<bool> deliver_waiting(RoutineCell& target, std::size_t slot, Json& payload,
                                const std::shared_ptr<JobContext>& job, std::uint32_t hops);
   void make_ready(RoutineCell& cell);  // with cell.mutex held, when not yet scheduled
   // Runs one activation of `cell` on this thread if its policy and concurrency allow it now.

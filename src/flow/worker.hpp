@@ -86,9 +86,10 @@ struct FlowWorker {
   std::atomic<bool> stopped{false};
   std::atomic<bool> paused{false};
   std::atomic<std::uint64_t> next_job{0};
+  // Jobs under way; a change to or from 0 sets the status under `mutex` (JobLedger).
+  std::atomic<std::int64_t> jobs_in_flight{0};
 
   std::mutex mutex;  // guards the members below
-  std::int64_t jobs_in_flight = 0;
   std::string stop_reason;
   bool ended = false;  // on_worker_end ran
 };

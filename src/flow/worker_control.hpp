@@ -15,6 +15,10 @@ struct FlowWorkerControl {
                                Json details = {}) {
     s.record_execution(std::move(routine), std::move(action), std::move(details));
   }
+  static void record_completion(FlowWorkerState& s, const std::string& routine,
+                                const std::string& job_id, std::int64_t duration_us) {
+    s.record_completion(routine, job_id, duration_us);
+  }
 };
 
 }  // namespace tendril::detail

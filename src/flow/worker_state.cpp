@@ -1,7 +1,11 @@
 #include "tendril/flow/worker_state.hpp"
 
 #include <algorithm>
+#include <cstdint>
+#include <mutex>
 #include <stdexcept>
+#include <string>
+#include <vector>
 
 namespace tendril {
 
@@ -31,13 +35,74 @@ std::optional<WorkerStatus> worker_status_from(std::string_view name) noexcept {
   return std::nullopt;
 }
 
+namespace {
+
+// One history record as kept. A completion's job id and duration are fields rather than a JSON
+// object, and a full history overwrites its oldest record in place, so that recording a
+// completion reuses that record's buffers and allocates nothing once the history is full.
+struct StoredRecord {
+  std::chrono::system_clock::time_point time;
+  std::string routine;
+  std::string action;
+  std::string job_id;            // a completion's: details {"job_id", "duration_us"}
+  std::int64_t duration_us = 0;  // a completion's
+  Json details;                  // any other record's
+
+  ExecutionRecord record() const {
+    Json d = details;
+    if (!job_id.empty()) {
+      d = Json::object();
+      d.emplace("job_id", job_id);
+      d.emplace("duration_us", duration_us);
+    }
+    return {time, routine, action, std::move(d)};
+  }
+};
+
+// The last `limit` records, oldest first: a ring that grows to `limit`, then overwrites.
+class HistoryRing {
+ public:
+  explicit HistoryRing(std::size_t limit) : limit_(std::max<std::size_t>(limit, 1)) {}
+
+  std::size_t limit() const noexcept { return limit_; }
+  std::size_t size() const noexcept { return records_.size(); }
+  std::uint64_t dropped() const noexcept { return dropped_; }
+
+  // The slot for a new record: a fresh one, or the oldest one's to overwrite.
+  StoredRecord& next() {
+    if (records_.size() < limit_) return records_.emplace_back();
+    StoredRecord& oldest = records_[oldest_];
+    oldest_ = (oldest_ + 1) % limit_;
+    ++dropped_;
+    return oldest;
+  }
+  template <class F>
+  void for_each(F&& f) const {
+    for (std::size_t i = 0; i < records_.size(); ++i) f(records_[(oldest_ + i) % records_.size()]);
+  }
+  // Replaces every record (the newest `limit` of `records`, oldest first) and the dropped count.
+  void assign(std::vector<StoredRecord> records, std::uint64_t dropped) {
+    if (records.size() > limit_)
+      records.erase(records.begin(), records.end() - static_cast<std::ptrdiff_t>(limit_));
+    records_ = std::move(records);
+    oldest_ = 0;
+    dropped_ = dropped;
+  }
+
+ private:
+  std::size_t limit_;
+  std::vector<StoredRecord> records_;
+  std::size_t oldest_ = 0;  // index of the oldest record once full
+  std::uint64_t dropped_ = 0;
+};
+
+}  // namespace
+
 struct FlowWorkerState::Records {
-  explicit Records(std::size_t limit) : history_limit(std::max<std::size_t>(limit, 1)) {}
+  explicit Records(std::size_t limit) : history(limit) {}
   mutable std::mutex mutex;  // everything below but the atomics
   std::unordered_map<std::string, Json> routine_states;
-  std::deque<ExecutionRecord> history;
-  std::size_t history_limit;
-  std::uint64_t history_dropped = 0;
+  HistoryRing history;
   std::atomic<WorkerStatus> status{WorkerStatus::pending};
   std::atomic<std::uint64_t> jobs_processed{0};
   std::atomic<std::uint64_t> jobs_failed{0};
@@ -106,23 +171,39 @@ void FlowWorkerState::count_job(bool failed) noexcept {
 
 std::vector<ExecutionRecord> FlowWorkerState::execution_history() const {
   std::lock_guard lock(records_->mutex);
-  return {records_->history.begin(), records_->history.end()};
+  std::vector<ExecutionRecord> history;
+  history.reserve(records_->history.size());
+  records_->history.for_each([&](const StoredRecord& r) { history.push_back(r.record()); });
+  return history;
 }
 
 std::uint64_t FlowWorkerState::history_dropped() const {
   std::lock_guard lock(records_->mutex);
-  return records_->history_dropped;
+  return records_->history.dropped();
 }
 
 void FlowWorkerState::record_execution(std::string routine, std::string action, Json details) {
-  ExecutionRecord record{std::chrono::system_clock::now(), std::move(routine), std::move(action),
-                         std::move(details)};
+  const auto now = std::chrono::system_clock::now();
   std::lock_guard lock(records_->mutex);
-  if (records_->history.size() == records_->history_limit) {
-    records_->history.pop_front();
-    ++records_->history_dropped;
-  }
-  records_->history.push_back(std::move(record));
+  StoredRecord& r = records_->history.next();
+  r.time = now;
+  r.routine = std::move(routine);
+  r.action = std::move(action);
+  r.job_id.clear();
+  r.details = std::move(details);
+}
+
+void FlowWorkerState::record_completion(const std::string& routine, const std::string& job_id,
+                                        std::int64_t duration_us) {
+  const auto now = std::chrono::system_clock::now();
+  std::lock_guard lock(records_->mutex);
+  StoredRecord& r = records_->history.next();
+  r.time = now;
+  r.routine.assign(routine);  // into the buffers the overwritten record had
+  r.action.assign("completed");
+  r.job_id.assign(job_id);
+  r.duration_us = duration_us;
+  r.details = nullptr;
 }
 
 Json FlowWorkerState::to_json() const {
@@ -136,9 +217,10 @@ Json FlowWorkerState::to_json() const {
   for (const auto& [id, value] : records_->routine_states) states[id] = value;
   out["routine_states"] = std::move(states);
   Json history = Json::array();
-  for (const auto& r : records_->history) history.push_back(tendril::to_json(r));
+  records_->history.for_each(
+      [&](const StoredRecord& r) { history.push_back(tendril::to_json(r.record())); });
   out["history"] = std::move(history);
-  out["history_dropped"] = records_->history_dropped;
+  out["history_dropped"] = records_->history.dropped();
   return out;
 }
 
@@ -164,7 +246,7 @@ Result<void> FlowWorkerState::load(const Json& saved) {
   const Json* failed = field("jobs_failed", Json::value_t::number_unsigned);
   const Json* history = field("history", Json::value_t::array);
   if (!bad_field.empty()) return invalid(bad_field);
-  std::deque<ExecutionRecord> restored;
+  std::vector<StoredRecord> restored;
   if (history) {
     for (std::size_t i = 0; i < history->size(); ++i) {
       const Json& r = (*history)[i];
@@ -175,8 +257,12 @@ Result<void> FlowWorkerState::load(const Json& saved) {
       std::chrono::system_clock::time_point time{};
       if (auto t = r.find("time_us"); t != r.end() && t->is_number_integer())
         time += std::chrono::microseconds(t->get<std::int64_t>());
-      restored.push_back({time, r["routine"].get<std::string>(), r["action"].get<std::string>(),
-                          r.value("details", Json())});
+      restored.push_back({.time = time,
+                          .routine = r["routine"].get<std::string>(),
+                          .action = r["action"].get<std::string>(),
+                          .job_id = {},
+                          .duration_us = 0,
+                          .details = r.value("details", Json())});
     }
   }
   std::lock_guard lock(records_->mutex);
@@ -186,10 +272,7 @@ Result<void> FlowWorkerState::load(const Json& saved) {
   }
   if (processed) records_->jobs_processed = processed->get<std::uint64_t>();
   if (failed) records_->jobs_failed = failed->get<std::uint64_t>();
-  if (history) {
-    while (restored.size() > records_->history_limit) restored.pop_front();
-    records_->history = std::move(restored);
-  }
+  if (history) records_->history.assign(std::move(restored), records_->history.dropped());
   return {};
 }
 

@@ -43,7 +43,7 @@ class JobContext {
   const std::string& job_id() const noexcept { return job_id_; }
   const std::string& flow_id() const noexcept { return flow_id_; }
   const std::string& worker_id() const noexcept { return worker_id_; }
-  const Json& metadata() const noexcept { return metadata_; }  // fixed at post
+  const Json& metadata() const noexcept;  // fixed at post; an empty object when none
   JobStatus status() const;
   bool finished() const;
 
@@ -84,7 +84,7 @@ class JobContext {
   const std::string job_id_;
   const std::string flow_id_;
   const std::string worker_id_;
-  const Json metadata_;
+  const Json metadata_;  // null when none (no allocation per job)
   const Clock::time_point created_;
 
   mutable std::mutex mutex_;
@@ -92,7 +92,19 @@ class JobContext {
   JobStatus status_ = JobStatus::pending;  // guarded by mutex_, like everything below
   Json data_;  // null until first written (an object then), as is routine_data_
   Json routine_data_;
-  std::vector<TraceEntry> trace_;
+  // A trace entry as kept: the runtime's own entries (a start's attempt, an end's duration)
+  // carry a number under a fixed key rather than a JSON object, built when the trace is read.
+  struct Step {
+    std::chrono::system_clock::time_point time;
+    std::string routine;
+    std::string action;
+    const char* number_key = nullptr;  // details {number_key: number} when set
+    std::int64_t number = 0;
+    Json details;  // otherwise
+    TraceEntry entry() const;
+  };
+  void trace_step(Step step);  // under mutex_ held by the caller
+  std::vector<Step> trace_;
   std::uint64_t trace_dropped_ = 0;
   std::optional<Error> error_;
   std::vector<Json> errors_;

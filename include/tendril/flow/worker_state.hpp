@@ -92,6 +92,10 @@ class FlowWorkerState : public WorkerState {
   void set_status(WorkerStatus status) noexcept;
   void count_job(bool failed) noexcept;
   void record_execution(std::string routine, std::string action, Json details = {});
+  // record_execution(routine, "completed", {{"job_id", job_id}, {"duration_us", duration_us}}),
+  // without building the details (they are built when the history is read).
+  void record_completion(const std::string& routine, const std::string& job_id,
+                         std::int64_t duration_us);
 
   struct Records;  // routine states, history, counters, status, their lock
   std::unique_ptr<Records> records_;
