@@ -100,12 +100,12 @@ std::unique_ptr<td::Routine> stage(std::function<Json(Json)> body, bool last) {
   td::Routine* self = r.get();
   r->add_slot("in", 4096);
   if (!last) r->add_event("out");
-  r->set_logic([self, body, last](const td::SlotData& in, const Json&, td::FlowWorkerState&) {
-    for (const auto& item : in["in"]) {
+  r->set_logic([self, body, last](td::SlotData& in, const Json&, td::FlowWorkerState&) {
+    for (Json& item : in.items("in")) {  // moved along, as TBB's nodes move theirs
       if (last) {
         step_c(item);
       } else {
-        self->emit("out", body(item));
+        self->emit("out", body(std::move(item)));
       }
     }
   });

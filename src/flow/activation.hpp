@@ -43,6 +43,11 @@ class Activation {
   // The job of every item taken (one entry per item; the same job may repeat).
   const std::vector<std::shared_ptr<JobContext>>& item_jobs() const noexcept { return item_jobs_; }
   std::vector<std::shared_ptr<JobContext>>& item_jobs() noexcept { return item_jobs_; }
+  // For a routine that may retry: keeps a copy of the data before the first attempt, which
+  // logic may move from, and puts it back before the next.
+  void keep_as_delivered() { as_delivered_ = data_; }
+  void restore_as_delivered() { data_ = as_delivered_; }
+
   int attempt = 1;
   std::uint32_t hops = 0;  // the most any item it took had passed through
 
@@ -51,6 +56,7 @@ class Activation {
 
   RoutineCell* cell_;
   SlotData data_;
+  SlotData as_delivered_;  // kept only for routines that may retry
   std::shared_ptr<const Json> message_;
   std::shared_ptr<JobContext> job_;
   std::vector<std::shared_ptr<JobContext>> item_jobs_;

@@ -55,6 +55,7 @@ std::unique_ptr<Activation> Activation::make(RoutineCell& cell) {
 
 void Activation::recycle(std::unique_ptr<Activation> a) noexcept {
   a->data_.clear_items();
+  a->as_delivered_.clear_items();
   a->item_jobs_.clear();
   a->message_.reset();
   a->job_.reset();
@@ -131,6 +132,10 @@ void Runtime::Impl::run(std::unique_ptr<Activation> a) {
   if (options_.hooks.on_routine_start) options_.hooks.on_routine_start(id, a->job());
   if (options_.trace_routines)
     JobAccess::trace(a->job(), id, "start", a->attempt == 1 ? nullptr : "attempt", a->attempt);
+
+  if (a->attempt == 1 && cell.error_handler.strategy == ErrorStrategy::RETRY &&
+      cell.error_handler.max_retries > 0)
+    a->keep_as_delivered();  // logic may move items out; a retry gets them as delivered
 
   std::optional<Error> failure;
   const auto started = std::chrono::steady_clock::now();

@@ -63,6 +63,7 @@ void Runtime::Impl::handle_failure(std::unique_ptr<Activation> a, const Error& f
         Control::record_execution(worker.state, id, "retried", details);
         a->job().trace(id, "retry", {{"attempt", a->attempt + 1}, {"delay_ms", delay.count()}});
         ++a->attempt;
+        a->restore_as_delivered();
         const auto due = clock_.now() + delay;
         timers_.add(due, ReadyTask{nullptr, std::move(a)});
         return;

@@ -19,6 +19,12 @@ const std::vector<Json>& SlotData::operator[](std::string_view slot) const {
   return kNoItems;
 }
 
+std::span<Json> SlotData::items(std::string_view slot) {
+  for (auto& [name, items] : slots_)
+    if (name == slot) return items;
+  return {};
+}
+
 bool SlotData::empty() const noexcept { return total() == 0; }
 
 std::size_t SlotData::total() const noexcept {

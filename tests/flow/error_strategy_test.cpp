@@ -4,6 +4,7 @@
 #include <atomic>
 #include <filesystem>
 #include <fstream>
+#include <mutex>
 #include <optional>
 #include <random>
 #include <thread>
@@ -71,6 +72,31 @@ TEST(ErrorStrategy, RetryWaitsDelayTimesBackoffAndSucceeds) {
   EXPECT_EQ(flow.attempts[2] - flow.attempts[1], 80ms);  // 40 ms x 2^1
   EXPECT_EQ(flow.after.load(), 1);
   EXPECT_EQ(flow.f.rt.worker_state(flow.worker)->status(), td::WorkerStatus::idle);
+}
+
+TEST(ErrorStrategy, ARetryGetsTheItemsAsDeliveredThoughLogicMovedThemOut) {
+  Fixture f;
+  std::mutex mutex;
+  std::vector<Json> taken;  // what each attempt moved out of its slot
+  auto r = routine({"in"}, {}, [&](td::SlotData& in, const Json&, td::FlowWorkerState&) {
+    std::lock_guard lock(mutex);
+    for (Json& item : in.items("in")) taken.push_back(std::move(item));
+    if (taken.size() < 3) throw std::runtime_error("not yet");
+  });
+  r->set_error_handler({.strategy = td::ErrorStrategy::RETRY,
+                        .max_retries = 3,
+                        .retry_delay = 1ms,
+                        .retry_backoff = 1.0});
+  td::Flow flow("mover");
+  flow.add_routine(std::move(r), "mover");
+  f.registry.register_by_name("mover", flow);
+  ASSERT_TRUE(f.rt.exec("mover"));
+  auto posted = f.rt.post("mover", "mover", "in", {{"v", 7}});
+  ASSERT_TRUE(posted);
+  ASSERT_TRUE(posted->job->wait(10s));
+  EXPECT_EQ(posted->job->status(), td::JobStatus::completed);
+  std::lock_guard lock(mutex);
+  EXPECT_EQ(taken, (std::vector<Json>(3, Json{{"v", 7}})));
 }
 
 TEST(ErrorStrategy, RetryGivesUpAfterMaxRetriesAndStops) {

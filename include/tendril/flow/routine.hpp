@@ -27,6 +27,7 @@
 #include <string>
 #include <string_view>
 #include <unordered_map>
+#include <span>
 #include <vector>
 
 #include "tendril/flow/activation_policy.hpp"
@@ -48,6 +49,10 @@ class SlotData {
  public:
   const std::vector<Json>& operator[](std::string_view slot) const;
   const std::vector<Json>& get(std::string_view slot) const { return (*this)[slot]; }
+  // The slot's items, which logic may move from (`emit("out", std::move(item))`) so that a
+  // payload passes along a chain without a copy. A retry still gets the items as delivered: the
+  // runtime keeps a copy for routines whose error handler retries.
+  std::span<Json> items(std::string_view slot);
   bool empty() const noexcept;
   std::size_t total() const noexcept;
   const std::vector<std::pair<std::string, std::vector<Json>>>& slots() const { return slots_; }
@@ -84,8 +89,9 @@ struct EventSpec {
 
 class Routine {
  public:
-  // (slot data, policy message, worker state)
-  using Logic = std::function<void(const SlotData&, const Json&, FlowWorkerState&)>;
+  // (slot data, policy message, worker state). Logic may take `const SlotData&`, or `SlotData&`
+  // to move items out (SlotData::items).
+  using Logic = std::function<void(SlotData&, const Json&, FlowWorkerState&)>;
 
   Routine() = default;
   virtual ~Routine() = default;
