@@ -23,7 +23,10 @@ struct FileDigest {
 
 class FileHasher {
  public:
-  explicit FileHasher(std::size_t buffer_bytes = 256 * 1024);
+  // 64 KiB reads: the kernel's copy out of the page cache lands in a buffer that stays in the
+  // core's L2 cache, from where the hash reads it again. 256 KiB reads ran the same scan 1.5x
+  // slower (bench/RESULTS.md, section 15), most of it in that copy.
+  explicit FileHasher(std::size_t buffer_bytes = 64 * 1024);
   ~FileHasher();
   FileHasher(const FileHasher&) = delete;
   FileHasher& operator=(const FileHasher&) = delete;
