@@ -23,11 +23,11 @@
 #include <functional>
 #include <memory>
 #include <optional>
+#include <span>
 #include <stdexcept>
 #include <string>
 #include <string_view>
 #include <unordered_map>
-#include <span>
 #include <vector>
 
 #include "tendril/flow/activation_policy.hpp"
