@@ -49,13 +49,11 @@ struct StoredRecord {
   Json details;                  // any other record's
 
   ExecutionRecord record() const {
-    Json d = details;
-    if (!job_id.empty()) {
-      d = Json::object();
-      d.emplace("job_id", job_id);
-      d.emplace("duration_us", duration_us);
-    }
-    return {time, routine, action, std::move(d)};
+    if (job_id.empty()) return {time, routine, action, details};
+    Json completion(Json::value_t::object);
+    completion.emplace("job_id", job_id);
+    completion.emplace("duration_us", duration_us);
+    return {time, routine, action, std::move(completion)};
   }
 };
 
