@@ -112,6 +112,44 @@ TEST(FlowWorkerState, IdentityStatusCountersAndBoundedHistory) {
   EXPECT_EQ(td::worker_status_from("paused"), td::WorkerStatus::paused);
 }
 
+TEST(FlowWorkerState, AFullHistoryKeepsTheNewestRecordsOldestFirst) {
+  // The history is a ring overwritten in place: after it wraps, it still reads oldest first,
+  // each completion with its job id and duration, and survives a save and restore in order.
+  td::FlowRegistry registry;
+  td::Runtime rt({.thread_pool_size = 1, .registry = &registry, .history_limit = 5});
+  td::Flow flow("ring");
+  auto r = routine({"in"}, {}, [](auto&, auto&, auto&) {});
+  r->set_activation_policy(td::ActivationPolicy::batch_size(1));
+  flow.add_routine(std::move(r), "r");
+  registry.register_by_name("ring", flow);
+  auto id = rt.exec("ring").value();
+  for (int i = 0; i < 12; ++i) {  // one at a time, so that the order is the posts'
+    auto posted = rt.post("ring", "r", "in", {}, {.job_id = "j" + std::to_string(i)});
+    ASSERT_TRUE(posted);
+    ASSERT_TRUE(posted->job->wait(10s));
+  }
+  auto* state = rt.worker_state(id);
+  auto job_ids = [](const std::vector<td::ExecutionRecord>& history) {
+    std::vector<std::string> ids;
+    for (const auto& record : history) {
+      EXPECT_EQ(record.action, "completed");
+      EXPECT_TRUE(record.details["duration_us"].is_number_integer()) << record.details.dump();
+      ids.push_back(record.details["job_id"].get<std::string>());
+    }
+    return ids;
+  };
+  const std::vector<std::string> newest{"j7", "j8", "j9", "j10", "j11"};
+  EXPECT_EQ(job_ids(state->execution_history()), newest);
+  EXPECT_EQ(state->history_dropped(), 7u);
+  const Json saved = state->to_json();
+  ASSERT_EQ(saved["history"].size(), 5u);
+  EXPECT_EQ(saved["history"][0]["details"]["job_id"], "j7");
+  td::FlowWorkerState restored("ring", "elsewhere", 3);
+  ASSERT_TRUE(restored.load(saved));
+  EXPECT_EQ(job_ids(restored.execution_history()),
+            (std::vector<std::string>{"j9", "j10", "j11"}));  // the newest that fit
+}
+
 TEST(FlowWorkerState, SavesAndRestoresAsJson) {
   Fixture f(2);
   td::Flow flow("saved");
