@@ -15,6 +15,7 @@ import concurrent.futures
 import inspect
 import signal
 import threading
+import weakref
 from typing import Any, Callable, Optional
 
 import _tendril
@@ -133,10 +134,28 @@ def make_source(generator: Any, ctx: RunContext) -> Callable[[], Any]:
     return next_item
 
 
-# Threads that drive runs; joined at exit after their runs are cancelled, so that no engine
-# thread outlives the interpreter.
+# What is ended at exit, while the interpreter still runs (atexit comes before finalizing), so
+# that no engine thread outlives it: an engine thread that asks for the GIL once the interpreter
+# is finalizing is ended by Python in the middle of its work. Threads that drive runs (joined
+# after their runs are cancelled), the contexts of runs opened and not yet closed (iter() and
+# async_iter() runs have no thread of their own: a generator left suspended keeps its run going;
+# cancelling the context cancels its awaitables in flight too), and iter()'s private loops.
 _live_lock = threading.Lock()
 _live: dict = {}
+_open_runs: "weakref.WeakSet[RunContext]" = weakref.WeakSet()
+_loop_threads: "weakref.WeakSet[LoopThread]" = weakref.WeakSet()
+
+
+def opened(ctx: RunContext) -> None:
+    """Records a run just opened (ctx.run set), to be ended at exit if it is still open then."""
+    with _live_lock:
+        _open_runs.add(ctx)
+
+
+def closed(ctx: RunContext) -> None:
+    """The run has ended (its finish() returned): nothing is left to end at exit."""
+    with _live_lock:
+        _open_runs.discard(ctx)
 
 
 # Signals a thread of ours leaves to the main thread: Python runs their handlers there only, and
@@ -177,10 +196,16 @@ def start_driver(ctx: RunContext, target: Callable[[], None]) -> threading.Threa
 def _end_runs_at_exit() -> None:
     with _live_lock:
         live = list(_live.items())
-    for _, ctx in live:
+        runs = list(_open_runs)
+        loops = list(_loop_threads)
+    for ctx in [ctx for _, ctx in live] + runs:  # their awaitables in flight too
         ctx.cancel("interpreter exiting")
     for thread, _ in live:
         thread.join(timeout=10)
+    # Every run still open, whoever made it, has ended when this returns; none starts later.
+    _tendril.end_runs("interpreter exiting")
+    for loop_thread in loops:
+        loop_thread.stop()
 
 
 class LoopThread:
@@ -192,6 +217,8 @@ class LoopThread:
             target=self.loop.run_forever, name="pipevine-iter-loop", daemon=True
         )
         start_leaving_signals_to_the_main_thread(self._thread)
+        with _live_lock:
+            _loop_threads.add(self)
 
     def stop(self) -> None:
         if self.loop.is_closed():

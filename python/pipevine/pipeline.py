@@ -215,12 +215,14 @@ class Pipeline:
         started = time.time()
         run = _tendril.Run(plan.next_item, [b.handle for b in plan.built], max_buffer)
         plan.ctx.run = run
+        _engine.opened(plan.ctx)
         self._active.append(plan.ctx)
         if self._cancelled:
             plan.ctx.cancel(self._error.value if self._error else "pipeline cancelled")
         return run, started
 
     def _close(self, plan: _Plan) -> None:
+        _engine.closed(plan.ctx)
         if plan.ctx in self._active:
             self._active.remove(plan.ctx)
 

@@ -41,12 +41,17 @@ ThreadState& this_thread_state() {
 
 }  // namespace
 
-EngineGil::EngineGil() : nested_(PyGILState_Check() != 0) {
-  if (!nested_) this_thread_state().acquire();
+// Finalizing is read first: PyGILState_Check() is not to be trusted then.
+EngineGil::EngineGil() : nested_(!_Py_IsFinalizing() && PyGILState_Check() != 0) {
+  if (nested_) return;
+  if (_Py_IsFinalizing()) throw InterpreterExiting();
+  this_thread_state().acquire();
 }
 
 EngineGil::~EngineGil() {
-  if (!nested_) this_thread_state().release();
+  // Finalizing began while this thread was in a Python call that let the GIL go: Python ends
+  // the thread (pthread_exit) when the call asks for it again, and gives it back to no one.
+  if (!nested_ && !_Py_IsFinalizing()) this_thread_state().release();
 }
 
 SignalsStayWithPython::SignalsStayWithPython() {

@@ -11,6 +11,7 @@
 #include <Python.h>
 
 #include <memory>
+#include <stdexcept>
 
 #include <signal.h>
 
@@ -19,9 +20,19 @@ namespace tendril::python {
 // Drops the references queued by Refs that ended without the GIL. Call with the GIL held.
 void release_pending() noexcept;
 
+// What EngineGil throws once the interpreter is finalizing: Python would end the calling thread
+// in the middle of its work (pthread_exit) rather than give it the GIL. Where an engine thread
+// calls Python, this becomes the item's failure, and the thread goes on to end with its run.
+class InterpreterExiting : public std::runtime_error {
+ public:
+  InterpreterExiting() : std::runtime_error("the Python interpreter is exiting") {}
+};
+
 // Holds the GIL for a scope on an engine thread. Unlike pybind11's gil_scoped_acquire, which
 // makes and deletes a Python thread state every time, the thread keeps its state from its
-// first call until it exits: taking the GIL is then one PyEval_RestoreThread.
+// first call until it exits: taking the GIL is then one PyEval_RestoreThread. Throws
+// InterpreterExiting instead once the interpreter is finalizing (pipevine ends every run at
+// exit, before that: this is for a run started after).
 class EngineGil {
  public:
   EngineGil();

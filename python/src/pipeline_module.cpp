@@ -6,10 +6,15 @@
 // - engine threads take the GIL only around a Python call, and hold no engine lock meanwhile;
 // - a Python thread calling into the engine releases the GIL first, so an engine thread that
 //   waits for the GIL never blocks it;
-// - items are `Ref`s, dropped by engine threads without the GIL (see object_ref.hpp).
+// - items are `Ref`s, dropped by engine threads without the GIL (see object_ref.hpp);
+// - every run has ended before the interpreter finalizes: pipevine calls end_runs() at exit,
+//   which ends the runs still open and refuses new ones. An engine thread that asked for the
+//   GIL later would be ended by Python in the middle of its work (pthread_exit).
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>
 
+#include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <cstddef>
 #include <limits>
@@ -240,26 +245,60 @@ StageHandle make_stage(std::vector<py::object> functions, std::size_t workers, l
   return StageHandle{std::make_shared<detail::ErasedStage<Ref, Ref>>(std::move(spec))};
 }
 
+class Run;
+
+// The runs made and not yet dropped, so that the interpreter's exit can end them all; once it
+// has (`refused`), no run starts.
+struct OpenRuns {
+  std::mutex mutex;
+  std::vector<Run*> runs;  // guarded by mutex
+  bool refused = false;    // guarded by mutex
+};
+OpenRuns& open_runs() {
+  static auto* runs = new OpenRuns;  // never destroyed: engine threads may outlive statics
+  return *runs;
+}
+
 // One run: started when made, its outputs read with next()/next_batch()/drain(), ended by
-// finish() (which cancels it when outputs were left unread). Dropping it ends it too.
+// finish() (which cancels it when outputs were left unread). Dropping it ends it too. Throws
+// std::runtime_error once the interpreter is exiting (end_runs() was called).
 class Run {
  public:
   Run(Ref next_item, const std::vector<StageHandle>& stages, std::size_t max_buffer)
-      : sink_(max_buffer ? max_buffer : 1),
-        core_(std::make_unique<detail::RunCore>(
-            std::make_shared<detail::GeneratorSource<PythonSource, Ref>>(
-                PythonSource{std::move(next_item)}),
-            chain(stages), sink_)) {
+      : sink_(max_buffer ? max_buffer : 1) {
+    OpenRuns& open = open_runs();
+    std::lock_guard lock(open.mutex);  // end_all() either sees this run or refuses it
+    if (open.refused) throw std::runtime_error("the Python interpreter is exiting: no run starts");
+    core_ = std::make_unique<detail::RunCore>(
+        std::make_shared<detail::GeneratorSource<PythonSource, Ref>>(
+            PythonSource{std::move(next_item)}),
+        chain(stages), sink_);
     core_->context().on_abort([this] { sink_.queue().abort(); });
     core_->on_finished([this] { sink_.queue().close(); });
     SignalsStayWithPython signals;
     core_->start();
+    open.runs.push_back(this);
   }
   Run(const Run&) = delete;
   Run& operator=(const Run&) = delete;
   ~Run() {  // pybind11 drops a Run with the GIL; the engine threads may be waiting for it
     py::gil_scoped_release nogil;
     end();
+    OpenRuns& open = open_runs();
+    std::lock_guard lock(open.mutex);
+    std::erase(open.runs, this);
+  }
+
+  // Ends every run not yet dropped (cancelled with `reason`, then waited for: each run's engine
+  // threads have ended on return) and refuses new ones. Without the GIL; for the interpreter's
+  // exit. All are cancelled before any is waited for: a run whose source reads another run
+  // ends when that one does.
+  static void end_all(const std::string& reason) {
+    OpenRuns& open = open_runs();
+    std::lock_guard lock(open.mutex);
+    open.refused = true;
+    for (Run* run : open.runs) run->cancel_without_gil(reason);
+    for (Run* run : open.runs) run->end();
   }
 
   // The next output, waiting without the GIL; StopIteration at the end. Signals (Ctrl-C) are
@@ -300,8 +339,7 @@ class Run {
   // Ends the run with ErrorKind::cancelled and `reason`, unless it already ended. Any thread.
   bool cancel(const std::string& reason) {
     py::gil_scoped_release nogil;
-    std::lock_guard lock(core_mutex_);
-    return core_ && core_->context().fail(Error{.kind = ErrorKind::cancelled, .message = reason});
+    return cancel_without_gil(reason);
   }
 
   // Waits for every engine thread and says how the run went:
@@ -349,6 +387,11 @@ class Run {
     }
   }
 
+  bool cancel_without_gil(const std::string& reason) {
+    std::lock_guard lock(core_mutex_);
+    return core_ && core_->context().fail(Error{.kind = ErrorKind::cancelled, .message = reason});
+  }
+
   // Without the GIL. The engine's side of the run (stages, worker states, worker processes)
   // goes with it: the stages hold the front's hooks, which hold this Run, a cycle that Python's
   // collector cannot see.
@@ -369,7 +412,7 @@ class Run {
   detail::QueueInlet<Ref> sink_;
   std::mutex core_mutex_;                  // held briefly, to reach core_ while end() may let it go
   std::unique_ptr<detail::RunCore> core_;  // guarded by core_mutex_ once the run is under way
-  bool drained_ = false;                   // read by the thread holding the GIL
+  std::atomic<bool> drained_ = false;      // set by the thread holding the GIL
   std::mutex end_mutex_;
   std::optional<Result<Metrics>> outcome_;  // guarded by end_mutex_
   std::optional<Metrics> metrics_;          // guarded by end_mutex_
@@ -486,6 +529,15 @@ void add_pipeline(py::module_& module) {
       .def("drain", &Run::drain, py::arg("emit") = py::none())
       .def("cancel", &Run::cancel, py::arg("reason"))
       .def("finish", &Run::finish);
+  module.def(
+      "end_runs",
+      [](const std::string& reason) {
+        py::gil_scoped_release nogil;
+        Run::end_all(reason);
+      },
+      py::arg("reason"),
+      "Ends every run still open (cancelled with `reason`; returns when their engine threads "
+      "have ended) and refuses new ones: for the interpreter's exit.");
 }
 
 }  // namespace tendril::python

@@ -38,20 +38,26 @@ class Publisher {
     options.wire = python_wire ? state::Wire::python : state::Wire::tendril;
     if (!on_batch.is_none())
       options.on_batch = [hook = Ref::borrow(on_batch.ptr())](std::size_t states) {
-        EngineGil gil;
-        PyObject* count = PyLong_FromSize_t(states);
-        if (!count) return PyErr_WriteUnraisable(hook.get());
-        notify(hook, count);
-        Py_DECREF(count);
+        try {
+          EngineGil gil;
+          PyObject* count = PyLong_FromSize_t(states);
+          if (!count) return PyErr_WriteUnraisable(hook.get());
+          notify(hook, count);
+          Py_DECREF(count);
+        } catch (const InterpreterExiting&) {  // nobody is left to tell
+        }
       };
     if (!on_warning.is_none())
       options.on_warning = [hook = Ref::borrow(on_warning.ptr())](const std::string& line) {
-        EngineGil gil;
-        PyObject* text =
-            PyUnicode_DecodeUTF8(line.data(), static_cast<Py_ssize_t>(line.size()), "replace");
-        if (!text) return PyErr_WriteUnraisable(hook.get());
-        notify(hook, text);
-        Py_DECREF(text);
+        try {
+          EngineGil gil;
+          PyObject* text =
+              PyUnicode_DecodeUTF8(line.data(), static_cast<Py_ssize_t>(line.size()), "replace");
+          if (!text) return PyErr_WriteUnraisable(hook.get());
+          notify(hook, text);
+          Py_DECREF(text);
+        } catch (const InterpreterExiting&) {  // nobody is left to tell
+        }
       };
     SignalsStayWithPython signals;  // for the publisher's worker thread
     publisher_ = std::make_unique<state::ToolStatePublisher>(std::move(options));

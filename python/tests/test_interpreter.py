@@ -72,12 +72,17 @@ def test_ctrl_c_in_a_running_pipeline_is_a_keyboard_interrupt(script):
     assert proc.returncode != 0
 
 
-def test_exit_with_a_run_under_way_ends_its_threads_and_exits_cleanly():
-    proc = start("""
+# The iter() run is left suspended with its workers busy (its 64-item buffer takes 0.64 s to
+# fill): at exit they are inside a handler, or about to call one. Before exit ended such runs,
+# Python ended the worker that asked for the GIL while it finalized, and the process died (SIGBUS
+# or SIGSEGV, every time).
+@pytest.mark.parametrize("seconds", [0.001, 0.01])
+def test_exit_with_a_run_under_way_ends_its_threads_and_exits_cleanly(seconds):
+    proc = start(f"""
         import asyncio, threading, time
         from pipevine import Pipeline, work_pool
 
-        stage = work_pool()(lambda x, s: time.sleep(0.001) or x)
+        stage = work_pool(num_workers=2)(lambda x, s: time.sleep({seconds}) or x)
         gen = (Pipeline(iter(range(10**9))) >> stage).iter()
         next(gen)
         async def background():
@@ -90,6 +95,28 @@ def test_exit_with_a_run_under_way_ends_its_threads_and_exits_cleanly():
     assert "exiting" in out
     assert proc.returncode == 0, err
     assert "Fatal Python error" not in err and "Traceback" not in err, err
+
+
+def test_a_run_started_once_exit_has_ended_the_runs_is_refused_with_a_clear_error():
+    # atexit calls handlers last registered first: this one runs after pipevine's.
+    proc = start("""
+        import atexit, time
+
+        def late():
+            from pipevine import Pipeline, work_pool
+            stage = work_pool()(lambda x, s: time.sleep(0.01) or x)
+            try:
+                for _ in (Pipeline(iter(range(10**9))) >> stage).iter():
+                    pass
+            except RuntimeError as exc:
+                print("refused:", exc, flush=True)
+
+        atexit.register(late)
+        import pipevine
+    """)
+    out, err = proc.communicate(timeout=20)
+    assert "refused: the Python interpreter is exiting: no run starts" in out, (out, err)
+    assert proc.returncode == 0, err
 
 
 def test_a_long_handler_does_not_hold_the_gil_while_the_engine_waits():
