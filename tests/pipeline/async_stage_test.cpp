@@ -3,10 +3,13 @@
 #include <tendril/task.hpp>
 
 #include <gtest/gtest.h>
+#include <asio/co_spawn.hpp>
+#include <asio/experimental/awaitable_operators.hpp>
 
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <exception>
 #include <latch>
 #include <memory>
 #include <ranges>
@@ -228,4 +231,99 @@ TEST(AsyncStage, OptionsItCannotHonourYetAreClearErrors) {
   EXPECT_THROW(
       td::work_pool({.num_workers = 2, .fork_merge = [](std::vector<int> v) { return v[0]; }}, fn),
       std::invalid_argument);
+}
+
+// sleep_for outside a pipeline, on a plain io_context: every sleep on one shared timer.
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+// Runs `body` as a coroutine on `io`; `error` is what it threw, if anything.
+template <class Body>
+void spawn(asio::io_context& io, Body body, std::exception_ptr* error = nullptr) {
+  asio::co_spawn(io, std::move(body), [error](std::exception_ptr e) {
+    if (error) *error = e;
+  });
+}
+
+std::size_t sleepers_on(asio::io_context& io) {
+  return asio::use_service<td::detail::Sleepers>(io).size();
+}
+
+}  // namespace
+
+TEST(SleepFor, ManySleepsWakeInDeadlineOrderNeverEarlyAndLeaveNothingBehind) {
+  tendril::testing::Watchdog watchdog(20s, "sleeps in deadline order");
+  asio::io_context io;
+  std::vector<int> order;
+  std::vector<Clock::duration> late;
+  const auto start = Clock::now();
+  // Pushed in an order that is not the deadlines' order: 30, 10, 50, 20, 40 ms...
+  const std::vector<int> millis = {30, 10, 50, 20, 40, 5, 45, 15, 35, 25};
+  for (int ms : millis)
+    spawn(io, [&, ms]() -> asio::awaitable<void> {
+      co_await td::sleep_for(std::chrono::milliseconds(ms));
+      late.push_back(Clock::now() - start - std::chrono::milliseconds(ms));
+      order.push_back(ms);
+    });
+  io.run();
+  std::vector<int> sorted = millis;
+  std::ranges::sort(sorted);
+  EXPECT_EQ(order, sorted);
+  for (Clock::duration d : late) EXPECT_GE(d, 0ns) << "no sleep ends before its time";
+  EXPECT_EQ(sleepers_on(io), 0u);
+}
+
+TEST(SleepFor, ACancelledSleepEndsAtOnceWithOperationAbortedAndDoesNotHoldTheLoop) {
+  tendril::testing::Watchdog watchdog(20s, "cancelled sleep");
+  using namespace asio::experimental::awaitable_operators;
+  asio::io_context io;
+  std::size_t winner = 99;
+  bool aborted = false;
+  spawn(io, [&]() -> asio::awaitable<void> {
+    auto long_sleep = [&]() -> asio::awaitable<void> {
+      try {
+        co_await td::sleep_for(1h);
+      } catch (const asio::system_error& e) {
+        aborted = e.code() == asio::error::operation_aborted;
+        throw;
+      }
+    };
+    auto result = co_await (long_sleep() || td::sleep_for(5ms));
+    winner = result.index();
+  });
+  const auto start = Clock::now();
+  io.run();  // returns only when nothing is left: the hour-long sleep must not keep it going
+  EXPECT_LT(Clock::now() - start, 5s);
+  EXPECT_EQ(winner, 1u) << "the 5 ms sleep wins";
+  EXPECT_TRUE(aborted) << "the loser ended with operation_aborted";
+  EXPECT_EQ(sleepers_on(io), 0u);
+}
+
+TEST(SleepFor, CancelledSleepsAreLetGoWhileALongOneWaits) {
+  tendril::testing::Watchdog watchdog(20s, "cancelled sleeps let go");
+  using namespace asio::experimental::awaitable_operators;
+  asio::io_context io;
+  std::size_t most = 0;
+  int won = 0;
+  std::exception_ptr error;
+  spawn(
+      io,
+      [&]() -> asio::awaitable<void> {
+        // One sleep that outlives the loop below, then 1,000 races each cancelling an hour-long
+        // sleep: the cancelled ones must not pile up in the heap for an hour.
+        auto keeper = [&]() -> asio::awaitable<void> { co_await td::sleep_for(200ms); };
+        asio::co_spawn(co_await asio::this_coro::executor, keeper(), [](std::exception_ptr) {});
+        for (int i = 0; i < 1000; ++i) {
+          auto result = co_await (td::sleep_for(1h) || td::sleep_for(0ms));
+          won += result.index() == 1;
+          most = std::max(most, sleepers_on(io));
+        }
+      },
+      &error);
+  io.run();
+  EXPECT_FALSE(error);
+  EXPECT_EQ(won, 1000);
+  EXPECT_LE(most, 4u) << "at most as many cancelled sleeps kept as live ones, and the keeper";
+  EXPECT_EQ(sleepers_on(io), 0u);
 }
