@@ -327,3 +327,27 @@ TEST(SleepFor, CancelledSleepsAreLetGoWhileALongOneWaits) {
   EXPECT_LE(most, 4u) << "at most as many cancelled sleeps kept as live ones, and the keeper";
   EXPECT_EQ(sleepers_on(io), 0u);
 }
+
+TEST(SleepFor, TwoSleepsDueAtOnceRacingEachOtherEndOnceEach) {
+  tendril::testing::Watchdog watchdog(20s, "sleeps due at once");
+  using namespace asio::experimental::awaitable_operators;
+  asio::io_context io;
+  int finished = 0;
+  std::exception_ptr error;
+  spawn(
+      io,
+      [&]() -> asio::awaitable<void> {
+        // Both wake in the same pass over the heap: the first to end cancels the other, which
+        // was already taken to be woken; it must end once, as woken.
+        for (int i = 0; i < 100; ++i) {
+          const auto deadline = std::chrono::milliseconds(1);
+          co_await (td::sleep_for(deadline) || td::sleep_for(deadline));
+          ++finished;
+        }
+      },
+      &error);
+  io.run();
+  EXPECT_FALSE(error);
+  EXPECT_EQ(finished, 100);
+  EXPECT_EQ(sleepers_on(io), 0u);
+}

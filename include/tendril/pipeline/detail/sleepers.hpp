@@ -57,7 +57,8 @@ class Sleepers final : public asio::execution_context::service {
     {
       std::lock_guard lock(mutex_);
       if (!timer_) timer_.emplace(asio::get_associated_executor(sleeper.handler));
-      heap_.push_back(owned.release());
+      heap_.push_back(owned.get());
+      owned.release();  // the heap owns it
       std::push_heap(heap_.begin(), heap_.end(), later);
       rearm(let_go);
       // Connected under the lock: a cancel emitted from now on finds the node in the heap.
@@ -79,7 +80,9 @@ class Sleepers final : public asio::execution_context::service {
     // Completes the handler with `error` (the mutex not held); once.
     virtual void complete(std::error_code error) = 0;
     Clock::time_point deadline;
-    bool done = false;  // completed (cancelled): left in the heap until it is let go
+    // waiting in the heap; taken from it to be woken (a cancel then comes too late and is
+    // ignored); or cancelled, and left in the heap until it is let go.
+    enum class State : unsigned char { waiting, waking, cancelled } state = State::waiting;
   };
 
   template <class Handler>
@@ -119,8 +122,9 @@ class Sleepers final : public asio::execution_context::service {
   // must not keep its context's run() going.
   void rearm(std::vector<Sleeper*>& let_go) {
     if (marked_ > 0 && marked_ * 2 >= heap_.size()) {
-      const auto kept =
-          std::partition(heap_.begin(), heap_.end(), [](const Sleeper* s) { return !s->done; });
+      const auto kept = std::partition(heap_.begin(), heap_.end(), [](const Sleeper* s) {
+        return s->state != Sleeper::State::cancelled;
+      });
       let_go.insert(let_go.end(), kept, heap_.end());
       heap_.erase(kept, heap_.end());
       std::make_heap(heap_.begin(), heap_.end(), later);
@@ -150,10 +154,11 @@ class Sleepers final : public asio::execution_context::service {
         std::pop_heap(heap_.begin(), heap_.end(), later);
         Sleeper* sleeper = heap_.back();
         heap_.pop_back();
-        if (sleeper->done) {
+        if (sleeper->state == Sleeper::State::cancelled) {
           --marked_;
           let_go.push_back(sleeper);
         } else {
+          sleeper->state = Sleeper::State::waking;
           due.push_back(sleeper);
         }
       }
@@ -170,8 +175,8 @@ class Sleepers final : public asio::execution_context::service {
     std::vector<Sleeper*> let_go;
     {
       std::lock_guard lock(mutex_);
-      if (sleeper->done) return;
-      sleeper->done = true;  // stays in the heap (and owned there) until rearm lets it go
+      if (sleeper->state != Sleeper::State::waiting) return;  // ended, or being woken
+      sleeper->state = Sleeper::State::cancelled;  // stays in the heap, owned there, until let go
       ++marked_;
     }
     sleeper->complete(asio::error::operation_aborted);
@@ -196,7 +201,7 @@ class Sleepers final : public asio::execution_context::service {
 
   std::mutex mutex_;
   std::vector<Sleeper*> heap_;               // guarded by mutex_; owned; a min-heap by deadline
-  std::size_t marked_ = 0;                   // guarded by mutex_: nodes in heap_ that are done
+  std::size_t marked_ = 0;                   // guarded by mutex_: cancelled nodes in heap_
   std::optional<asio::steady_timer> timer_;  // guarded by mutex_
   Clock::time_point armed_ = Clock::time_point::max();  // guarded by mutex_: the timer's wait
 };
