@@ -248,11 +248,13 @@ StageHandle make_stage(std::vector<py::object> functions, std::size_t workers, l
 class Run;
 
 // The runs made and not yet dropped, so that the interpreter's exit can end them all; once it
-// has (`refused`), no run starts.
+// has (`refused`), no run starts. The mutex is held only to start a run and to list them, never
+// while a run is ended: an engine thread being waited for may itself make or drop a run (a
+// handler running a nested pipeline).
 struct OpenRuns {
   std::mutex mutex;
-  std::vector<Run*> runs;  // guarded by mutex
-  bool refused = false;    // guarded by mutex
+  std::vector<std::weak_ptr<Run>> runs;  // guarded by mutex; expired ones pruned on each start
+  bool refused = false;                  // guarded by mutex
 };
 OpenRuns& open_runs() {
   static auto* runs = new OpenRuns;  // never destroyed: engine threads may outlive statics
@@ -260,45 +262,57 @@ OpenRuns& open_runs() {
 }
 
 // One run: started when made, its outputs read with next()/next_batch()/drain(), ended by
-// finish() (which cancels it when outputs were left unread). Dropping it ends it too. Throws
-// std::runtime_error once the interpreter is exiting (end_runs() was called).
+// finish() (which cancels it when outputs were left unread). Dropping it ends it too. Made by
+// start(), which throws std::runtime_error once the interpreter is exiting (end_runs()).
 class Run {
  public:
-  Run(Ref next_item, const std::vector<StageHandle>& stages, std::size_t max_buffer)
-      : sink_(max_buffer ? max_buffer : 1) {
+  // Without the GIL.
+  static std::shared_ptr<Run> start(Ref next_item, const std::vector<StageHandle>& stages,
+                                    std::size_t max_buffer) {
     OpenRuns& open = open_runs();
     std::lock_guard lock(open.mutex);  // end_all() either sees this run or refuses it
     if (open.refused) throw std::runtime_error("the Python interpreter is exiting: no run starts");
-    core_ = std::make_unique<detail::RunCore>(
-        std::make_shared<detail::GeneratorSource<PythonSource, Ref>>(
-            PythonSource{std::move(next_item)}),
-        chain(stages), sink_);
+    auto run = std::make_shared<Run>(std::move(next_item), stages, max_buffer);
+    std::erase_if(open.runs, [](const std::weak_ptr<Run>& r) { return r.expired(); });
+    open.runs.push_back(run);
+    return run;
+  }
+
+  Run(Ref next_item, const std::vector<StageHandle>& stages, std::size_t max_buffer)
+      : sink_(max_buffer ? max_buffer : 1),
+        core_(std::make_unique<detail::RunCore>(
+            std::make_shared<detail::GeneratorSource<PythonSource, Ref>>(
+                PythonSource{std::move(next_item)}),
+            chain(stages), sink_)) {
     core_->context().on_abort([this] { sink_.queue().abort(); });
     core_->on_finished([this] { sink_.queue().close(); });
     SignalsStayWithPython signals;
     core_->start();
-    open.runs.push_back(this);
   }
   Run(const Run&) = delete;
   Run& operator=(const Run&) = delete;
-  ~Run() {  // pybind11 drops a Run with the GIL; the engine threads may be waiting for it
+  ~Run() {  // dropped with the GIL (see end_all); the engine threads may be waiting for it
     py::gil_scoped_release nogil;
     end();
-    OpenRuns& open = open_runs();
-    std::lock_guard lock(open.mutex);
-    std::erase(open.runs, this);
   }
 
   // Ends every run not yet dropped (cancelled with `reason`, then waited for: each run's engine
   // threads have ended on return) and refuses new ones. Without the GIL; for the interpreter's
   // exit. All are cancelled before any is waited for: a run whose source reads another run
-  // ends when that one does.
-  static void end_all(const std::string& reason) {
-    OpenRuns& open = open_runs();
-    std::lock_guard lock(open.mutex);
-    open.refused = true;
-    for (Run* run : open.runs) run->cancel_without_gil(reason);
-    for (Run* run : open.runs) run->end();
+  // ends when that one does. Returns the runs, to be let go with the GIL.
+  static std::vector<std::shared_ptr<Run>> end_all(const std::string& reason) {
+    std::vector<std::shared_ptr<Run>> runs;
+    {
+      OpenRuns& open = open_runs();
+      std::lock_guard lock(open.mutex);
+      open.refused = true;
+      for (const std::weak_ptr<Run>& weak : open.runs)
+        if (std::shared_ptr<Run> run = weak.lock()) runs.push_back(std::move(run));
+      open.runs.clear();
+    }
+    for (const auto& run : runs) run->cancel_without_gil(reason);
+    for (const auto& run : runs) run->end();
+    return runs;
   }
 
   // The next output, waiting without the GIL; StopIteration at the end. Signals (Ctrl-C) are
@@ -516,12 +530,13 @@ void add_pipeline(py::module_& module) {
            py::arg("multi_proc") = false, py::arg("coroutine") = false,
            py::arg("on_schedule") = py::none());
 
-  py::class_<Run>(module, "Run", "One run of a source through stages, started when made.")
+  py::class_<Run, std::shared_ptr<Run>>(module, "Run",
+                                        "One run of a source through stages, started when made.")
       .def(py::init(
                [](py::object next_item, std::vector<StageHandle> stages, std::size_t max_buffer) {
                  Ref source = Ref::borrow(next_item.ptr());
                  py::gil_scoped_release nogil;
-                 return std::make_unique<Run>(std::move(source), stages, max_buffer);
+                 return Run::start(std::move(source), stages, max_buffer);
                }),
            py::arg("next_item"), py::arg("stages"), py::arg("max_buffer") = 64)
       .def("next", &Run::next)
@@ -532,8 +547,12 @@ void add_pipeline(py::module_& module) {
   module.def(
       "end_runs",
       [](const std::string& reason) {
-        py::gil_scoped_release nogil;
-        Run::end_all(reason);
+        std::vector<std::shared_ptr<Run>> ended;
+        {
+          py::gil_scoped_release nogil;
+          ended = Run::end_all(reason);
+        }
+        // `ended` goes here, with the GIL: a run may be dropped only with it.
       },
       py::arg("reason"),
       "Ends every run still open (cancelled with `reason`; returns when their engine threads "

@@ -97,6 +97,30 @@ def test_exit_with_a_run_under_way_ends_its_threads_and_exits_cleanly(seconds):
     assert "Fatal Python error" not in err and "Traceback" not in err, err
 
 
+def test_exit_while_handlers_run_nested_pipelines_does_not_hang():
+    # Exit waits for the outer run's workers while they make runs of their own: before, exit
+    # held its lock while it waited, the next nested run waited for that lock, and the process
+    # hung (every time).
+    proc = start("""
+        import time
+        from pipevine import Pipeline, work_pool
+
+        inner = work_pool()(lambda x, s: x + 1)
+
+        @work_pool(num_workers=2)
+        def outer(x, s):
+            return list((Pipeline(iter([x])) >> inner).iter())[0]
+
+        gen = (Pipeline(iter(range(10**9))) >> outer).iter()
+        next(gen)
+        time.sleep(0.2)
+        print("exiting", flush=True)
+    """)
+    out, err = proc.communicate(timeout=20)
+    assert "exiting" in out
+    assert proc.returncode == 0, err
+
+
 def test_a_run_started_once_exit_has_ended_the_runs_is_refused_with_a_clear_error():
     # atexit calls handlers last registered first: this one runs after pipevine's.
     proc = start("""
