@@ -71,12 +71,6 @@ bool BiasedSeat::acquire_shared(std::uintptr_t me) noexcept {
   return true;
 }
 
-void BiasedSeat::release_biased() noexcept {
-  held_.store(0, std::memory_order_release);
-  const std::uintptr_t bias = bias_.load(std::memory_order_acquire);
-  if ((bias & kRevoking) != 0) end_revocation(bias);
-}
-
 bool BiasedSeat::end_revocation(std::uintptr_t revoking) noexcept {
   if (!bias_.compare_exchange_strong(revoking, 0, std::memory_order_acq_rel)) return false;
   last_taker_ = 0;

@@ -73,7 +73,13 @@ class BiasedSeat {
   }
 
   bool acquire_shared(std::uintptr_t me) noexcept;
-  void release_biased() noexcept;
+  // The owner lets its seat go; ends a revocation that began meanwhile.
+  void release_biased() noexcept {
+    held_.store(0, std::memory_order_release);
+    const std::uintptr_t bias = bias_.load(std::memory_order_acquire);
+    if ((bias & kRevoking) != 0) [[unlikely]]
+      end_revocation(bias);
+  }
   bool end_revocation(std::uintptr_t revoking) noexcept;
 
   // 0: unbiased, the seat works by exchange on free_. Else the owner thread's token, with

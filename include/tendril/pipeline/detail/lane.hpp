@@ -39,32 +39,12 @@ class Lane {
   template <class Run>
   void accept(Envelope<In>&& item, Lease& upstream, bool number, Run&& run) {
     std::uint32_t seat;
-    if (!number && size_.load(std::memory_order_acquire) == 0 && seats_.try_acquire(seat)) {
+    if (!number && size_.load(std::memory_order_acquire) == 0 && seats_.try_acquire(seat))
+        [[likely]] {
       upstream.release();  // the item is ours now: the upstream worker may take its next one
       return run(seat, std::move(item));
     }
-    std::unique_lock lock(mutex_);
-    for (unsigned waits = 0;; ++waits) {
-      if (aborted_) return;
-      if (seats_.try_acquire(seat)) {
-        if (!queue_.empty()) {  // run the oldest, queue this one behind the rest
-          queue_.push_back(std::move(item));
-          item = std::move(queue_.front());
-          queue_.pop_front();  // the count of queued items is unchanged
-        }
-        if (number) item.seq = next_ticket_++;
-        lock.unlock();
-        upstream.release();
-        return run(seat, std::move(item));
-      }
-      if (queue_.size() < capacity_) {
-        push(std::move(item));
-        lock.unlock();
-        upstream.release();
-        return;
-      }
-      wait_for_room(lock, waits);
-    }
+    if (admit_locked(item, upstream, number, seat)) run(seat, std::move(item));
   }
 
   // Queues `item` without taking a seat, waiting while the queue is full (fork dispatch).
@@ -123,6 +103,35 @@ class Lane {
   }
 
  private:
+  // accept() under the lock: true when `item` (perhaps swapped for the oldest queued one) is
+  // to run now on `seat`, false when it was queued or the run was aborted. Out of line, so
+  // that the lock-free path stays small enough to inline.
+  [[gnu::noinline]] bool admit_locked(Envelope<In>& item, Lease& upstream, bool number,
+                                      std::uint32_t& seat) {
+    std::unique_lock lock(mutex_);
+    for (unsigned waits = 0;; ++waits) {
+      if (aborted_) return false;
+      if (seats_.try_acquire(seat)) {
+        if (!queue_.empty()) {  // run the oldest, queue this one behind the rest
+          queue_.push_back(std::move(item));
+          item = std::move(queue_.front());
+          queue_.pop_front();  // the count of queued items is unchanged
+        }
+        if (number) item.seq = next_ticket_++;
+        lock.unlock();
+        upstream.release();
+        return true;
+      }
+      if (queue_.size() < capacity_) {
+        push(std::move(item));
+        lock.unlock();
+        upstream.release();
+        return false;
+      }
+      wait_for_room(lock, waits);
+    }
+  }
+
   void push(Envelope<In>&& item) {  // with mutex_ held, room checked
     queue_.push_back(std::move(item));
     size_.store(queue_.size(), std::memory_order_release);

@@ -33,10 +33,7 @@ class SeatPool {
       seat = 0;
       return only_.try_acquire();
     }
-    if (take(first_, 0, seat)) return true;
-    for (std::size_t w = 0; w < extra_.size(); ++w)
-      if (take(extra_[w], w + 1, seat)) return true;
-    return false;
+    return try_acquire_many(seat);
   }
 
   void release(std::uint32_t seat) {
@@ -55,6 +52,13 @@ class SeatPool {
   }
 
  private:
+  [[gnu::noinline]] bool try_acquire_many(std::uint32_t& seat) {
+    if (take(first_, 0, seat)) return true;
+    for (std::size_t w = 0; w < extra_.size(); ++w)
+      if (take(extra_[w], w + 1, seat)) return true;
+    return false;
+  }
+
   static std::uint64_t bit(std::size_t seat) { return std::uint64_t{1} << (seat % 64); }
   std::atomic<std::uint64_t>& word(std::size_t index) {
     return index == 0 ? first_ : extra_[index - 1];

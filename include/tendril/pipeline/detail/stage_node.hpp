@@ -91,6 +91,10 @@ class StageNode final : public NodeBase, public Inlet<In>, public Runner, public
   }
 
   bool can_accept() const override {
+    if constexpr (!Fork) {
+      const Lane<In>& lane = *lanes_.front();
+      return lane.has_room() || lane.has_free_seat();
+    }
     for (const auto& lane : lanes_)
       if (!lane->has_room() && (Fork || !lane->has_free_seat())) return false;
     return true;
@@ -148,18 +152,30 @@ class StageNode final : public NodeBase, public Inlet<In>, public Runner, public
   static constexpr std::uint32_t kSampleEvery = 256;  // a clock read costs 25-55 ns on a VM
   static constexpr std::chrono::nanoseconds kShortCall{2000};
 
-  // Runs worker `index` on `item` and passes the outcome on; the worker's seat is held.
+  // Runs worker `index` on `item` and passes the outcome on; the worker's seat is held. The
+  // common case (one attempt, nothing to keep or order, a value that succeeds) is kept small
+  // enough to inline; everything else is out of line, off the hot path's registers.
   void run(std::uint32_t index, Envelope<In>&& item) {
     Worker& worker = *workers_[index];
-    Lease lease(this, index);
-    if (simple_ && item.value) {  // the hot path: one attempt, nothing to keep, nothing to order
+    if (simple_ && item.value) [[likely]] {
+      Lease lease(this, index);
       Carried<Out> result = invoke(worker, std::move(item.value));
-      if (result) {
+      if (result) [[likely]] {
         ++worker.counters.processed;
         return core_.downstream.accept(Envelope<Out>{std::move(result)}, lease);
       }
-      return pass_on(worker, lease, item.seq, failure(std::move(*result.error()), 1, nullptr));
+      return fail_once(worker, lease, item.seq, std::move(result));
     }
+    run_general(worker, index, std::move(item));
+  }
+
+  [[gnu::noinline]] void fail_once(Worker& worker, Lease& lease, std::uint64_t seq,
+                                   Carried<Out>&& result) {
+    pass_on(worker, lease, seq, failure(std::move(*result.error()), 1, nullptr));
+  }
+
+  [[gnu::noinline]] void run_general(Worker& worker, std::uint32_t index, Envelope<In>&& item) {
+    Lease lease(this, index);
     Outcome outcome = process(worker, std::move(item.value));
     if constexpr (Fork) {
       if (auto merged = fork_join_.join(item.seq, index, lanes_.size(), std::move(outcome)))
@@ -205,12 +221,17 @@ class StageNode final : public NodeBase, public Inlet<In>, public Runner, public
   }
 
   Carried<Out> invoke(Worker& worker, Carried<In>&& input) {
-    Scheduler::enter_handler();
-    if (--worker.until_sample != 0) {
+    if (--worker.until_sample != 0) [[likely]] {
+      Scheduler::enter_handler();
       Carried<Out> result = call_handler(worker.handler, std::move(input), worker.state);
       Scheduler::leave_handler();
       return result;
     }
+    return invoke_timed(worker, std::move(input));
+  }
+
+  [[gnu::noinline]] Carried<Out> invoke_timed(Worker& worker, Carried<In>&& input) {
+    Scheduler::enter_handler();
     const auto started = Clock::now();
     Carried<Out> result = call_handler(worker.handler, std::move(input), worker.state);
     const auto took = Clock::now() - started;
