@@ -35,6 +35,7 @@ class Publisher {
     options.batch_size = batch_size;
     options.max_queued = max_queued;
     options.max_stream_length = max_stream_length;
+    options.max_stream_bytes = 0;  // the original package never trims; max_stream_length may
     options.wire = python_wire ? state::Wire::python : state::Wire::tendril;
     if (!on_batch.is_none())
       options.on_batch = [hook = Ref::borrow(on_batch.ptr())](std::size_t states) {

@@ -266,9 +266,9 @@ struct ToolStatePublisher::Impl {
       if (stream) payload += '}';
       wire.clear();
       if (stream) {
-        const bool capped = options.max_stream_length > 0;
-        wire.begin(capped ? 10 : 7).arg(verb).arg(options.topic);
-        if (capped) wire.arg("MAXLEN").arg("~").arg(std::uint64_t{options.max_stream_length});
+        const std::size_t cap = stream_cap(payload.size());
+        wire.begin(cap > 0 ? 10 : 7).arg(verb).arg(options.topic);
+        if (cap > 0) wire.arg("MAXLEN").arg("~").arg(std::uint64_t{cap});
         wire.arg("*").arg("data").arg(payload).arg("attributes").arg(attributes(count));
       } else {
         wire.begin(3).arg(verb).arg(options.topic).arg(payload);
@@ -400,7 +400,20 @@ struct ToolStatePublisher::Impl {
 
   // The worker's own.
   std::deque<Entry> backlog;
-  std::string payload;  // deliver()'s buffers, kept from batch to batch
+  // The MAXLEN for an entry of `bytes`: max_stream_length, lowered so that entries of the
+  // recent commands' average size stay within max_stream_bytes; 0: no trimming.
+  std::size_t stream_cap(std::size_t bytes) {
+    entry_bytes = entry_bytes == 0 ? double(bytes) : 0.875 * entry_bytes + 0.125 * double(bytes);
+    std::size_t cap = options.max_stream_length;
+    if (options.max_stream_bytes > 0) {
+      const auto by_bytes = static_cast<std::size_t>(double(options.max_stream_bytes) / entry_bytes);
+      cap = std::max<std::size_t>(1, cap == 0 ? by_bytes : std::min(cap, by_bytes));
+    }
+    return cap;
+  }
+
+  double entry_bytes = 0;  // the recent commands' payload size (moving average), worker only
+  std::string payload;     // deliver()'s buffers, kept from batch to batch
   redis::Commands wire;
   std::uint64_t backlog_first_seq = 0;  // the number of backlog.front(), counting from 0
   std::uint64_t uncertain_until = 0;    // states below this number may have been delivered
@@ -425,7 +438,8 @@ bool PublisherOptions::operator==(const PublisherOptions& o) const {
          max_queued == o.max_queued && max_command_bytes == o.max_command_bytes && mode == o.mode &&
          endpoint == o.endpoint && use_environment == o.use_environment &&
          sink_path == o.sink_path && latest_only == o.latest_only &&
-         max_stream_length == o.max_stream_length && max_sink_bytes == o.max_sink_bytes &&
+         max_stream_length == o.max_stream_length && max_stream_bytes == o.max_stream_bytes &&
+         max_sink_bytes == o.max_sink_bytes &&
          wire == o.wire;
 }
 

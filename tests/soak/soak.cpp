@@ -230,6 +230,7 @@ int main(int argc, char** argv) {
   options.flush_interval = 100ms;
   options.use_environment = false;
   options.max_stream_length = 0;  // every state is read back at the end: no trimming
+  options.max_stream_bytes = 0;
   td::state::ToolStatePublisher publisher(options);
 
   std::vector<std::uint64_t> published(2, 0);

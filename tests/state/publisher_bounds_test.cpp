@@ -116,6 +116,29 @@ TEST(PublisherBounds, TheStreamIsTrimmedToAboutMaxStreamLength) {
   EXPECT_EQ(states.back().processed_files, 299);  // the newest stay
 }
 
+// Each entry is one flush: 10,000 entries of large flushes would be gigabytes, so the stream is
+// also held to about max_stream_bytes, from the size of the publisher's recent commands.
+TEST(PublisherBounds, TheStreamIsHeldToAboutMaxStreamBytes) {
+  tendril::testing::Watchdog watchdog(60s, "stream bytes");
+  RedisServer server;
+  ts::ToolStatePublisher publisher({.flush_interval = 10s,
+                                    .endpoint = server.endpoint(),
+                                    .max_stream_length = 10'000,
+                                    .max_stream_bytes = 100'000});
+  for (int i = 0; i < 100; ++i) {
+    ts::ToolState state = of_run("a", i);
+    state.current_file_name = std::string(10'000, 'x');  // each entry about 10 KB
+    publisher.publish(std::move(state));
+    ASSERT_TRUE(publisher.flush());  // one entry per flush
+  }
+  const long long length = stream_length(server.port());
+  EXPECT_GE(length, 8);   // about 100,000 / 10,100 bytes...
+  EXPECT_LE(length, 12);  // ...not the 100 entries (1 MB) that max_stream_length allows
+  const auto states = stream_states(server.port());
+  ASSERT_FALSE(states.empty());
+  EXPECT_EQ(states.back().processed_files, 99);  // the newest stay
+}
+
 TEST(PublisherBounds, TheSinkFileIsRotatedPastMaxSinkBytes) {
   const auto dir = std::filesystem::path(::testing::TempDir()) / "tendril-rotate";
   std::filesystem::remove_all(dir);

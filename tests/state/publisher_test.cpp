@@ -479,6 +479,7 @@ TEST(Publisher, PythonWireWritesTheOriginalPackagesBytes) {
                                     .batch_size = 3,
                                     .endpoint = server.endpoint(),
                                     .max_stream_length = 0,
+                                    .max_stream_bytes = 0,
                                     .on_warning =
                                         [&](const std::string& line) {
                                           std::lock_guard lock(mutex);
