@@ -52,11 +52,11 @@ struct PublisherOptions {
   // per-step history.
   bool latest_only = false;
   // The stream is an event log, not a work queue: each XADD trims it to about this many entries
-  // (`MAXLEN ~`). 0: never trimmed.
+  // (`MAXLEN ~`). 0: no bound in entries.
   std::size_t max_stream_length = 10'000;
   // ...and to about this many bytes of entries, from the size of this publisher's recent
   // commands (an entry is one flush, up to max_command_bytes: 10,000 of them could hold
-  // gigabytes). 0: no bound in bytes.
+  // gigabytes). 0: no bound in bytes; with both 0 the stream is never trimmed.
   std::size_t max_stream_bytes = std::size_t{64} << 20;
   // The sink file is rotated (to PATH.1, replacing the last one) once it grows past this many
   // bytes. 0: never rotated. A character device (/dev/null) is never rotated.
