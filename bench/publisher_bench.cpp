@@ -82,8 +82,8 @@ void latency(const rd::Endpoint& endpoint, int threads, long per_thread, double 
           ts::ToolState state = sample(i);  // made outside the timed call
           const auto start = Clock::now();
           publisher.publish(std::move(state));
-          into.push_back(
-              std::chrono::duration<double, std::nano>(Clock::now() - start).count() - clock_ns);
+          into.push_back(std::chrono::duration<double, std::nano>(Clock::now() - start).count() -
+                         clock_ns);
         }
       };
       timed(fresh[t], kRingCells / threads);

@@ -406,7 +406,8 @@ struct ToolStatePublisher::Impl {
     entry_bytes = entry_bytes == 0 ? double(bytes) : 0.875 * entry_bytes + 0.125 * double(bytes);
     std::size_t cap = options.max_stream_length;
     if (options.max_stream_bytes > 0) {
-      const auto by_bytes = static_cast<std::size_t>(double(options.max_stream_bytes) / entry_bytes);
+      const auto by_bytes =
+          static_cast<std::size_t>(double(options.max_stream_bytes) / entry_bytes);
       cap = std::max<std::size_t>(1, cap == 0 ? by_bytes : std::min(cap, by_bytes));
     }
     return cap;
@@ -439,8 +440,7 @@ bool PublisherOptions::operator==(const PublisherOptions& o) const {
          endpoint == o.endpoint && use_environment == o.use_environment &&
          sink_path == o.sink_path && latest_only == o.latest_only &&
          max_stream_length == o.max_stream_length && max_stream_bytes == o.max_stream_bytes &&
-         max_sink_bytes == o.max_sink_bytes &&
-         wire == o.wire;
+         max_sink_bytes == o.max_sink_bytes && wire == o.wire;
 }
 
 ToolStatePublisher::ToolStatePublisher(PublisherOptions options)
