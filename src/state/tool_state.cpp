@@ -3,30 +3,70 @@
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
-#include <ctime>
+#include <cstring>
 
 #include "fields.hpp"
 #include "json_text.hpp"
 
 namespace tendril::state {
 
-std::string utc_timestamp() {
-  const auto now = std::chrono::system_clock::now();
-  const std::time_t seconds = std::chrono::system_clock::to_time_t(now);
-  const auto micros =
-      std::chrono::duration_cast<std::chrono::microseconds>(now.time_since_epoch()).count() %
-      1'000'000;
-  std::tm utc{};
-  ::gmtime_r(&seconds, &utc);
-  char text[96];
-  if (micros == 0)  // as Python's isoformat(): no fraction at all then
-    std::snprintf(text, sizeof text, "%04d-%02d-%02dT%02d:%02d:%02d+00:00", utc.tm_year + 1900,
-                  utc.tm_mon + 1, utc.tm_mday, utc.tm_hour, utc.tm_min, utc.tm_sec);
-  else
-    std::snprintf(text, sizeof text, "%04d-%02d-%02dT%02d:%02d:%02d.%06lld+00:00",
-                  utc.tm_year + 1900, utc.tm_mon + 1, utc.tm_mday, utc.tm_hour, utc.tm_min,
-                  utc.tm_sec, static_cast<long long>(micros));
-  return text;
+namespace {
+
+// Writes `value` as `width` decimal digits at `out`.
+void put_digits(char* out, long long value, int width) {
+  for (int i = width - 1; i >= 0; --i, value /= 10) out[i] = static_cast<char>('0' + value % 10);
+}
+
+}  // namespace
+
+std::string utc_timestamp() { return utc_timestamp(std::chrono::system_clock::now()); }
+
+std::string utc_timestamp(std::chrono::system_clock::time_point when) {
+  using namespace std::chrono;
+  const auto micros_since = duration_cast<microseconds>(when.time_since_epoch());
+  const sys_seconds second = floor<seconds>(sys_time<microseconds>(micros_since));
+  const long long micros = (micros_since - second.time_since_epoch()).count();
+  // "YYYY-MM-DDTHH:MM:SS" of the last second this thread wrote (a state is stamped on every
+  // ToolState made: formatting it through gmtime_r and snprintf cost about 3,000 instructions).
+  thread_local sys_seconds cached_second = sys_seconds::min();
+  thread_local char prefix[19];
+  if (second != cached_second) {
+    const sys_days day = floor<days>(second);
+    const year_month_day date{day};
+    const hh_mm_ss time{second - day};
+    const int year = static_cast<int>(date.year());
+    if (year < 1 || year > 9999) {  // outside what isoformat writes with 4 digits: not cached
+      char text[96];
+      std::snprintf(text, sizeof text, "%d-%02u-%02uT%02d:%02d:%02d.%06lld+00:00", year,
+                    static_cast<unsigned>(date.month()), static_cast<unsigned>(date.day()),
+                    static_cast<int>(time.hours().count()),
+                    static_cast<int>(time.minutes().count()),
+                    static_cast<int>(time.seconds().count()), micros);
+      return text;
+    }
+    put_digits(prefix, year, 4);
+    prefix[4] = '-';
+    put_digits(prefix + 5, static_cast<unsigned>(date.month()), 2);
+    prefix[7] = '-';
+    put_digits(prefix + 8, static_cast<unsigned>(date.day()), 2);
+    prefix[10] = 'T';
+    put_digits(prefix + 11, time.hours().count(), 2);
+    prefix[13] = ':';
+    put_digits(prefix + 14, time.minutes().count(), 2);
+    prefix[16] = ':';
+    put_digits(prefix + 17, time.seconds().count(), 2);
+    cached_second = second;
+  }
+  char text[32];
+  std::memcpy(text, prefix, sizeof prefix);
+  std::size_t size = sizeof prefix;
+  if (micros != 0) {  // as Python's isoformat(): no fraction at all when it is 0
+    text[size] = '.';
+    put_digits(text + size + 1, micros, 6);
+    size += 7;
+  }
+  std::memcpy(text + size, "+00:00", 6);
+  return std::string(text, size + 6);
 }
 
 std::string ToolState::default_flow_run_id() {

@@ -4,7 +4,12 @@
 
 #include <gtest/gtest.h>
 
+#include <chrono>
+#include <cstdint>
+#include <cstdio>
+#include <ctime>
 #include <string>
+#include <vector>
 
 namespace ts = tendril::state;
 
@@ -38,6 +43,48 @@ TEST(ToolState, TheFastWriterWritesWhatTheJsonLibraryWrites) {
   std::string fast;
   state.append_json(fast);
   EXPECT_EQ(fast, state.to_json().dump());
+}
+
+// The timestamp, written by hand with the date cached per second, against gmtime_r and
+// snprintf (what it was written with before) over moments from 1969 to 9999, seconds apart,
+// repeated, and going back in time.
+TEST(ToolState, UtcTimestampWritesWhatGmtimeAndPrintfWrite) {
+  using namespace std::chrono;
+  auto reference = [](system_clock::time_point when) {
+    const auto micros_since = duration_cast<microseconds>(when.time_since_epoch()).count();
+    long long seconds = micros_since / 1'000'000, micros = micros_since % 1'000'000;
+    if (micros < 0) micros += 1'000'000, --seconds;
+    const std::time_t t = static_cast<std::time_t>(seconds);
+    std::tm utc{};
+    ::gmtime_r(&t, &utc);
+    char text[96];
+    const int n =
+        std::snprintf(text, sizeof text, "%04d-%02d-%02dT%02d:%02d:%02d", utc.tm_year + 1900,
+                      utc.tm_mon + 1, utc.tm_mday, utc.tm_hour, utc.tm_min, utc.tm_sec);
+    if (micros != 0) std::snprintf(text + n, sizeof text - n, ".%06lld", micros);
+    return std::string(text) + "+00:00";
+  };
+  const system_clock::time_point epoch{};
+  std::vector<system_clock::time_point> moments{
+      epoch,
+      epoch - microseconds(1'500'000),                         // 1969-12-31T23:59:58.500000
+      epoch + seconds(951'782'400),                            // 2000-02-29T00:00:00, no fraction
+      epoch + seconds(1'735'689'599) + microseconds(999'999),  // 2024-12-31T23:59:59.999999
+      epoch + seconds(253'402'300'799),                        // 9999-12-31T23:59:59
+  };
+  std::uint64_t x = 0x9e3779b97f4a7c15u;  // a fixed seed: the same moments every run
+  for (int i = 0; i < 2000; ++i) {
+    x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+    moments.push_back(epoch + microseconds(static_cast<long long>(x % 4'000'000'000'000'000u)));
+  }
+  const std::size_t random = moments.size();
+  for (std::size_t i = 0; i < random; ++i) {  // the same second again, then the one before
+    moments.push_back(moments[i] + microseconds(1));
+    moments.push_back(moments[i] - seconds(1));
+  }
+  for (const auto& when : moments) ASSERT_EQ(ts::utc_timestamp(when), reference(when));
+  EXPECT_EQ(ts::utc_timestamp(epoch + seconds(951'782'400)), "2000-02-29T00:00:00+00:00");
+  EXPECT_EQ(ts::utc_timestamp(epoch - microseconds(1'500'000)), "1969-12-31T23:59:58.500000+00:00");
 }
 
 TEST(ToolState, UpdatedStampsANewUtcTimestamp) {

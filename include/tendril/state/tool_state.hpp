@@ -4,6 +4,7 @@
 // package's order (consumers read them by name; the order only keeps payloads comparable).
 #pragma once
 
+#include <chrono>
 #include <functional>
 #include <string>
 #include <vector>
@@ -15,8 +16,11 @@ namespace tendril::state {
 using OrderedJson = nlohmann::ordered_json;
 
 // Now, in UTC, as Python's datetime.isoformat() writes it: "2026-11-22T10:25:28.123456+00:00",
-// without the fraction when it is 0 ("2026-11-22T10:25:28+00:00").
+// without the fraction when it is 0 ("2026-11-22T10:25:28+00:00"). Every ToolState made stamps
+// one, so it is cheap: the date and time of day are written once per second and thread.
 std::string utc_timestamp();
+// The same for the moment `when`.
+std::string utc_timestamp(std::chrono::system_clock::time_point when);
 
 struct ToolState {
   std::string type = "ToolState";
