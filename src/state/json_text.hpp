@@ -34,6 +34,16 @@ inline std::size_t utf8_sequence(const std::string& text, std::size_t i) {
   return length;
 }
 
+// Where the run of bytes from text[i] that both writers copy as they are ends: printable ASCII
+// (0x20-0x7e) but for the quote and the backslash. Runs are appended whole, not byte by byte.
+inline std::size_t plain_run_end(const std::string& text, std::size_t i) {
+  for (; i < text.size(); ++i) {
+    const auto c = static_cast<unsigned char>(text[i]);
+    if (c < 0x20 || c > 0x7e || c == '"' || c == '\\') break;
+  }
+  return i;
+}
+
 // Appends "\u" and `unit` as four lower-case hex digits.
 inline void append_unicode_escape(std::string& out, unsigned unit) {
   static constexpr char hex[] = "0123456789abcdef";

@@ -29,6 +29,9 @@ std::uint32_t decode(const std::string& text, std::size_t i, std::size_t& length
 void append_string(std::string& out, const std::string& text) {
   out += '"';
   for (std::size_t i = 0; i < text.size();) {
+    const std::size_t plain_end = plain_run_end(text, i);
+    out.append(text, i, plain_end - i);
+    if ((i = plain_end) == text.size()) break;
     const auto c = static_cast<unsigned char>(text[i]);
     if (c >= 0x80) {
       std::size_t length;

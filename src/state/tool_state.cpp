@@ -111,18 +111,22 @@ namespace {
 // UTF-8 and every reader takes it (nlohmann's error_handler_t::replace does the same).
 void append_string(std::string& out, const std::string& text) {
   out += '"';
-  for (std::size_t i = 0; i < text.size(); ++i) {
+  for (std::size_t i = 0; i < text.size();) {
+    const std::size_t plain_end = plain_run_end(text, i);
+    out.append(text, i, plain_end - i);
+    if ((i = plain_end) == text.size()) break;
     const auto c = static_cast<unsigned char>(text[i]);
     if (c >= 0x80) {
       if (const std::size_t n = utf8_sequence(text, i)) {
         out.append(text, i, n);
-        i += n - 1;
-      } else {
-        out += "\xEF\xBF\xBD";  // U+FFFD REPLACEMENT CHARACTER
+        i += n;
+        continue;
       }
+      out += "\xEF\xBF\xBD";  // U+FFFD REPLACEMENT CHARACTER
     } else if (!append_ascii_escape(out, c)) {
-      out += static_cast<char>(c);
+      out += static_cast<char>(c);  // 0x7f
     }
+    ++i;
   }
   out += '"';
 }
@@ -161,7 +165,10 @@ void ToolState::append_json(std::string& out) const {
   out += ',';
   append_field(out, "current_file_name", current_file_name);
   out += ",\"steps\":";
-  out += dump_valid(steps);
+  if (steps.is_array() && steps.empty())
+    out += "[]";  // the usual case, without a serializer
+  else
+    out += dump_valid(steps);
   out += ',';
   append_field(out, "timestamp", timestamp);
   for (const auto& [key, value] : extra.items()) {

@@ -45,6 +45,30 @@ TEST(ToolState, TheFastWriterWritesWhatTheJsonLibraryWrites) {
   EXPECT_EQ(fast, state.to_json().dump());
 }
 
+// Strings are written run by run: a seeded sweep of strings mixing plain runs, quotes,
+// backslashes, control bytes, DEL and UTF-8 of every length, at every position, empty steps
+// and not.
+TEST(ToolState, TheFastWriterWritesWhatTheJsonLibraryWritesForMixedStrings) {
+  const std::vector<std::string> pieces{"plain text ", "\"", "\\", "\n", "\x01", "\x1f",
+                                        "\x7f",        "ü",  "€",  "😀",  "/a/b", ""};
+  std::uint64_t x = 0x2545f4914f6cdd1du;  // a fixed seed: the same strings every run
+  auto next = [&] {
+    x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+    return x;
+  };
+  for (int round = 0; round < 500; ++round) {
+    ts::ToolState state;
+    for (std::string* field : {&state.tool_name, &state.message, &state.current_file_name}) {
+      const std::size_t count = next() % 8;
+      for (std::size_t k = 0; k < count; ++k) *field += pieces[next() % pieces.size()];
+    }
+    if (round % 2) state.steps = {state.message, "hash"};
+    std::string fast;
+    state.append_json(fast);
+    ASSERT_EQ(fast, state.to_json().dump()) << "round " << round;
+  }
+}
+
 // The timestamp, written by hand with the date cached per second, against gmtime_r and
 // snprintf (what it was written with before) over moments from 1969 to 2200 (system_clock counts
 // nanoseconds in 64 bits: about 1678 to 2262), seconds apart, repeated, and going back in time.
