@@ -1,9 +1,9 @@
 #include "tendril/state/tool_state.hpp"
 
 #include <chrono>
-#include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <type_traits>
 
 #include "fields.hpp"
 #include "json_text.hpp"
@@ -23,6 +23,8 @@ std::string utc_timestamp() { return utc_timestamp(std::chrono::system_clock::no
 
 std::string utc_timestamp(std::chrono::system_clock::time_point when) {
   using namespace std::chrono;
+  // 64-bit nanoseconds reach from 1677 to 2262: every year has the 4 digits isoformat writes.
+  static_assert(std::is_same_v<system_clock::duration, nanoseconds>);
   const auto micros_since = duration_cast<microseconds>(when.time_since_epoch());
   const sys_seconds second = floor<seconds>(sys_time<microseconds>(micros_since));
   const long long micros = (micros_since - second.time_since_epoch()).count();
@@ -34,17 +36,7 @@ std::string utc_timestamp(std::chrono::system_clock::time_point when) {
     const sys_days day = floor<days>(second);
     const year_month_day date{day};
     const hh_mm_ss time{second - day};
-    const int year = static_cast<int>(date.year());
-    if (year < 1 || year > 9999) {  // outside what isoformat writes with 4 digits: not cached
-      char text[96];
-      std::snprintf(text, sizeof text, "%d-%02u-%02uT%02d:%02d:%02d.%06lld+00:00", year,
-                    static_cast<unsigned>(date.month()), static_cast<unsigned>(date.day()),
-                    static_cast<int>(time.hours().count()),
-                    static_cast<int>(time.minutes().count()),
-                    static_cast<int>(time.seconds().count()), micros);
-      return text;
-    }
-    put_digits(prefix, year, 4);
+    put_digits(prefix, static_cast<int>(date.year()), 4);
     prefix[4] = '-';
     put_digits(prefix + 5, static_cast<unsigned>(date.month()), 2);
     prefix[7] = '-';

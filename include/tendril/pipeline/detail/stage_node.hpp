@@ -94,10 +94,11 @@ class StageNode final : public NodeBase, public Inlet<In>, public Runner, public
     if constexpr (!Fork) {
       const Lane<In>& lane = *lanes_.front();
       return lane.has_room() || lane.has_free_seat();
+    } else {  // an item is copied into every lane: each must have room
+      for (const auto& lane : lanes_)
+        if (!lane->has_room()) return false;
+      return true;
     }
-    for (const auto& lane : lanes_)
-      if (!lane->has_room() && (Fork || !lane->has_free_seat())) return false;
-    return true;
   }
 
   bool has_free_worker() const override {
