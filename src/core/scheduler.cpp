@@ -37,6 +37,7 @@ Scheduler::~Scheduler() {
 }
 
 void Scheduler::start() {
+  if (thread_states_.empty()) return;  // no threads: the owner runs the work itself
   {
     std::lock_guard lock(mutex_);
     active_ = 1;  // one thread starts awake; the rest are woken when there is use for them

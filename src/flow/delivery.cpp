@@ -20,9 +20,15 @@ namespace {
 
 // How long an emit waits on a full slot (a cycle feeding itself, a stuck consumer) before it is
 // the emitting routine's error, and how deep a waiting thread may nest running other routines.
-constexpr auto kEmitPatience = std::chrono::seconds(30);
+constexpr auto kEmitPatience = std::chrono::milliseconds(30'000);
 constexpr int kHelpDepth = 4;
 thread_local int help_depth = 0;
+
+// "30 s", "250 ms".
+std::string describe_wait(std::chrono::milliseconds wait) {
+  const auto ms = wait.count();
+  return ms % 1000 == 0 ? std::to_string(ms / 1000) + " s" : std::to_string(ms) + " ms";
+}
 
 // "<worker id>-job-<n>", built in one allocation.
 std::string next_job_id(FlowWorker& worker) {
@@ -68,13 +74,17 @@ Result<Posted> Runtime::Impl::post(std::string_view flow_name, std::string_view 
   auto job = std::make_shared<JobContext>(std::move(job_id), worker.flow.flow_id(),
                                           worker.state.worker_id(), std::move(options.metadata));
   jobs_.begun(worker);
-  auto delivered = deliver(cell, slot_spec - cell.routine.slots().data(), data, job, 0);
+  const std::size_t slot_index = slot_spec - cell.routine.slots().data();
+  auto delivered = options.wait_for_room.count() > 0
+                       ? deliver_waiting(cell, slot_index, data, job, 0, options.wait_for_room,
+                                         options_.help_while_waiting)
+                       : deliver(cell, slot_index, data, job, 0);
   if (!delivered) {
     jobs_.worker_done(worker);
     jobs_.done();
     return std::unexpected(delivered.error());
   }
-  if (*delivered) scheduler_.notify_work();  // else the routine is queued or running already
+  if (*delivered) notify_work();  // else the routine is queued or running already
   return Posted{worker.state.worker_id(), std::move(job)};
 }
 
@@ -138,8 +148,8 @@ void Runtime::Impl::emit(Activation& a, const EventSpec& event, Json payload) {
     Json copy;
     if (i + 1 < targets.size()) copy = payload;
     Json& item = i + 1 < targets.size() ? copy : payload;
-    auto delivered =
-        deliver_waiting(*targets[i].cell, targets[i].slot, item, a.job_ptr(), a.hops + 1);
+    auto delivered = deliver_waiting(*targets[i].cell, targets[i].slot, item, a.job_ptr(),
+                                     a.hops + 1, kEmitPatience, true);
     if (delivered) continue;
     switch (delivered.error().kind) {
       case ErrorKind::queue_full:  // full for too long: the routine's error strategy decides
@@ -158,23 +168,23 @@ void Runtime::Impl::emit(Activation& a, const EventSpec& event, Json payload) {
 
 Result<bool> Runtime::Impl::deliver_waiting(RoutineCell& target, std::size_t slot, Json& payload,
                                             const std::shared_ptr<JobContext>& job,
-                                            std::uint32_t hops) {
+                                            std::uint32_t hops, std::chrono::milliseconds patience,
+                                            bool help) {
   std::optional<std::chrono::steady_clock::time_point> since;
   for (unsigned idle = 0;;) {
     auto delivered = deliver(target, slot, payload, job, hops);
     if (delivered || delivered.error().kind != ErrorKind::queue_full) return delivered;
     const auto now = std::chrono::steady_clock::now();
     if (!since) since = now;
-    if (now - *since > kEmitPatience || closed_.load())
-      return unexpected_error(
-          ErrorKind::queue_full,
-          delivered.error().message + " for " + std::to_string(kEmitPatience.count()) + " s");
+    if (now - *since > patience || closed_.load())
+      return unexpected_error(ErrorKind::queue_full,
+                              delivered.error().message + " for " + describe_wait(patience));
     // Help only the routine that drains the full slot. Running any other ready routine here
     // could start work that emits into a slot that only this thread's own suspended activation
     // would drain: both wait out the patience, and an error strategy then re-runs work that
     // had already succeeded.
     bool helped = false;
-    if (help_depth < kHelpDepth) {
+    if (help && help_depth < kHelpDepth) {
       ++help_depth;
       helped = run_here(target);
       --help_depth;

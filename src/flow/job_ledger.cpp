@@ -56,4 +56,25 @@ bool JobLedger::wait_or_quiet(std::chrono::milliseconds timeout,
   return true;
 }
 
+// A nap's look and a waker's pairs like a sleeper's and before_blocking's: the napper counts
+// itself, then looks under the lock; the waker queued its work, then looks at the count. One of
+// the two sees the other, and a waker that sees a napper notifies under the lock it looks under.
+void JobLedger::nap(std::chrono::steady_clock::time_point until,
+                    const std::function<bool()>& work_ready) {
+  napping_.fetch_add(1);
+  std::atomic_thread_fence(std::memory_order_seq_cst);
+  {
+    std::unique_lock lock(mutex_);
+    ended_.wait_until(lock, until, [&] { return active_.load() == 0 || work_ready(); });
+  }
+  napping_.fetch_sub(1);
+}
+
+void JobLedger::work_arrived() {
+  std::atomic_thread_fence(std::memory_order_seq_cst);  // the work queued, then the look
+  if (napping_.load(std::memory_order_relaxed) == 0) return;
+  { std::lock_guard lock(mutex_); }
+  ended_.notify_all();
+}
+
 }  // namespace tendril::detail

@@ -33,10 +33,17 @@ class JobLedger {
   bool wait_or_quiet(std::chrono::milliseconds timeout,
                      const std::function<std::optional<std::uint64_t>()>& quiet_epoch);
 
+  bool idle() const noexcept { return active_.load() == 0; }
+  // For a thread that runs routines while it waits: blocks until no job is under way,
+  // `work_ready()` holds, or `until`. work_arrived() (after the work is queued) ends the nap.
+  void nap(std::chrono::steady_clock::time_point until, const std::function<bool()>& work_ready);
+  void work_arrived();
+
  private:
   std::mutex mutex_;
   std::condition_variable ended_;
-  std::atomic<std::size_t> active_{0};  // its waiters wait under mutex_
+  std::atomic<std::size_t> active_{0};   // its waiters wait under mutex_
+  std::atomic<std::size_t> napping_{0};  // threads in nap()
 };
 
 }  // namespace tendril::detail

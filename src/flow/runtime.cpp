@@ -20,12 +20,21 @@ using detail::unexpected_error;
 namespace {
 
 RuntimeOptions checked(RuntimeOptions options) {
-  if (options.thread_pool_size == 0)
-    throw UsageError("Runtime: thread_pool_size must be at least 1, got 0");
+  if (options.thread_pool_size == 0 && !options.help_while_waiting)
+    throw UsageError(
+        "Runtime: thread_pool_size must be at least 1, got 0 (0 only with help_while_waiting: "
+        "routines then run on the threads that wait)");
   if (options.idle_spin.count() < 0)
     throw UsageError("Runtime: idle_spin must not be negative, got " +
                      std::to_string(options.idle_spin.count()) + " us");
   return options;
+}
+
+// now + timeout, held below the clock's limit (a timeout of years means "no limit").
+std::chrono::steady_clock::time_point deadline_after(std::chrono::milliseconds timeout) {
+  constexpr auto kForever = std::chrono::hours(24 * 365 * 100);
+  return std::chrono::steady_clock::now() +
+         std::min<std::chrono::steady_clock::duration>(timeout, kForever);
 }
 
 }  // namespace
@@ -72,7 +81,44 @@ void Runtime::Impl::fire_timer(ReadyTask task) {
   } else {
     ready_.push(std::move(task));
   }
+  notify_work();
+}
+
+void Runtime::Impl::notify_work() {
   scheduler_.notify_work();
+  if (options_.help_while_waiting) jobs_.work_arrived();
+}
+
+bool Runtime::Impl::helping_here() const {
+  return options_.help_while_waiting && detail::Activation::current() == nullptr;
+}
+
+bool Runtime::Impl::wait_for_jobs(std::chrono::milliseconds timeout) {
+  if (!helping_here()) return jobs_.wait(timeout);
+  return help_until(deadline_after(timeout), false);
+}
+
+bool Runtime::Impl::help_until(std::chrono::steady_clock::time_point deadline,
+                               bool end_when_quiet) {
+  using std::chrono::steady_clock;
+  constexpr auto kQuietLook = std::chrono::milliseconds(10);
+  std::optional<std::uint64_t> quiet_since;  // as in JobLedger::wait_or_quiet
+  for (;;) {
+    // What is ready, routine after routine; the clock read once every 16.
+    for (unsigned ran = 1; !jobs_.idle() && try_run(); ++ran)
+      if (ran % 16 == 0 && steady_clock::now() >= deadline) return jobs_.idle();
+    if (jobs_.idle()) return true;
+    const auto now = steady_clock::now();
+    if (now >= deadline) return false;
+    auto until = deadline;
+    if (end_when_quiet) {
+      const auto epoch = quiet_epoch();
+      if (epoch && quiet_since == epoch) return false;  // quiet twice, nothing between
+      quiet_since = epoch;
+      until = std::min(deadline, now + kQuietLook);
+    }
+    jobs_.nap(until, [this] { return ready_.size() != 0; });
+  }
 }
 
 // The epoch while nothing is ready, running or waiting on a timer; nullopt otherwise.
@@ -130,7 +176,7 @@ Result<void> Runtime::Impl::set_paused(std::string_view worker_id, bool paused) 
       std::lock_guard lock(cell->mutex);
       if (!cell->scheduled && cell->any_queued()) make_ready(*cell);
     }
-    scheduler_.notify_work();
+    notify_work();
   }
   return {};
 }
@@ -142,7 +188,9 @@ void Runtime::Impl::shutdown(bool wait, std::chrono::milliseconds timeout) {
     return;
   }
   std::lock_guard lock(shutdown_mutex_);
-  const bool drained = wait && jobs_.wait_or_quiet(timeout, [this] { return quiet_epoch(); });
+  const bool drained =
+      wait && (helping_here() ? help_until(deadline_after(timeout), true)
+                              : jobs_.wait_or_quiet(timeout, [this] { return quiet_epoch(); }));
   const std::vector<FlowWorker*> workers = workers_.all();
   if (!drained) {
     for (FlowWorker* w : workers) {

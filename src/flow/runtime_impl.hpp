@@ -1,11 +1,12 @@
 // src/flow/runtime_impl.hpp — the flow runtime's engine, one part per lock. Internal.
 //
 // Routines with work wait in the ready queue; the scheduler's threads (the pool) take one, let
-// its policy decide under the cell's lock, and run its logic. Emit puts items straight into the
-// connected cells and queues them as ready, so the thread that finishes a routine usually goes
-// on with the next one (run-to-completion); the scheduler wakes more threads when routines are
-// slow or block. One timer thread fires time_interval policies and delayed retries; no pool
-// thread ever sleeps for them.
+// its policy decide under the cell's lock, and run its logic. With help_while_waiting, threads
+// waiting on the runtime (for jobs, for room in a slot) take ready routines too. Emit puts items
+// straight into the connected cells and queues them as ready, so the thread that finishes a routine
+// usually goes on with the next one (run-to-completion); the scheduler wakes more threads when
+// routines are slow or block. One timer thread fires time_interval policies and delayed retries; no
+// pool thread ever sleeps for them.
 //
 // The parts, each with its own lock, and where their code is:
 //   ready queue       ready_queue.hpp       routines to look at, parked retries to run again
@@ -64,7 +65,8 @@ class Runtime::Impl final : public detail::Runner, public detail::ActivationHost
   Result<void> set_paused(std::string_view worker_id, bool paused);
   void shutdown(bool wait, std::chrono::milliseconds timeout);
   std::vector<SlotStatus> slot_status(std::string_view worker_id) const;
-  bool wait_for_jobs(std::chrono::milliseconds timeout) { return jobs_.wait(timeout); }
+  // wait_until_all_jobs_finished: with help_while_waiting, runs ready routines meanwhile.
+  bool wait_for_jobs(std::chrono::milliseconds timeout);
   detail::WorkerDirectory& workers() noexcept { return workers_; }
   const detail::WorkerDirectory& workers() const noexcept { return workers_; }
 
@@ -82,8 +84,10 @@ class Runtime::Impl final : public detail::Runner, public detail::ActivationHost
                        const std::shared_ptr<JobContext>& job, std::uint32_t hops);
   // deliver(), but while the slot is full this thread runs other ready routines (the full
   // slot's consumer among them); only a slot full for kEmitPatience is an error.
+  // `patience`: how long it waits; `help`: whether it runs the full slot's routine meanwhile.
   Result<bool> deliver_waiting(RoutineCell& target, std::size_t slot, Json& payload,
-                               const std::shared_ptr<JobContext>& job, std::uint32_t hops);
+                               const std::shared_ptr<JobContext>& job, std::uint32_t hops,
+                               std::chrono::milliseconds patience, bool help);
   void make_ready(RoutineCell& cell);  // with cell.mutex held, when not yet scheduled
   // Runs one activation of `cell` on this thread if its policy and concurrency allow it now.
   bool run_here(RoutineCell& cell);
@@ -107,6 +111,16 @@ class Runtime::Impl final : public detail::Runner, public detail::ActivationHost
   // runtime.cpp
   void fire_timer(ReadyTask task);
   std::optional<std::uint64_t> quiet_epoch();
+  // Work arrived from outside any routine (a post, a timer, a resume): wake a pool thread, and
+  // a helping waiter.
+  void notify_work();
+  // Whether a thread waiting on the runtime here runs routines meanwhile (help_while_waiting,
+  // and not inside a routine's logic).
+  bool helping_here() const;
+  // Runs ready routines on this thread until no job is under way (true) or `deadline` passed
+  // (false); with `end_when_quiet` also false once nothing can move any more (as
+  // JobLedger::wait_or_quiet). Between routines it naps until work arrives.
+  bool help_until(std::chrono::steady_clock::time_point deadline, bool end_when_quiet);
 
   RuntimeOptions options_;
   FlowRegistry& registry_;

@@ -13,15 +13,6 @@
 using namespace flow_test;
 using td::Json;
 
-TEST(Runtime, RejectsAnEmptyPool) {
-  try {
-    td::Runtime rt({.thread_pool_size = 0});
-    FAIL() << "expected an error";
-  } catch (const std::invalid_argument& e) {
-    EXPECT_TRUE(contains(e.what(), "thread_pool_size must be at least 1, got 0"));
-  }
-}
-
 TEST(Runtime, UnknownFlowRoutineSlotOrWorkerIsAnErrorNamingIt) {
   Fixture f;
   td::Flow flow("known");

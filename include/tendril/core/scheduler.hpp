@@ -72,7 +72,8 @@ class Scheduler {
   // `threads` run the work; once `stop` is requested they finish what they hold and end. A
   // thread that runs out of work looks again for `idle_spin` (yielding the core to anyone who
   // wants it) before it sleeps, so that work arriving soon after needs no wake-up; 0: a few
-  // hundred looks, a few microseconds.
+  // hundred looks, a few microseconds. 0 threads: start() starts none (not even the monitor),
+  // and the owner runs the work on its own threads.
   Scheduler(std::size_t threads, std::stop_token stop = {},
             std::chrono::nanoseconds idle_spin = std::chrono::nanoseconds(0));
   ~Scheduler();

@@ -52,7 +52,7 @@ struct RuntimeHooks {
 };
 
 struct RuntimeOptions {
-  std::size_t thread_pool_size = 10;  // >= 1
+  std::size_t thread_pool_size = 10;  // >= 1; 0 only with help_while_waiting
   FlowRegistry* registry = nullptr;   // null: FlowRegistry::instance()
   Clock* clock = nullptr;             // null: the steady clock; a ManualClock in tests
   RuntimeHooks hooks = {};
@@ -69,12 +69,23 @@ struct RuntimeOptions {
   // thread that wants it) before it sleeps: a job posted within it starts without waiting for
   // a thread to wake (tens of microseconds on a virtual machine). 0: sleep at once.
   std::chrono::microseconds idle_spin{100};
+  // A thread that waits on the runtime runs ready routines itself meanwhile, as oneTBB's
+  // wait_for_all does: wait_until_all_jobs_finished, shutdown's drain, and a post waiting for
+  // room (PostOptions::wait_for_room; it runs the full slot's routine). User logic then runs on
+  // the waiting thread too, not only on the pool's. With thread_pool_size 0 no pool exists and
+  // routines run only on waiting threads: one thread for everything, no handoff at all. Not
+  // from inside a routine: a wait there only waits.
+  bool help_while_waiting = false;
 };
 
 struct PostOptions {
   std::string worker_id = {};  // empty: the flow's running worker
   std::string job_id = {};     // empty: made up ("<worker>-job-<n>")
   Json metadata = nullptr;
+  // How long a post waits for room in a full slot before it is refused (queue_full). 0:
+  // refused at once. With RuntimeOptions::help_while_waiting the waiting thread runs the full
+  // slot's routine itself.
+  std::chrono::milliseconds wait_for_room{0};
 };
 
 struct Posted {
@@ -91,7 +102,7 @@ struct SlotStatus {
 
 class Runtime {
  public:
-  // thread_pool_size 0 is a std::invalid_argument.
+  // thread_pool_size 0 without help_while_waiting is a UsageError.
   explicit Runtime(RuntimeOptions options = {});
   ~Runtime();  // shutdown(true)
   Runtime(const Runtime&) = delete;
@@ -104,8 +115,8 @@ class Runtime {
   Result<std::string> exec(const Flow& flow, const Json& restore = nullptr);
 
   // Puts `data` (a JSON object; null means {}) into `slot` of `routine` as a new job. Errors name
-  // what is wrong: unknown flow, routine or slot; no running worker; a stopped worker; a full slot;
-  // a refusal by before_enqueue; a runtime shut down.
+  // what is wrong: unknown flow, routine or slot; no running worker; a stopped worker; a full slot
+  // (at once, or after `options.wait_for_room`); a refusal by before_enqueue; a runtime shut down.
   Result<Posted> post(std::string_view flow_name, std::string_view routine, std::string_view slot,
                       Json data, PostOptions options = {});
 
