@@ -4,14 +4,21 @@
 //
 // The work: a chain of three routines (TBB: three serial function_nodes) passing a JSON object;
 // the first adds a field, the second another, the third sums into a counter. Measured at 1 and 2
-// pool threads (TBB: max_allowed_parallelism 1 and 2):
+// threads (TBB: max_allowed_parallelism 1 and 2, the calling thread counted):
 // 1. throughput: `jobs` posted from one thread as fast as they are taken, then waited for;
 //    jobs per second;
 // 2. latency: one job at a time, from post (try_put) to the moment the last routine starts;
 //    median and p99 over 2,000 jobs, after 200 to warm up. Each figure: the median and range of
-//    bench::runs() runs, the engines taking turns. Tendril's pool threads take the
-//    work; TBB at 1 thread runs it on the posting thread inside wait_for_all (no handoff at
-//    all), at 2 threads on its worker thread while the poster waits (a handoff, like ours).
+//    bench::runs() runs, the engines taking turns.
+// The engines:
+// - tendril: that many pool threads; the posting thread only posts (a full slot: it yields and
+//   posts again) and waits, so every job is handed to a pool thread;
+// - tendril no trace/history: the same without a job trace and completion records;
+// - tendril, the caller helping: help_while_waiting with one pool thread fewer (none at 1 thread),
+//   posts waiting for room (the poster runs a full slot's routine) and the wait running what is
+//   ready: the threads TBB has, used the way TBB uses them;
+// - tbb flow graph: at 1 thread everything runs on the posting thread inside wait_for_all, at 2
+//   also on TBB's one worker thread.
 // Tendril does more per job than the peer: a JobContext with a trace, per-job completion
 // tracking, the worker's execution history; the ratio says what that costs.
 #include <oneapi/tbb/flow_graph.h>
@@ -112,7 +119,10 @@ std::unique_ptr<td::Routine> stage(std::function<Json(Json)> body, bool last) {
   return r;
 }
 
-Figures run_tendril(long jobs, std::size_t threads, bool lean) {
+enum class Engine { plain, lean, helping, tbb };
+
+Figures run_tendril(long jobs, std::size_t threads, Engine engine) {
+  const bool lean = engine == Engine::lean, helping = engine == Engine::helping;
   td::FlowRegistry registry;
   td::Flow flow("chain");
   flow.add_routine(stage(step_a, false), "a");
@@ -121,23 +131,29 @@ Figures run_tendril(long jobs, std::size_t threads, bool lean) {
   flow.connect("a", "out", "b", "in");
   flow.connect("b", "out", "c", "in");
   registry.register_by_name("chain", flow);
-  td::Runtime rt({.thread_pool_size = threads,
+  td::Runtime rt({.thread_pool_size = helping ? threads - 1 : threads,
                   .registry = &registry,
                   .trace_routines = !lean,
-                  .record_completions = !lean});
+                  .record_completions = !lean,
+                  .help_while_waiting = helping});
   if (!rt.exec("chain")) std::abort();
+  const td::PostOptions room{.wait_for_room =
+                                 helping ? std::chrono::minutes(1) : std::chrono::milliseconds(0)};
 
   Figures f;
   f.jobs_per_s = jobs_per_s(jobs, [&] {
     for (long i = 0; i < jobs; ++i)
-      while (!rt.post("chain", "a", "in", {{"n", i}})) std::this_thread::yield();  // full: wait
+      while (!rt.post("chain", "a", "in", {{"n", i}}, room)) {
+        if (helping) std::abort();  // it waited a minute
+        std::this_thread::yield();  // full: wait
+      }
     if (!rt.wait_until_all_jobs_finished(std::chrono::minutes(5))) std::abort();
   });
   measure_latency(
       f,
       [&](int i, std::int64_t before) {
         if (!rt.post("chain", "a", "in", {{"n", i}})) std::abort();
-        await_arrival(before);
+        if (!helping) await_arrival(before);  // helping: the wait below may run it
       },
       [&] { rt.wait_until_all_jobs_finished(std::chrono::seconds(10)); });
   return f;
@@ -191,35 +207,39 @@ int main(int argc, char** argv) {
   for (int threads : {1, 2}) {
     const std::string at = std::to_string(threads) + " thread" + (threads > 1 ? "s" : "");
     const std::vector<std::string> engines{"tendril, " + at, "tendril no trace/history, " + at,
+                                           "tendril, the caller helping, " + at,
                                            "tbb flow graph, " + at};
+    const int count = static_cast<int>(engines.size()), tbb = count - 1;
     // One run of each engine per round, each round starting one later.
-    std::vector<std::vector<double>> rate(3), p50(3), p99(3);
+    std::vector<std::vector<double>> rate(count), p50(count), p99(count);
     for (int round = 0; round < runs; ++round)
-      for (int k = 0; k < 3; ++k) {
-        const int i = (k + round) % 3;
-        const Figures f = i == 2 ? run_tbb(jobs, threads)
-                                 : run_tendril(jobs, static_cast<std::size_t>(threads), i == 1);
+      for (int k = 0; k < count; ++k) {
+        const int i = (k + round) % count;
+        const Figures f =
+            i == tbb ? run_tbb(jobs, threads)
+                     : run_tendril(jobs, static_cast<std::size_t>(threads), static_cast<Engine>(i));
         rate[i].push_back(f.jobs_per_s);
         p50[i].push_back(f.p50_us);
         p99[i].push_back(f.p99_us);
       }
     std::vector<bench::Spread> r, l50, l99;
-    for (int i = 0; i < 3; ++i) {
+    for (int i = 0; i < count; ++i) {
       r.push_back(bench::spread_of(rate[i]));
       l50.push_back(bench::spread_of(p50[i]));
       l99.push_back(bench::spread_of(p99[i]));
       std::printf("%-28s %26s %20s %20s\n", engines[i].c_str(), bench::show(r[i], 0).c_str(),
                   bench::show(l50[i]).c_str(), bench::show(l99[i]).c_str());
-      const bool ours = i < 2;
+      const bool ours = i != tbb;
       bench::record("flow_throughput", engines[i], "jobs per second (higher is better)", r[i],
                     ours);
       bench::record("flow_latency_p50", engines[i],
                     "post to last routine, p50 us (lower is better)", l50[i], ours);
     }
     std::printf(
-        "  medians, tendril / tbb: throughput %.2fx (no trace/history %.2fx), p50 latency "
-        "%.2fx\n\n",
-        r[0].median / r[2].median, r[1].median / r[2].median, l50[0].median / l50[2].median);
+        "  medians, tendril / tbb: throughput %.2fx (no trace/history %.2fx, the caller helping "
+        "%.2fx), p50 latency %.2fx (the caller helping %.2fx)\n\n",
+        r[0].median / r[tbb].median, r[1].median / r[tbb].median, r[2].median / r[tbb].median,
+        l50[0].median / l50[tbb].median, l50[2].median / l50[tbb].median);
     std::fflush(stdout);
   }
   return total.load() > 0 ? 0 : 1;

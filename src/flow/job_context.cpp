@@ -159,17 +159,19 @@ Json JobContext::to_json() const {
 
 namespace detail {
 
+// Work is added only by a holder of some of the job's work (a post before its job is known, an
+// activation emitting), so the count never climbs back from 0: like a reference count, an
+// increment may be relaxed and the decrement that reaches 0 acquires every other's release.
 void JobAccess::add_work(JobContext& job, std::int64_t n) {
-  std::lock_guard lock(job.mutex_);
-  job.outstanding_ += n;
+  job.outstanding_.fetch_add(n, std::memory_order_relaxed);
 }
 
 JobAccess::End JobAccess::finish_work(JobContext& job, std::int64_t n) {
+  if (job.outstanding_.fetch_sub(n, std::memory_order_acq_rel) > n) return End::none;
   End end = End::none;
   {
     std::lock_guard lock(job.mutex_);
-    job.outstanding_ -= n;
-    if (job.outstanding_ > 0 || job.finished_) return End::none;
+    if (job.finished_) return End::none;
     if (job.failing_) {
       job.status_ = JobStatus::failed;
       end = End::failed;
@@ -193,8 +195,10 @@ void JobAccess::announce(JobContext& job) {
 }
 
 bool JobAccess::start(JobContext& job) {
+  if (job.started_flag_.load(std::memory_order_relaxed)) return false;  // each later routine
   std::lock_guard lock(job.mutex_);
   if (job.status_ != JobStatus::pending) return false;
+  job.started_flag_.store(true, std::memory_order_relaxed);
   job.status_ = JobStatus::running;
   job.started_ = JobContext::Clock::now();
   return true;

@@ -85,7 +85,7 @@ void Runtime::Impl::fire_timer(ReadyTask task) {
 }
 
 void Runtime::Impl::notify_work() {
-  scheduler_.notify_work();
+  if (options_.thread_pool_size > 0) scheduler_.notify_work();
   if (options_.help_while_waiting) jobs_.work_arrived();
 }
 

@@ -8,6 +8,7 @@
 // a job reaches may run at once on several threads.
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
@@ -110,9 +111,12 @@ class JobContext {
   std::vector<Json> errors_;
   std::optional<Clock::time_point> started_;
   std::optional<Clock::time_point> finished_;
-  bool announced_ = false;        // finished, and the runtime's bookkeeping for it done
-  bool failing_ = false;          // an error strategy gave up; ends `failed` when its work is done
-  std::int64_t outstanding_ = 0;  // items in slots + activations running for the job
+  bool announced_ = false;  // finished, and the runtime's bookkeeping for it done
+  bool failing_ = false;    // an error strategy gave up; ends `failed` when its work is done
+  // Not under mutex_: items in slots + activations running for the job (the lock is taken only
+  // when it reaches 0), and whether it left `pending` (the lock only for the first start).
+  std::atomic<std::int64_t> outstanding_{0};
+  std::atomic<bool> started_flag_{false};
 };
 
 // The job whose activation is running on this thread (also inside routines reached through
