@@ -2,6 +2,7 @@
 // and ending it. Internal.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <string>
 
@@ -29,7 +30,8 @@ struct JobAccess {
   // job.trace(routine, action, {{number_key, number}}) (or no details when number_key is null),
   // without building the details until the trace is read.
   static void trace(JobContext& job, const std::string& routine, const char* action,
-                    const char* number_key, std::int64_t number);
+                    const char* number_key, std::int64_t number,
+                    std::chrono::system_clock::time_point at);
 };
 
 // The thread's current job, which the runtime sets around each activation (tendril::current_job

@@ -97,7 +97,7 @@ class Runtime::Impl final : public detail::Runner, public detail::ActivationHost
   void run(std::unique_ptr<Activation> activation);        // the logic, then finish or fail
   void finish(std::unique_ptr<Activation> activation);     // frees its place, lets jobs go
   void release(FlowWorker& worker, const std::shared_ptr<JobContext>& job);
-  void sample_cost(Clock::duration elapsed);
+  void sample_cost(Clock::duration elapsed);  // for one activation in 16 (run() samples)
 
   // failures.cpp
   void handle_failure(std::unique_ptr<Activation> activation, const Error& error);
@@ -133,7 +133,6 @@ class Runtime::Impl final : public detail::Runner, public detail::ActivationHost
 
   std::atomic<std::size_t> alive_{0};  // activations prepared and not yet finished
   std::atomic<std::uint64_t> cost_ns_{0};
-  std::atomic<std::uint64_t> samples_{0};
 
   std::atomic<bool> closing_{false};
   std::atomic<bool> closed_{false};

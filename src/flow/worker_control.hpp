@@ -16,8 +16,9 @@ struct FlowWorkerControl {
     s.record_execution(std::move(routine), std::move(action), std::move(details));
   }
   static void record_completion(FlowWorkerState& s, const std::string& routine,
-                                const std::string& job_id, std::int64_t duration_us) {
-    s.record_completion(routine, job_id, duration_us);
+                                const std::string& job_id, std::int64_t duration_us,
+                                std::chrono::system_clock::time_point at) {
+    s.record_completion(routine, job_id, duration_us, at);
   }
 };
 

@@ -192,11 +192,11 @@ void FlowWorkerState::record_execution(std::string routine, std::string action, 
 }
 
 void FlowWorkerState::record_completion(const std::string& routine, const std::string& job_id,
-                                        std::int64_t duration_us) {
-  const auto now = std::chrono::system_clock::now();
+                                        std::int64_t duration_us,
+                                        std::chrono::system_clock::time_point at) {
   std::lock_guard lock(records_->mutex);
   StoredRecord& r = records_->history.next();
-  r.time = now;
+  r.time = at;
   r.routine.assign(routine);  // into the buffers the overwritten record had
   r.action.assign("completed");
   r.job_id.assign(job_id);

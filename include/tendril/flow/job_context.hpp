@@ -104,7 +104,9 @@ class JobContext {
     Json details;  // otherwise
     TraceEntry entry() const;
   };
-  void trace_step(Step step);  // under mutex_ held by the caller
+  // A new entry at the trace's end, to be filled in place; null past kTraceLimit (counted).
+  // Under mutex_ held by the caller.
+  Step* next_step();
   std::vector<Step> trace_;
   std::uint64_t trace_dropped_ = 0;
   std::optional<Error> error_;

@@ -93,9 +93,10 @@ class FlowWorkerState : public WorkerState {
   void count_job(bool failed) noexcept;
   void record_execution(std::string routine, std::string action, Json details = {});
   // record_execution(routine, "completed", {{"job_id", job_id}, {"duration_us", duration_us}}),
-  // without building the details (they are built when the history is read).
+  // without building the details (they are built when the history is read); `at` is when it
+  // completed.
   void record_completion(const std::string& routine, const std::string& job_id,
-                         std::int64_t duration_us);
+                         std::int64_t duration_us, std::chrono::system_clock::time_point at);
 
   struct Records;  // routine states, history, counters, status, their lock
   std::unique_ptr<Records> records_;
