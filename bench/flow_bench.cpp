@@ -1,9 +1,10 @@
 // Tendril flows against a oneTBB flow graph on the same work, in the same run.
 //
-//   flow_bench [jobs]
+//   flow_bench [jobs] [slot capacity: the library's default, 1000]
 //
 // The work: a chain of three routines (TBB: three serial function_nodes) passing a JSON object;
-// the first adds a field, the second another, the third sums into a counter. Measured at 1 and 2
+// the first adds a field, the second another, the third sums into a counter; each routine's slot
+// holds the library's default of 1,000 items (a second argument changes it). Measured at 1 and 2
 // threads (TBB: max_allowed_parallelism 1 and 2, the calling thread counted):
 // 1. throughput: `jobs` posted from one thread as fast as they are taken, then waited for;
 //    jobs per second;
@@ -102,10 +103,12 @@ void await_arrival(std::int64_t before) {
 
 // --- Tendril ---
 
+std::size_t slot_capacity = td::SlotSpec{}.max_queue_length;  // each routine's one slot
+
 std::unique_ptr<td::Routine> stage(std::function<Json(Json)> body, bool last) {
   auto r = std::make_unique<td::Routine>();
   td::Routine* self = r.get();
-  r->add_slot("in", 4096);
+  r->add_slot("in", slot_capacity);
   if (!last) r->add_event("out");
   r->set_logic([self, body, last](td::SlotData& in, const Json&, td::FlowWorkerState&) {
     for (Json& item : in.items("in")) {  // moved along, as TBB's nodes move theirs
@@ -195,12 +198,13 @@ Figures run_tbb(long jobs, int threads) {
 
 int main(int argc, char** argv) {
   const long jobs = argc > 1 ? std::atol(argv[1]) : 100'000;
+  if (argc > 2) slot_capacity = static_cast<std::size_t>(std::atol(argv[2]));
   bench::print_machine("oneTBB " + std::to_string(TBB_VERSION_MAJOR) + "." +
                        std::to_string(TBB_VERSION_MINOR) + " flow graph");
   std::printf(
-      "a 3-routine chain passing a JSON object; %ld jobs for throughput, 2,000 single jobs for\n"
-      "latency (post to the last routine)\n\n",
-      jobs);
+      "a 3-routine chain passing a JSON object, slots of %zu; %ld jobs for throughput, 2,000 "
+      "single\njobs for latency (post to the last routine)\n\n",
+      slot_capacity, jobs);
   std::printf("%-28s %26s %20s %20s\n", "engine", "jobs/s", "p50 (us)", "p99 (us)");
   std::fflush(stdout);
   const int runs = bench::runs();
