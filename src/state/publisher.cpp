@@ -5,7 +5,6 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
-#include <deque>
 #include <mutex>
 #include <random>
 #include <stdexcept>
@@ -17,6 +16,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "backlog.hpp"
 #include "python_json.hpp"
 #include "ring.hpp"
 #include "sink_file.hpp"
@@ -153,7 +153,7 @@ struct ToolStatePublisher::Impl {
   // the worker from sending); beyond max_queued the oldest go. JSON given as text that is not
   // one object is dropped here, before it could spoil a command.
   void drain() {
-    std::vector<Entry> batch;
+    latest.clear();
     for (std::size_t budget = pending.load(std::memory_order_acquire); budget > 0; --budget) {
       std::optional<Entry> entry = ring.try_pop();
       if (!entry) break;
@@ -163,22 +163,30 @@ struct ToolStatePublisher::Impl {
         warn("a state given as JSON text is not one JSON object; it is dropped (counted in stats)");
         continue;
       }
-      batch.push_back(std::move(*entry));
+      if (options.latest_only)
+        latest.push_back(std::move(*entry));
+      else
+        admit(std::move(*entry));
     }
-    if (options.latest_only) keep_latest_per_run(batch);
-    for (auto& state : batch) {
-      backlog.push_back(std::move(state));
-      if (backlog.size() > options.max_queued) {
-        take_front(1);
-        ++dropped;
-        if (!dropping)  // said when dropping starts, not for every state
-          warn("more than " + std::to_string(options.max_queued) +
-               " tool states are waiting; the oldest are being dropped (counted in stats)");
-        dropping = true;
-      }
+    if (options.latest_only) {
+      keep_latest_per_run(latest);
+      for (auto& state : latest) admit(std::move(state));
+      latest.clear();
     }
     if (backlog.size() < options.max_queued) dropping = false;
     depth.store(backlog.size(), std::memory_order_relaxed);
+  }
+
+  // One state onto the backlog; beyond max_queued the oldest goes.
+  void admit(Entry&& state) {
+    backlog.push_back(std::move(state));
+    if (backlog.size() <= options.max_queued) return;
+    take_front(1);
+    ++dropped;
+    if (!dropping)  // said when dropping starts, not for every state
+      warn("more than " + std::to_string(options.max_queued) +
+           " tool states are waiting; the oldest are being dropped (counted in stats)");
+    dropping = true;
   }
 
   // Keeps each run's last state of `batch`, in their order; the others are superseded. JSON
@@ -199,7 +207,7 @@ struct ToolStatePublisher::Impl {
 
   // The oldest `n` states leave the backlog (sent, dropped or set aside).
   void take_front(std::size_t n) {
-    backlog.erase(backlog.begin(), backlog.begin() + static_cast<long>(n));
+    backlog.pop_front(n);
     backlog_first_seq += n;
   }
 
@@ -399,7 +407,8 @@ struct ToolStatePublisher::Impl {
   std::atomic<bool> closed{false};
 
   // The worker's own.
-  std::deque<Entry> backlog;
+  detail::Backlog<Entry> backlog;
+  std::vector<Entry> latest;  // drain()'s states before keep_latest_per_run, with latest_only
   // The MAXLEN for an entry of `bytes`: max_stream_length, lowered so that entries of the
   // recent commands' average size stay within max_stream_bytes; 0: no trimming.
   std::size_t stream_cap(std::size_t bytes) {
