@@ -52,6 +52,30 @@ struct Helped {
   td::Runtime rt;
 };
 
+// Starts flow "narrow": one routine "r" whose one slot "in" holds `capacity` items. Returns the
+// worker's id.
+std::string start_narrow(Helped& h, std::size_t capacity, td::Routine::Logic logic) {
+  td::Flow flow("narrow");
+  auto narrow = std::make_unique<td::Routine>();
+  narrow->add_slot("in", capacity);
+  narrow->set_logic(std::move(logic));
+  flow.add_routine(std::move(narrow), "r");
+  h.registry.register_by_name("narrow", flow);
+  return h.rt.exec("narrow").value();
+}
+
+// Posts `n` items to "narrow", each waiting up to 5 s for room; true when all went in.
+bool post_waiting(Helped& h, int n) {
+  for (int i = 0; i < n; ++i) {
+    auto posted = h.rt.post("narrow", "r", "in", {{"n", i}}, {.wait_for_room = 5s});
+    if (!posted) {
+      ADD_FAILURE() << "post " << i << ": " << posted.error().describe();
+      return false;
+    }
+  }
+  return true;
+}
+
 }  // namespace
 
 TEST(RuntimeHelping, AnEmptyPoolWithoutHelpingIsAnErrorNamingTheOption) {
@@ -132,18 +156,8 @@ TEST(RuntimeHelping, AWaitingThreadRunsRoutinesWhileThePoolIsBusy) {
 TEST(RuntimeHelping, APostWaitingForRoomRunsTheFullSlotsRoutineWithNoPool) {
   Helped h(0, true);
   Threads r;
-  td::Flow flow("narrow");
-  auto narrow = std::make_unique<td::Routine>();
-  narrow->add_slot("in", 2);
-  narrow->set_logic(r.logic());
-  flow.add_routine(std::move(narrow), "r");
-  h.registry.register_by_name("narrow", flow);
-  ASSERT_TRUE(h.rt.exec("narrow"));
-
-  for (int i = 0; i < 10; ++i) {
-    auto posted = h.rt.post("narrow", "r", "in", {{"n", i}}, {.wait_for_room = 5s});
-    ASSERT_TRUE(posted) << posted.error().describe();
-  }
+  start_narrow(h, 2, r.logic());
+  ASSERT_TRUE(post_waiting(h, 10));
   EXPECT_GE(r.count(), 8);  // each post after the second found the slot full and drained it
   ASSERT_TRUE(h.rt.wait_until_all_jobs_finished(10s));
   EXPECT_EQ(r.count(), 10);
@@ -153,21 +167,11 @@ TEST(RuntimeHelping, APostWaitingForRoomRunsTheFullSlotsRoutineWithNoPool) {
 TEST(RuntimeHelping, APostWaitingForRoomGetsItFromThePoolWhenNotHelping) {
   Helped h(1, false);
   Threads r;
-  td::Flow flow("narrow");
-  auto narrow = std::make_unique<td::Routine>();
-  narrow->add_slot("in", 1);
-  narrow->set_logic([&r, logic = r.logic()](auto& in, auto& message, auto& state) {
+  start_narrow(h, 1, [logic = r.logic()](auto& in, auto& message, auto& state) {
     std::this_thread::sleep_for(1ms);
     logic(in, message, state);
   });
-  flow.add_routine(std::move(narrow), "r");
-  h.registry.register_by_name("narrow", flow);
-  ASSERT_TRUE(h.rt.exec("narrow"));
-
-  for (int i = 0; i < 20; ++i) {
-    auto posted = h.rt.post("narrow", "r", "in", {{"n", i}}, {.wait_for_room = 5s});
-    ASSERT_TRUE(posted) << posted.error().describe();
-  }
+  ASSERT_TRUE(post_waiting(h, 20));
   ASSERT_TRUE(h.rt.wait_until_all_jobs_finished(10s));
   EXPECT_EQ(r.count(), 20);
   std::lock_guard lock(r.mutex);
@@ -178,18 +182,12 @@ TEST(RuntimeHelping, APostThatWaitsForRoomInVainIsRefusedNamingTheWait) {
   for (const bool help : {false, true}) {
     SCOPED_TRACE(help ? "helping" : "not helping");
     Helped h(1, help);
-    td::Flow flow("held");
-    auto r = std::make_unique<td::Routine>();
-    r->add_slot("in", 1);
-    r->set_logic([](auto&, auto&, auto&) {});
-    flow.add_routine(std::move(r), "r");
-    h.registry.register_by_name("held", flow);
-    auto worker = h.rt.exec("held").value();
+    const std::string worker = start_narrow(h, 1, [](auto&, auto&, auto&) {});
     ASSERT_TRUE(h.rt.pause(worker));  // nothing drains the slot, not even a helper
-    ASSERT_TRUE(h.rt.post("held", "r", "in", {}));
+    ASSERT_TRUE(h.rt.post("narrow", "r", "in", {}));
 
     const auto start = std::chrono::steady_clock::now();
-    auto refused = h.rt.post("held", "r", "in", {}, {.wait_for_room = 50ms});
+    auto refused = h.rt.post("narrow", "r", "in", {}, {.wait_for_room = 50ms});
     const auto waited = std::chrono::steady_clock::now() - start;
     ASSERT_FALSE(refused);
     EXPECT_EQ(refused.error().kind, td::ErrorKind::queue_full);
