@@ -34,28 +34,6 @@ bool JobLedger::wait(std::chrono::milliseconds timeout) {
   return ended_.wait_for(lock, timeout, [&] { return active_.load() == 0; });
 }
 
-bool JobLedger::wait_or_quiet(std::chrono::milliseconds timeout,
-                              const std::function<std::optional<std::uint64_t>()>& quiet_epoch) {
-  const auto deadline = std::chrono::steady_clock::now() + timeout;
-  std::optional<std::uint64_t> quiet_since;  // the epoch when it last looked quiet
-  std::unique_lock lock(mutex_);
-  while (active_.load() != 0) {
-    if (std::chrono::steady_clock::now() >= deadline) return false;
-    ended_.wait_for(lock, std::chrono::milliseconds(10));
-    if (active_.load() == 0) break;
-    // Quiet twice, 10 ms apart, with nothing happening in between: those reads agree.
-    const auto epoch = quiet_epoch();
-    if (!epoch) {
-      quiet_since.reset();
-    } else if (quiet_since == epoch) {
-      return false;
-    } else {
-      quiet_since = epoch;
-    }
-  }
-  return true;
-}
-
 // A nap's look and a waker's pairs like a sleeper's and before_blocking's: the napper counts
 // itself, then looks under the lock; the waker queued its work, then looks at the count. One of
 // the two sees the other, and a waker that sees a napper notifies under the lock it looks under.

@@ -8,10 +8,8 @@
 #include <chrono>
 #include <condition_variable>
 #include <cstddef>
-#include <cstdint>
 #include <functional>
 #include <mutex>
-#include <optional>
 
 #include "worker.hpp"
 
@@ -27,15 +25,11 @@ class JobLedger {
 
   // True once no job is under way; false when `timeout` passed first.
   bool wait(std::chrono::milliseconds timeout);
-  // Like wait(), but also false once nothing can move any more: `quiet_epoch` answers the
-  // runtime's epoch while nothing is ready, running or timed (nullopt otherwise), and two quiet
-  // looks 10 ms apart with the same epoch mean the jobs left can never finish.
-  bool wait_or_quiet(std::chrono::milliseconds timeout,
-                     const std::function<std::optional<std::uint64_t>()>& quiet_epoch);
 
   bool idle() const noexcept { return active_.load() == 0; }
-  // For a thread that runs routines while it waits: blocks until no job is under way,
-  // `work_ready()` holds, or `until`. work_arrived() (after the work is queued) ends the nap.
+  // For a thread that waits in steps (running routines between them, or looking whether
+  // anything can still move): blocks until no job is under way, `work_ready()` holds, or
+  // `until`. work_arrived() (after the work is queued) ends the nap.
   void nap(std::chrono::steady_clock::time_point until, const std::function<bool()>& work_ready);
   void work_arrived();
 

@@ -95,29 +95,33 @@ bool Runtime::Impl::helping_here() const {
 
 bool Runtime::Impl::wait_for_jobs(std::chrono::milliseconds timeout) {
   if (!helping_here()) return jobs_.wait(timeout);
-  return help_until(deadline_after(timeout), false);
+  return await_jobs(deadline_after(timeout), true, false);
 }
 
-bool Runtime::Impl::help_until(std::chrono::steady_clock::time_point deadline,
+bool Runtime::Impl::await_jobs(std::chrono::steady_clock::time_point deadline, bool help,
                                bool end_when_quiet) {
   using std::chrono::steady_clock;
   constexpr auto kQuietLook = std::chrono::milliseconds(10);
-  std::optional<std::uint64_t> quiet_since;  // as in JobLedger::wait_or_quiet
+  std::optional<std::uint64_t> quiet_since;  // the epoch when it last looked quiet
+  const auto work_ready = [this, help] { return help && ready_.size() != 0; };
   for (;;) {
     // What is ready, routine after routine; the clock read once every 16.
-    for (unsigned ran = 1; !jobs_.idle() && try_run(); ++ran)
-      if (ran % 16 == 0 && steady_clock::now() >= deadline) return jobs_.idle();
+    if (help)
+      for (unsigned ran = 1; !jobs_.idle() && try_run(); ++ran)
+        if (ran % 16 == 0 && steady_clock::now() >= deadline) return jobs_.idle();
     if (jobs_.idle()) return true;
     const auto now = steady_clock::now();
     if (now >= deadline) return false;
     auto until = deadline;
     if (end_when_quiet) {
+      // Quiet twice, 10 ms apart, with nothing happening in between: the jobs left can never
+      // finish.
       const auto epoch = quiet_epoch();
-      if (epoch && quiet_since == epoch) return false;  // quiet twice, nothing between
+      if (epoch && quiet_since == epoch) return false;
       quiet_since = epoch;
       until = std::min(deadline, now + kQuietLook);
     }
-    jobs_.nap(until, [this] { return ready_.size() != 0; });
+    jobs_.nap(until, work_ready);
   }
 }
 
@@ -188,9 +192,7 @@ void Runtime::Impl::shutdown(bool wait, std::chrono::milliseconds timeout) {
     return;
   }
   std::lock_guard lock(shutdown_mutex_);
-  const bool drained =
-      wait && (helping_here() ? help_until(deadline_after(timeout), true)
-                              : jobs_.wait_or_quiet(timeout, [this] { return quiet_epoch(); }));
+  const bool drained = wait && await_jobs(deadline_after(timeout), helping_here(), true);
   const std::vector<FlowWorker*> workers = workers_.all();
   if (!drained) {
     for (FlowWorker* w : workers) {

@@ -82,9 +82,8 @@ class Runtime::Impl final : public detail::Runner, public detail::ActivationHost
   // need waking); false when it was already queued, running or paused.
   Result<bool> deliver(RoutineCell& cell, std::size_t slot, Json& payload,
                        const std::shared_ptr<JobContext>& job, std::uint32_t hops);
-  // deliver(), but while the slot is full this thread runs other ready routines (the full
-  // slot's consumer among them); only a slot full for kEmitPatience is an error.
-  // `patience`: how long it waits; `help`: whether it runs the full slot's routine meanwhile.
+  // deliver(), but a full slot is waited on for up to `patience` (then it is the error), this
+  // thread running the full slot's routine meanwhile when `help`.
   Result<bool> deliver_waiting(RoutineCell& target, std::size_t slot, Json& payload,
                                const std::shared_ptr<JobContext>& job, std::uint32_t hops,
                                std::chrono::milliseconds patience, bool help);
@@ -117,10 +116,11 @@ class Runtime::Impl final : public detail::Runner, public detail::ActivationHost
   // Whether a thread waiting on the runtime here runs routines meanwhile (help_while_waiting,
   // and not inside a routine's logic).
   bool helping_here() const;
-  // Runs ready routines on this thread until no job is under way (true) or `deadline` passed
-  // (false); with `end_when_quiet` also false once nothing can move any more (as
-  // JobLedger::wait_or_quiet). Between routines it naps until work arrives.
-  bool help_until(std::chrono::steady_clock::time_point deadline, bool end_when_quiet);
+  // Until no job is under way (true) or `deadline` passed (false); with `end_when_quiet` also
+  // false once nothing can move any more (nothing ready, running or timed, twice 10 ms apart).
+  // With `help` it runs ready routines on this thread meanwhile, napping between them until
+  // work arrives.
+  bool await_jobs(std::chrono::steady_clock::time_point deadline, bool help, bool end_when_quiet);
 
   RuntimeOptions options_;
   FlowRegistry& registry_;

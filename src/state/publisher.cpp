@@ -153,7 +153,6 @@ struct ToolStatePublisher::Impl {
   // the worker from sending); beyond max_queued the oldest go. JSON given as text that is not
   // one object is dropped here, before it could spoil a command.
   void drain() {
-    latest.clear();
     for (std::size_t budget = pending.load(std::memory_order_acquire); budget > 0; --budget) {
       std::optional<Entry> entry = ring.try_pop();
       if (!entry) break;

@@ -280,3 +280,27 @@ TEST(RuntimeHelping, AWaitInsideARoutineDoesNotRunOtherRoutines) {
   std::lock_guard lock(mutex);
   EXPECT_EQ(order, (std::vector<std::string>{"waiter starts", "waiter ends", "other"}));
 }
+
+// A job whose item waits on a policy nothing can satisfy any more: shutdown(wait) sees that
+// nothing can move (twice quiet, 10 ms apart) and cancels it rather than waiting out its timeout,
+// with a pool and without one.
+TEST(RuntimeHelping, ShutdownCancelsJobsThatCanNeverFinishInsteadOfWaitingOutItsTimeout) {
+  for (const bool help : {false, true}) {
+    SCOPED_TRACE(help ? "no pool, helping" : "a pool");
+    Helped h(help ? 0 : 1, help);
+    td::Flow flow("pair");
+    auto pair = routine({"left", "right"}, {}, [](auto&, auto&, auto&) {});
+    pair->set_activation_policy(td::ActivationPolicy::all_slots_ready());
+    flow.add_routine(std::move(pair), "pair");
+    h.registry.register_by_name("pair", flow);
+    const std::string worker = h.rt.exec("pair").value();
+    auto posted = h.rt.post("pair", "pair", "left", {});  // "right" never gets an item
+    ASSERT_TRUE(posted);
+
+    const auto start = std::chrono::steady_clock::now();
+    h.rt.shutdown(true, 60s);
+    EXPECT_LT(std::chrono::steady_clock::now() - start, 10s);
+    EXPECT_EQ(posted->job->status(), td::JobStatus::cancelled);
+    EXPECT_EQ(h.rt.worker_state(worker)->status(), td::WorkerStatus::cancelled);
+  }
+}
