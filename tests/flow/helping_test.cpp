@@ -304,3 +304,24 @@ TEST(RuntimeHelping, ShutdownCancelsJobsThatCanNeverFinishInsteadOfWaitingOutIts
     EXPECT_EQ(h.rt.worker_state(worker)->status(), td::WorkerStatus::cancelled);
   }
 }
+
+// A post waiting for room in a slot that nothing will drain: a shutdown stops the worker, and
+// the post ends at once, refused with the reason, instead of waiting out its wait.
+TEST(RuntimeHelping, APostWaitingForRoomEndsWhenShutdownStopsItsWorker) {
+  Helped h(1, false);
+  const std::string worker = start_narrow(h, 1, [](auto&, auto&, auto&) {});
+  ASSERT_TRUE(h.rt.pause(worker));
+  ASSERT_TRUE(h.rt.post("narrow", "r", "in", {}));
+  auto waiting = std::async(std::launch::async, [&] {
+    const auto start = std::chrono::steady_clock::now();
+    auto posted = h.rt.post("narrow", "r", "in", {}, {.wait_for_room = 60s});
+    return std::make_pair(std::move(posted), std::chrono::steady_clock::now() - start);
+  });
+  std::this_thread::sleep_for(20ms);  // the post is waiting by now (or finds the worker stopped)
+  h.rt.shutdown(true, 60s);           // nothing can move: the worker is stopped, its jobs cancelled
+  auto [posted, took] = waiting.get();
+  ASSERT_FALSE(posted);
+  EXPECT_EQ(posted.error().kind, td::ErrorKind::stopped);
+  EXPECT_TRUE(contains(posted.error().message, "worker 'narrow")) << posted.error().message;
+  EXPECT_LT(took, 10s);
+}
