@@ -22,6 +22,22 @@ Clock& Clock::steady() noexcept {
   return clock;
 }
 
+namespace detail {
+
+std::chrono::nanoseconds steady_clock_read_cost() noexcept {
+  static const std::chrono::nanoseconds cost = [] {
+    auto least = std::chrono::steady_clock::duration::max();
+    for (int i = 0; i < 16; ++i) {
+      const auto first = std::chrono::steady_clock::now();
+      least = std::min(least, std::chrono::steady_clock::now() - first);
+    }
+    return std::chrono::duration_cast<std::chrono::nanoseconds>(least);
+  }();
+  return cost;
+}
+
+}  // namespace detail
+
 Clock::time_point ManualClock::now() const noexcept {
   std::lock_guard lock(mutex_);
   return now_;

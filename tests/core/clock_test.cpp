@@ -47,3 +47,10 @@ TEST(Clock, TheSteadyClockIsSteadyTime) {
   EXPECT_GE(now, before);
   EXPECT_LE(now, std::chrono::steady_clock::now());
 }
+
+TEST(Clock, TheCostOfAReadIsMeasuredOnceAndIsPlausible) {
+  const auto cost = tendril::detail::steady_clock_read_cost();
+  EXPECT_EQ(tendril::detail::steady_clock_read_cost(), cost);  // measured once per process
+  EXPECT_GE(cost, 0ns);
+  EXPECT_LT(cost, 1ms);  // the least of 16 pairs: even a sanitizer build reads in microseconds
+}

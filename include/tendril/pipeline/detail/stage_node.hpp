@@ -13,6 +13,7 @@
 // a stage at any time.
 #pragma once
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cstdint>
@@ -22,6 +23,7 @@
 #include <type_traits>
 #include <vector>
 
+#include "tendril/core/clock.hpp"
 #include "tendril/core/scheduler.hpp"
 #include "tendril/core/worker_state.hpp"
 #include "tendril/pipeline/detail/channel.hpp"
@@ -47,7 +49,8 @@ class StageNode final : public NodeBase, public Inlet<In>, public Runner, public
         ordered_(core_.options.ordered && (Fork || core_.options.num_workers > 1)),
         simple_(!Fork && !ordered_ && core_.retry.attempts == 1 && !core_.options.dead_letter),
         fork_join_(core_.options, core_.name),
-        reorderer_(2 * core_.options.num_workers + core_.options.buffer) {
+        reorderer_(2 * core_.options.num_workers + core_.options.buffer),
+        long_call_(std::max(kShortCall, kClockShare * steady_clock_read_cost())) {
     const auto& options = core_.options;
     if constexpr (Fork) {
       for (std::size_t i = 0; i < options.num_workers; ++i)
@@ -144,7 +147,9 @@ class StageNode final : public NodeBase, public Inlet<In>, public Runner, public
   using Outcome = StageOutcome<In, Out>;
 
   // Handler time is measured on every call while calls are long, and on one call in
-  // kSampleEvery while they are short (the clock would cost more than the handler).
+  // kSampleEvery while they are short: under 2 µs, or under kClockShare clock reads, where the
+  // clock would cost a noticeable share of the call (under an instrumenter such as valgrind a
+  // read takes microseconds, and timing every call would measure the clock, not the stage).
   struct Worker : StageWorker<Handler> {
     using StageWorker<Handler>::StageWorker;
     std::uint32_t sample_every = 1;
@@ -152,6 +157,7 @@ class StageNode final : public NodeBase, public Inlet<In>, public Runner, public
   };
   static constexpr std::uint32_t kSampleEvery = 256;  // a clock read costs 25-55 ns on a VM
   static constexpr std::chrono::nanoseconds kShortCall{2000};
+  static constexpr int kClockShare = 64;
 
   // Runs worker `index` on `item` and passes the outcome on; the worker's seat is held. The
   // common case (one attempt, nothing to keep or order, a value that succeeds) is kept small
@@ -239,7 +245,7 @@ class StageNode final : public NodeBase, public Inlet<In>, public Runner, public
     Scheduler::leave_handler();
     worker.counters.busy += took * worker.sample_every;
     core_.latency.record(took);
-    worker.sample_every = took >= kShortCall ? 1 : kSampleEvery;
+    worker.sample_every = took >= long_call_ ? 1 : kSampleEvery;
     worker.until_sample = worker.sample_every;
     cost_ns_.store(static_cast<std::uint64_t>(std::chrono::nanoseconds(took).count()),
                    std::memory_order_relaxed);
@@ -283,6 +289,7 @@ class StageNode final : public NodeBase, public Inlet<In>, public Runner, public
   std::atomic<std::uint64_t> cost_ns_{0};
   ForkJoin<In, Out> fork_join_;  // fork mode only
   Reorderer<Out> reorderer_;
+  const std::chrono::nanoseconds long_call_;  // a call this long is timed every time
 };
 
 // The node of a stage as built for one run: workers calling `handler` directly when the stage
