@@ -24,6 +24,7 @@ RunCore::RunCore(std::shared_ptr<SourceBase> source, const StageChain& stages, I
     nodes_[k]->bind(*scheduler_);
     scheduler_->add_runner(&nodes_[k]->runner());
   }
+  source_->bind(*scheduler_);
   scheduler_->set_source(source_.get());
   context_.on_abort([this] { scheduler_->stop(); });
 }

@@ -45,6 +45,19 @@ class BiasedSeat {
     return acquire_shared(me);
   }
 
+  // The owner's path of try_acquire() alone, with no call: false whenever the calling thread
+  // does not hold the bias (try_acquire() then decides).
+  bool try_acquire_as_owner() noexcept {
+    const std::uintptr_t me = this_thread();
+    if (bias_.load(std::memory_order_relaxed) != me) return false;
+    held_.store(1, std::memory_order_relaxed);
+    std::atomic_signal_fence(std::memory_order_seq_cst);  // the revoker's fence orders the rest
+    if (bias_.load(std::memory_order_relaxed) == me) [[likely]]
+      return true;
+    back_off();
+    return false;
+  }
+
   void release() noexcept {
     if ((bias_.load(std::memory_order_relaxed) & ~kRevoking) == this_thread())
       release_biased();  // the bias cannot be revoked while its owner holds the seat
@@ -73,6 +86,7 @@ class BiasedSeat {
   }
 
   bool acquire_shared(std::uintptr_t me) noexcept;
+  [[gnu::noinline]] void back_off() noexcept { release_biased(); }  // a revocation began
   // The owner lets its seat go; ends a revocation that began meanwhile.
   void release_biased() noexcept {
     held_.store(0, std::memory_order_release);

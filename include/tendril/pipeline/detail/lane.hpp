@@ -47,6 +47,12 @@ class Lane {
     if (admit_locked(item, upstream, number, seat)) run(seat, std::move(item));
   }
 
+  // accept()'s quickest case alone, for callers that run the item themselves: nothing queued
+  // and a seat taken with no call and no locked instruction. False means only "use accept()".
+  bool try_seat_inline(std::uint32_t& seat) noexcept {
+    return size_.load(std::memory_order_acquire) == 0 && seats_.try_acquire_inline(seat);
+  }
+
   // Queues `item` without taking a seat, waiting while the queue is full (fork dispatch).
   // False when the run was aborted.
   bool enqueue(Envelope<In>&& item) {

@@ -36,6 +36,13 @@ class SeatPool {
     return try_acquire_many(seat);
   }
 
+  // try_acquire()'s path that needs no call and no locked instruction (a single seat taken by
+  // its usual thread); false says only that this path did not take a seat.
+  bool try_acquire_inline(std::uint32_t& seat) noexcept {
+    seat = 0;
+    return single_ && only_.try_acquire_as_owner();
+  }
+
   void release(std::uint32_t seat) {
     if (single_)
       only_.release();

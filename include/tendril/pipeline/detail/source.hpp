@@ -26,6 +26,17 @@ namespace tendril::detail {
 class SourceRunnerBase : public Runner {
  public:
   virtual std::uint64_t produced() const = 0;  // after the run
+  // Before the run starts: the run's count of queued items, which ends a batch of pulls.
+  void bind(Scheduler& scheduler) { queued_items_ = &scheduler.queued_items(); }
+
+ protected:
+  // Whether an item waits in some stage's queue (a thread should go there before pulling).
+  bool stage_work_waits() const noexcept {
+    return queued_items_ && queued_items_->load(std::memory_order_relaxed) != 0;
+  }
+
+ private:
+  const std::atomic<std::size_t>* queued_items_ = nullptr;
 };
 
 class SourceBase {
@@ -58,7 +69,35 @@ class SourceRunner final : public SourceRunnerBase, public SeatOwner {
   SourceRunner(std::unique_ptr<Cursor<T>> cursor, Inlet<T>& first, RunContext& context)
       : cursor_(std::move(cursor)), first_(first), context_(context) {}
 
+  // Pulls and carries in up to kBatch items, one at a time, while the first stage can take
+  // them and no stage has items queued (the scheduler looks at those first): a trivial chain
+  // then costs no trip through the scheduler's loop per item.
   bool try_run() override {
+    if (!pull_one()) return false;
+    for (std::uint32_t n = 1; n < kBatch && !stage_work_waits(); ++n)
+      if (!pull_one()) break;
+    return true;
+  }
+
+  void release_seat(std::uint32_t) override { seat_.release(); }
+  // Worth another thread when the first stage has a free worker (parallel work), or when
+  // pulling is slow enough (an I/O source) that pulling ahead overlaps with the stages.
+  bool runnable() const override {
+    return !exhausted_.load(std::memory_order_relaxed) && seat_.looks_free() &&
+           first_.can_accept() && (first_.has_free_worker() || cost_ns() >= kSlowPullNs);
+  }
+  std::uint64_t cost_ns() const override { return cost_ns_.load(std::memory_order_relaxed); }
+  bool drained() const override { return exhausted_.load(std::memory_order_acquire); }
+  std::uint64_t produced() const override { return produced_; }
+
+ private:
+  static constexpr std::uint64_t kSlowPullNs = 1000;
+  static constexpr std::uint32_t kSampleEvery = 256;
+  static constexpr std::uint32_t kBatch = 64;
+
+  // Takes the source's seat and carries one item (or the end of the items, or the source's
+  // failure) into the first stage; false when there was nothing to do.
+  bool pull_one() {
     if (exhausted_.load(std::memory_order_acquire) || !first_.can_accept() || !seat_.try_acquire())
       return false;
     if (exhausted_.load(std::memory_order_relaxed)) {
@@ -85,20 +124,6 @@ class SourceRunner final : public SourceRunnerBase, public SeatOwner {
     first_.accept(Envelope<T>{std::move(*item)}, lease);
     return true;
   }
-  void release_seat(std::uint32_t) override { seat_.release(); }
-  // Worth another thread when the first stage has a free worker (parallel work), or when
-  // pulling is slow enough (an I/O source) that pulling ahead overlaps with the stages.
-  bool runnable() const override {
-    return !exhausted_.load(std::memory_order_relaxed) && seat_.looks_free() &&
-           first_.can_accept() && (first_.has_free_worker() || cost_ns() >= kSlowPullNs);
-  }
-  std::uint64_t cost_ns() const override { return cost_ns_.load(std::memory_order_relaxed); }
-  bool drained() const override { return exhausted_.load(std::memory_order_acquire); }
-  std::uint64_t produced() const override { return produced_; }
-
- private:
-  static constexpr std::uint64_t kSlowPullNs = 1000;
-  static constexpr std::uint32_t kSampleEvery = 256;
 
   // The next item; one pull in kSampleEvery is timed.
   std::optional<T> pull() {

@@ -87,9 +87,12 @@ class StageNode final : public NodeBase, public Inlet<In>, public Runner, public
     if constexpr (Fork) {
       if (fork_join_.dispatch(std::move(item), lanes_)) upstream.release();
     } else {
-      lanes_.front()->accept(
-          std::move(item), upstream, ordered_,
-          [this](std::uint32_t seat, Envelope<In>&& admitted) { run(seat, std::move(admitted)); });
+      // The common case costs no stack frame here: the seat is taken inline and run() lets the
+      // upstream seat go; everything else is out of line.
+      std::uint32_t seat;
+      if (!ordered_ && lanes_.front()->try_seat_inline(seat)) [[likely]]
+        return run(seat, std::move(item), &upstream);
+      accept_queued(std::move(item), upstream);
     }
   }
 
@@ -116,7 +119,7 @@ class StageNode final : public NodeBase, public Inlet<In>, public Runner, public
       std::uint32_t seat;
       Envelope<In> item;
       if (!lanes_[i]->take(seat, item, ordered_ && !Fork)) continue;
-      run(Fork ? static_cast<std::uint32_t>(i) : seat, std::move(item));
+      run(Fork ? static_cast<std::uint32_t>(i) : seat, std::move(item), nullptr);
       return true;
     }
     return false;
@@ -159,21 +162,29 @@ class StageNode final : public NodeBase, public Inlet<In>, public Runner, public
   static constexpr std::chrono::nanoseconds kShortCall{2000};
   static constexpr int kClockShare = 64;
 
-  // Runs worker `index` on `item` and passes the outcome on; the worker's seat is held. The
-  // common case (one attempt, nothing to keep or order, a value that succeeds) is kept small
+  // Runs worker `index` on `item` and passes the outcome on; the worker's seat is held, and
+  // `upstream`, when given, is let go first (the item is inside this stage now). The common case (one attempt, nothing to keep or order, a value that succeeds) is kept small
   // enough to inline; everything else is out of line, off the hot path's registers.
-  void run(std::uint32_t index, Envelope<In>&& item) {
+  void run(std::uint32_t index, Envelope<In>&& item, Lease* upstream) {
+    if (upstream) upstream->release();
     Worker& worker = *workers_[index];
     if (simple_ && item.value) [[likely]] {
       Lease lease(this, index);
-      Carried<Out> result = invoke(worker, std::move(item.value));
-      if (result) [[likely]] {
+      Envelope<Out> out{invoke(worker, std::move(item.value))};  // built in place, never moved
+      if (out.value) [[likely]] {
         ++worker.counters.processed;
-        return core_.downstream.accept(Envelope<Out>{std::move(result)}, lease);
+        return core_.downstream.accept(std::move(out), lease);
       }
-      return fail_once(worker, lease, item.seq, std::move(result));
+      return fail_once(worker, lease, item.seq, std::move(out.value));
     }
     run_general(worker, index, std::move(item));
+  }
+
+  [[gnu::noinline]] void accept_queued(Envelope<In>&& item, Lease& upstream) {
+    lanes_.front()->accept(std::move(item), upstream, ordered_,
+                           [this](std::uint32_t seat, Envelope<In>&& admitted) {
+                             run(seat, std::move(admitted), nullptr);
+                           });
   }
 
   [[gnu::noinline]] void fail_once(Worker& worker, Lease& lease, std::uint64_t seq,
