@@ -28,7 +28,7 @@ void cpu_relax() noexcept {
 Scheduler::Scheduler(std::size_t threads, std::stop_token stop, std::chrono::nanoseconds idle_spin)
     : stop_(std::move(stop)),
       idle_spin_(idle_spin),
-      thread_states_(threads),
+      handler_ticks_(threads, nullptr),
       cores_(std::max(1u, std::thread::hardware_concurrency())) {}
 
 Scheduler::~Scheduler() {
@@ -37,13 +37,13 @@ Scheduler::~Scheduler() {
 }
 
 void Scheduler::start() {
-  if (thread_states_.empty()) return;  // no threads: the owner runs the work itself
+  if (handler_ticks_.empty()) return;  // no threads: the owner runs the work itself
   {
     std::lock_guard lock(mutex_);
     active_ = 1;  // one thread starts awake; the rest are woken when there is use for them
     sleeping_ = 0;
   }
-  for (std::size_t i = 0; i < thread_states_.size(); ++i)
+  for (std::size_t i = 0; i < handler_ticks_.size(); ++i)
     threads_.emplace_back([this, i] { thread_main(i); });
   monitor_ = std::thread([this] { monitor_main(); });
 }
@@ -124,8 +124,15 @@ void Scheduler::look_for_work() {
 
 void Scheduler::thread_main(std::size_t index) {
   ::pthread_setname_np(::pthread_self(), "tendril-worker");  // as top -H and gdb show it
-  current_handler_tick_ = &thread_states_[index].handler_tick;
   std::unique_lock lock(mutex_);
+  // The monitor reads this thread's tick only while it is registered; every return below
+  // holds the lock, so the registration ends under it, before the tick goes with the thread.
+  struct TickRegistration {
+    const std::atomic<std::uint64_t>*& slot;
+    ~TickRegistration() { slot = nullptr; }
+  };
+  handler_ticks_[index] = &handler_tick_;
+  TickRegistration registration{handler_ticks_[index]};
   if (index > 0) {  // all but the first start asleep
     ++sleeping_;
     wake_.wait(lock, [&] { return wake_tokens_ > 0 || finished_ || stopping_; });
@@ -185,8 +192,9 @@ std::size_t Scheduler::threads_worth_waking() const {
   // thread while a core is free for it.
   const std::uint64_t now = global_tick_.load(std::memory_order_relaxed);
   std::size_t stuck = 0;
-  for (const auto& state : thread_states_) {
-    const std::uint64_t since = state.handler_tick.load(std::memory_order_relaxed);
+  for (const auto* tick : handler_ticks_) {
+    if (!tick) continue;
+    const std::uint64_t since = tick->load(std::memory_order_relaxed);
     if (since != kIdle && since + 2 <= now) ++stuck;
   }
   if (stuck) return stuck;

@@ -99,15 +99,13 @@ class Scheduler {
   // Wakes every thread so that they see the run was stopped.
   void stop();
 
-  // Handler bracketing, for stuck-handler detection: a relaxed load and store each.
+  // Handler bracketing, for stuck-handler detection: a relaxed load and store each, into the
+  // calling thread's own tick (a run's monitor reads those of its threads; any other thread's
+  // is written and never read).
   static void enter_handler() noexcept {
-    if (current_handler_tick_)
-      current_handler_tick_->store(global_tick_.load(std::memory_order_relaxed),
-                                   std::memory_order_relaxed);
+    handler_tick_.store(global_tick_.load(std::memory_order_relaxed), std::memory_order_relaxed);
   }
-  static void leave_handler() noexcept {
-    if (current_handler_tick_) current_handler_tick_->store(kIdle, std::memory_order_relaxed);
-  }
+  static void leave_handler() noexcept { handler_tick_.store(kIdle, std::memory_order_relaxed); }
 
   // Items waiting in some queue of the run; threads skip scanning the stages while it is 0.
   std::atomic<std::size_t>& queued_items() noexcept { return queued_items_; }
@@ -118,11 +116,9 @@ class Scheduler {
 
  private:
   static constexpr std::uint64_t kIdle = std::numeric_limits<std::uint64_t>::max();
-  struct alignas(64) ThreadState {
-    std::atomic<std::uint64_t> handler_tick{kIdle};
-  };
   static inline std::atomic<std::uint64_t> global_tick_{0};  // advanced by every run's monitor
-  static inline thread_local std::atomic<std::uint64_t>* current_handler_tick_ = nullptr;
+  // The global tick when this thread entered the handler it is in, else kIdle.
+  static inline thread_local std::atomic<std::uint64_t> handler_tick_{kIdle};
 
   void thread_main(std::size_t index);
   void look_for_work();  // until none is found for a while
@@ -136,7 +132,8 @@ class Scheduler {
   std::vector<Runner*> runners_;
   Runner* source_ = nullptr;
   alignas(64) std::atomic<std::size_t> queued_items_{0};
-  std::vector<ThreadState> thread_states_;
+  // Each thread's handler_tick_ while it runs, else nullptr; guarded by mutex_.
+  std::vector<const std::atomic<std::uint64_t>*> handler_ticks_;
   const std::size_t cores_;
   std::vector<std::thread> threads_;
   std::thread monitor_;

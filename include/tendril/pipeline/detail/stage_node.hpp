@@ -163,8 +163,9 @@ class StageNode final : public NodeBase, public Inlet<In>, public Runner, public
   static constexpr int kClockShare = 64;
 
   // Runs worker `index` on `item` and passes the outcome on; the worker's seat is held, and
-  // `upstream`, when given, is let go first (the item is inside this stage now). The common case (one attempt, nothing to keep or order, a value that succeeds) is kept small
-  // enough to inline; everything else is out of line, off the hot path's registers.
+  // `upstream`, when given, is let go first (the item is inside this stage now). The common case
+  // (one attempt, nothing to keep or order, a value that succeeds) is kept small enough to inline;
+  // everything else is out of line, off the hot path's registers.
   void run(std::uint32_t index, Envelope<In>&& item, Lease* upstream) {
     if (upstream) upstream->release();
     Worker& worker = *workers_[index];
