@@ -8,6 +8,7 @@ bool RunContext::fail(Error error) {
     if (fatal_) return false;
     fatal_ = std::move(error);
   }
+  stopped_.store(true, std::memory_order_relaxed);
   stop_.request_stop();
   for (auto& hook : abort_hooks_) hook();
   return true;

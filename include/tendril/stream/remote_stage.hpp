@@ -150,7 +150,7 @@ class RemoteStageNode final : public tendril::detail::NodeBase,
   }
 
   // SeatOwner
-  void release_seat(std::uint32_t seat) override { lane_.release(seat); }
+  void release_seat(std::uint32_t seat) override { lane_.release_seat(seat); }
 
  private:
   using Clock = std::chrono::steady_clock;

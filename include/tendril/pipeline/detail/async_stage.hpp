@@ -216,7 +216,7 @@ class AsyncStageNode final : public NodeBase,
   }
 
   // SeatOwner
-  void release_seat(std::uint32_t worker) override { lane_.release(worker); }
+  void release_seat(std::uint32_t worker) override { lane_.release_seat(worker); }
 
  private:
   using Clock = std::chrono::steady_clock;

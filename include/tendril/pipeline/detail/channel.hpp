@@ -40,12 +40,18 @@ class Inlet : public InletBase {
   virtual bool can_accept() const { return true; }
   // Lock-free hint: is a worker free, so that an item accepted now would start at once?
   virtual bool has_free_worker() const { return true; }
+  // Whether accept() only lets the lease go (the end of a run()): a stage may skip the call.
+  bool discards() const noexcept { return discards_; }
+
+ protected:
+  bool discards_ = false;
 };
 
 // The end of a run() pipeline: items are dropped (they were counted by the last stage).
 template <class T>
 class DiscardInlet final : public Inlet<T> {
  public:
+  DiscardInlet() { this->discards_ = true; }
   void accept(Envelope<T>&&, Lease& upstream) override { upstream.release(); }
 };
 

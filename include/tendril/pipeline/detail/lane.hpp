@@ -23,7 +23,7 @@
 namespace tendril::detail {
 
 template <class In>
-class Lane {
+class Lane final : public SeatOwner {
  public:
   Lane(std::size_t capacity, std::size_t seats) : capacity_(capacity), seats_(seats) {}
 
@@ -82,7 +82,7 @@ class Lane {
 
   // Waiters for room are not woken here: the thread that let the seat go looks at this lane
   // next and pops it, which wakes them; a wake-up here would sit on every item's critical path.
-  void release(std::uint32_t seat) { seats_.release(seat); }
+  void release_seat(std::uint32_t seat) override { seats_.release(seat); }
 
   void abort() {
     std::deque<Envelope<In>> dropped;

@@ -5,6 +5,7 @@
 // blocked worker wakes and the run ends. Abort hooks are registered before any thread starts.
 #pragma once
 
+#include <atomic>
 #include <functional>
 #include <memory>
 #include <mutex>
@@ -43,7 +44,8 @@ class RunContext {
   // Records that the source failed; the run drains and then reports it. Thread-safe.
   void source_failed(Error error);
 
-  bool stopped() const noexcept { return stop_.stop_requested(); }
+  // Whether the run was stopped: one relaxed load (the source asks before every item).
+  bool stopped() const noexcept { return stopped_.load(std::memory_order_relaxed); }
   std::stop_token stop_token() const noexcept { return stop_.get_token(); }
 
   // The error that ended the run, if any: fatal errors win over a source error.
@@ -51,6 +53,7 @@ class RunContext {
 
  private:
   std::stop_source stop_;
+  std::atomic<bool> stopped_{false};  // set just before stop_ is requested
   mutable std::mutex mutex_;
   std::optional<Error> fatal_;         // guarded by mutex_
   std::optional<Error> source_error_;  // guarded by mutex_

@@ -8,6 +8,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <concepts>
 #include <cstdint>
 #include <exception>
 #include <memory>
@@ -32,11 +33,12 @@ class SourceRunnerBase : public Runner {
  protected:
   // Whether an item waits in some stage's queue (a thread should go there before pulling).
   bool stage_work_waits() const noexcept {
-    return queued_items_ && queued_items_->load(std::memory_order_relaxed) != 0;
+    return queued_items_->load(std::memory_order_relaxed) != 0;
   }
 
  private:
-  const std::atomic<std::size_t>* queued_items_ = nullptr;
+  static constexpr std::atomic<std::size_t> kNoneQueued{0};
+  const std::atomic<std::size_t>* queued_items_ = &kNoneQueued;  // until bind()
 };
 
 class SourceBase {
@@ -56,30 +58,29 @@ class SourceBase {
   std::atomic<bool> claimed_{false};
 };
 
-template <class T>
-class Cursor {
- public:
-  virtual ~Cursor() = default;
-  virtual std::optional<T> next() = 0;  // nullopt at the end; may throw
+// Where one run is in a source: `next()` gives the next item, nullopt at the end, and may throw.
+template <class C, class T>
+concept cursor_of = requires(C& cursor) {
+  { cursor.next() } -> std::same_as<std::optional<T>>;
 };
 
-template <class T>
-class SourceRunner final : public SourceRunnerBase, public SeatOwner {
+// Pulls through a cursor of type C, held by value and called directly.
+template <class T, cursor_of<T> C>
+class SourceRunner final : public SourceRunnerBase {
  public:
-  SourceRunner(std::unique_ptr<Cursor<T>> cursor, Inlet<T>& first, RunContext& context)
+  SourceRunner(C cursor, Inlet<T>& first, RunContext& context)
       : cursor_(std::move(cursor)), first_(first), context_(context) {}
 
   // Pulls and carries in up to kBatch items, one at a time, while the first stage can take
   // them and no stage has items queued (the scheduler looks at those first): a trivial chain
   // then costs no trip through the scheduler's loop per item.
   bool try_run() override {
-    if (!pull_one()) return false;
-    for (std::uint32_t n = 1; n < kBatch && !stage_work_waits(); ++n)
-      if (!pull_one()) break;
-    return true;
+    std::uint32_t pulled = 0;
+    while (pull_one() && ++pulled < kBatch && !stage_work_waits()) {
+    }
+    return pulled > 0;
   }
 
-  void release_seat(std::uint32_t) override { seat_.release(); }
   // Worth another thread when the first stage has a free worker (parallel work), or when
   // pulling is slow enough (an I/O source) that pulling ahead overlaps with the stages.
   bool runnable() const override {
@@ -97,53 +98,80 @@ class SourceRunner final : public SourceRunnerBase, public SeatOwner {
 
   // Takes the source's seat and carries one item (or the end of the items, or the source's
   // failure) into the first stage; false when there was nothing to do.
-  bool pull_one() {
+  [[gnu::always_inline]] bool pull_one() {
     if (exhausted_.load(std::memory_order_acquire) || !first_.can_accept() || !seat_.try_acquire())
       return false;
+    std::optional<T> item;
+    if (exhausted_.load(std::memory_order_relaxed) || context_.stopped() || --until_sample_ == 0)
+        [[unlikely]] {
+      return pull_rarely();
+    }
+    try {
+      item = cursor_.next();
+    } catch (...) {
+      return failed(std::current_exception());
+    }
+    if (!item) [[unlikely]]
+      return ended();
+    carry(std::move(*item));
+    return true;
+  }
+
+  // With the seat held: `item` into the first stage, which lets the seat go.
+  [[gnu::always_inline]] void carry(T&& item) {
+    ++produced_;
+    Lease lease(&seat_, 0);
+    first_.accept(Envelope<T>{std::move(item)}, lease);
+  }
+
+  // pull_one() with the seat held, when another thread ended the items meanwhile, the run is
+  // stopping, or this pull is the one in kSampleEvery that is timed.
+  [[gnu::noinline]] bool pull_rarely() {
     if (exhausted_.load(std::memory_order_relaxed)) {
       seat_.release();
       return false;
     }
-    std::optional<T> item;
-    if (!context_.stopped()) {
-      try {
-        item = pull();
-      } catch (...) {
-        Error failure = error_from(std::current_exception());
-        failure.kind = ErrorKind::source;
-        context_.source_failed(std::move(failure));
-      }
-    }
-    if (!item) {
-      exhausted_.store(true, std::memory_order_release);
-      seat_.release();
-      return true;
-    }
-    ++produced_;
-    Lease lease(this, 0);
-    first_.accept(Envelope<T>{std::move(*item)}, lease);
-    return true;
-  }
-
-  // The next item; one pull in kSampleEvery is timed.
-  std::optional<T> pull() {
-    if (--until_sample_ != 0) return cursor_->next();
+    if (context_.stopped()) return ended();
     until_sample_ = kSampleEvery;
+    std::optional<T> item;
     const auto started = std::chrono::steady_clock::now();
-    std::optional<T> item = cursor_->next();
+    try {
+      item = cursor_.next();
+    } catch (...) {
+      return failed(std::current_exception());
+    }
     cost_ns_.store(
         static_cast<std::uint64_t>(
             std::chrono::nanoseconds(std::chrono::steady_clock::now() - started).count()),
         std::memory_order_relaxed);
-    return item;
+    if (!item) return ended();
+    carry(std::move(*item));
+    return true;
   }
 
-  std::unique_ptr<Cursor<T>> cursor_;
+  [[gnu::noinline]] bool failed(std::exception_ptr thrown) {
+    Error failure = error_from(thrown);
+    failure.kind = ErrorKind::source;
+    context_.source_failed(std::move(failure));
+    return ended();
+  }
+
+  bool ended() {  // with the seat held: no more items
+    exhausted_.store(true, std::memory_order_release);
+    seat_.release();
+    return true;
+  }
+
+  C cursor_;
   Inlet<T>& first_;
   std::uint32_t until_sample_ = 1;  // touched by the source's seat holder only
   std::atomic<std::uint64_t> cost_ns_{0};
   RunContext& context_;
-  BiasedSeat seat_;  // held while pulling, and while the pulled item enters the first stage
+  // The source's seat, held while pulling, and while the pulled item enters the first stage
+  // (which lets it go through the lease).
+  struct Seat final : BiasedSeat, SeatOwner {
+    void release_seat(std::uint32_t) override { release(); }
+  } seat_;
   std::atomic<bool> exhausted_{false};
   std::uint64_t produced_ = 0;  // written by the seat holder; read after the run
 };
@@ -153,12 +181,14 @@ class TypedSource : public SourceBase {
  public:
   using SourceBase::SourceBase;
   std::type_index item_type() const final { return typeid(T); }
-  std::unique_ptr<SourceRunnerBase> open(InletBase& first, RunContext& context) final {
-    return std::make_unique<SourceRunner<T>>(cursor(), static_cast<Inlet<T>&>(first), context);
-  }
 
  protected:
-  virtual std::unique_ptr<Cursor<T>> cursor() = 0;
+  // A runner pulling through `cursor` into `first` (an Inlet<T>).
+  template <cursor_of<T> C>
+  static std::unique_ptr<SourceRunnerBase> runner(C cursor, InletBase& first, RunContext& context) {
+    return std::make_unique<SourceRunner<T, C>>(std::move(cursor), static_cast<Inlet<T>&>(first),
+                                                context);
+  }
 };
 
 // Any input range; lvalues are referenced (keep them alive), rvalues are owned.
@@ -174,11 +204,11 @@ class RangeSource final
         view_(std::views::all(std::forward<R>(range))) {}
 
  private:
-  class RangeCursor final : public Cursor<T> {
+  class RangeCursor {
    public:
     explicit RangeCursor(View& view)
         : it_(std::ranges::begin(view)), end_(std::ranges::end(view)) {}
-    std::optional<T> next() override {
+    std::optional<T> next() {
       if (it_ == end_) return std::nullopt;
       std::optional<T> item(std::in_place, *it_);
       ++it_;
@@ -189,7 +219,9 @@ class RangeSource final
     std::ranges::iterator_t<View> it_;
     std::ranges::sentinel_t<View> end_;
   };
-  std::unique_ptr<Cursor<T>> cursor() override { return std::make_unique<RangeCursor>(view_); }
+  std::unique_ptr<SourceRunnerBase> open(InletBase& first, RunContext& context) override {
+    return this->runner(RangeCursor(view_), first, context);
+  }
   View view_;
 };
 
@@ -200,15 +232,17 @@ class GeneratorSource final : public TypedSource<T> {
   explicit GeneratorSource(F next) : TypedSource<T>(true), next_(std::move(next)) {}
 
  private:
-  class GeneratorCursor final : public Cursor<T> {
+  class GeneratorCursor {
    public:
     explicit GeneratorCursor(F& next) : next_(next) {}
-    std::optional<T> next() override { return next_(); }
+    std::optional<T> next() { return next_(); }
 
    private:
     F& next_;
   };
-  std::unique_ptr<Cursor<T>> cursor() override { return std::make_unique<GeneratorCursor>(next_); }
+  std::unique_ptr<SourceRunnerBase> open(InletBase& first, RunContext& context) override {
+    return this->runner(GeneratorCursor(next_), first, context);
+  }
   F next_;
 };
 

@@ -37,7 +37,7 @@
 namespace tendril::detail {
 
 template <class In, class Out, bool Fork, class Handler = ErasedHandler<In, Out>>
-class StageNode final : public NodeBase, public Inlet<In>, public Runner, public SeatOwner {
+class StageNode final : public Inlet<In>, public NodeBase, public Runner {
  public:
   // Worker i runs a copy of handlers[i % size], which takes upstream errors when
   // accepts_errors[i % size].
@@ -48,6 +48,7 @@ class StageNode final : public NodeBase, public Inlet<In>, public Runner, public
         core_(spec_->options, std::move(name), downstream, context),
         ordered_(core_.options.ordered && (Fork || core_.options.num_workers > 1)),
         simple_(!Fork && !ordered_ && core_.retry.attempts == 1 && !core_.options.dead_letter),
+        discards_(downstream.discards()),
         fork_join_(core_.options, core_.name),
         reorderer_(2 * core_.options.num_workers + core_.options.buffer),
         long_call_(std::max(kShortCall, kClockShare * steady_clock_read_cost())) {
@@ -136,15 +137,6 @@ class StageNode final : public NodeBase, public Inlet<In>, public Runner, public
   }
   std::uint64_t cost_ns() const override { return cost_ns_.load(std::memory_order_relaxed); }
 
-  // SeatOwner: `seat` is the worker's index.
-  void release_seat(std::uint32_t worker) override {
-    if constexpr (Fork) {
-      lanes_[worker]->release(0);
-    } else {
-      lanes_.front()->release(worker);
-    }
-  }
-
  private:
   using Clock = std::chrono::steady_clock;
   using Outcome = StageOutcome<In, Out>;
@@ -170,15 +162,39 @@ class StageNode final : public NodeBase, public Inlet<In>, public Runner, public
     if (upstream) upstream->release();
     Worker& worker = *workers_[index];
     if (simple_ && item.value) [[likely]] {
-      Lease lease(this, index);
-      Envelope<Out> out{invoke(worker, std::move(item.value))};  // built in place, never moved
-      if (out.value) [[likely]] {
-        ++worker.counters.processed;
-        return core_.downstream.accept(std::move(out), lease);
-      }
-      return fail_once(worker, lease, item.seq, std::move(out.value));
+      if (--worker.until_sample == 0) [[unlikely]]
+        return run_timed(worker, index, std::move(item));
+      Lease lease = seat_of(index);
+      Scheduler::enter_handler();
+      Envelope<Out> out{call_handler(worker.handler, std::move(item.value), worker.state)};
+      Scheduler::leave_handler();
+      return pass_on_once(worker, lease, item.seq, std::move(out));
     }
     run_general(worker, index, std::move(item));
+  }
+
+  // The simple case's outcome: a value goes downstream, an error to its policy.
+  void pass_on_once(Worker& worker, Lease& lease, std::uint64_t seq, Envelope<Out>&& out) {
+    if (out.value) [[likely]] {
+      ++worker.counters.processed;
+      if (discards_) return;  // the lease lets the seat go
+      return core_.downstream.accept(std::move(out), lease);
+    }
+    fail_once(worker, lease, seq, std::move(out.value));
+  }
+
+  // The simple case with the call timed.
+  [[gnu::noinline]] void run_timed(Worker& worker, std::uint32_t index, Envelope<In>&& item) {
+    Lease lease = seat_of(index);
+    Envelope<Out> out{invoke_timed(worker, std::move(item.value))};
+    pass_on_once(worker, lease, item.seq, std::move(out));
+  }
+
+  // The held seat of worker `index`: its own lane's only seat in fork mode, else seat `index`
+  // of the one lane. The lane takes it back (no call through this node).
+  Lease seat_of(std::uint32_t index) {
+    if constexpr (Fork) return Lease(lanes_[index].get(), 0);
+    return Lease(lanes_.front().get(), index);
   }
 
   [[gnu::noinline]] void accept_queued(Envelope<In>&& item, Lease& upstream) {
@@ -194,7 +210,7 @@ class StageNode final : public NodeBase, public Inlet<In>, public Runner, public
   }
 
   [[gnu::noinline]] void run_general(Worker& worker, std::uint32_t index, Envelope<In>&& item) {
-    Lease lease(this, index);
+    Lease lease = seat_of(index);
     Outcome outcome = process(worker, std::move(item.value));
     if constexpr (Fork) {
       if (auto merged = fork_join_.join(item.seq, index, lanes_.size(), std::move(outcome)))
@@ -294,7 +310,8 @@ class StageNode final : public NodeBase, public Inlet<In>, public Runner, public
   std::shared_ptr<const StageSpec<In, Out>> spec_;
   const StageCore<In, Out> core_;
   const bool ordered_;
-  const bool simple_;  // no fork, no order, one attempt, no dead letter
+  const bool simple_;    // no fork, no order, one attempt, no dead letter
+  const bool discards_;  // the last stage of a run(): values go nowhere
   Scheduler* scheduler_ = nullptr;
   std::vector<std::unique_ptr<Lane<In>>> lanes_;
   std::vector<std::unique_ptr<Worker>> workers_;
