@@ -103,12 +103,10 @@ struct ToolStatePublisher::Impl {
     ring.prefault();
     std::unique_lock lock(mutex);
     for (;;) {
-      const auto wanted = [&] {
-        return stopping || flush_requested ||
-               pending.load(std::memory_order_seq_cst) >= options.batch_size;
-      };
+      const auto wanted = [&] { return stopping || flush_requested || ring.size() >= batch_size; };
       const auto until = Clock::now() + options.flush_interval;
       for (;;) {
+        wake_at.store(ring.popped() + batch_size, std::memory_order_seq_cst);
         const std::uint32_t seen = wake.epoch();  // before the look: no notify after it is lost
         const auto now = Clock::now();
         if (wanted() || now >= until) break;
@@ -123,7 +121,7 @@ struct ToolStatePublisher::Impl {
       drain();
       if (!backlog.empty() && Clock::now() >= retry_at) deliver();
       lock.lock();
-      if (stop && pending.load() == 0 && (backlog.empty() || Clock::now() >= deadline)) break;
+      if (stop && ring.size() == 0 && (backlog.empty() || Clock::now() >= deadline)) break;
       if (stop &&
           !backlog.empty()) {  // shutting down with Redis away: keep trying until the deadline
         lock.unlock();
@@ -139,13 +137,18 @@ struct ToolStatePublisher::Impl {
     }
   }
 
+  // The only write to memory other threads write too is the ring's claim of a cell: the count
+  // of states published is the ring's count of pushes, and the push that the sleeping worker
+  // waits for (wake_at) wakes it. Both sides write, then read the other's (sequentially
+  // consistent): either this push sees the worker's wake_at, or the worker, before it sleeps,
+  // sees this push.
   bool push(Entry&& entry) noexcept {
-    if (closed.load(std::memory_order_relaxed) || !ring.try_push(std::move(entry))) {
+    std::size_t position = 0;
+    if (closed.load(std::memory_order_relaxed) || !ring.try_push(std::move(entry), position)) {
       ++dropped;
       return false;
     }
-    ++published;
-    if (pending.fetch_add(1, std::memory_order_seq_cst) + 1 == options.batch_size) wake.notify();
+    if (position + 1 == wake_at.load(std::memory_order_seq_cst)) wake.notify();
     return true;
   }
 
@@ -153,10 +156,9 @@ struct ToolStatePublisher::Impl {
   // the worker from sending); beyond max_queued the oldest go. JSON given as text that is not
   // one object is dropped here, before it could spoil a command.
   void drain() {
-    for (std::size_t budget = pending.load(std::memory_order_acquire); budget > 0; --budget) {
+    for (std::size_t budget = ring.size(); budget > 0; --budget) {
       std::optional<Entry> entry = ring.try_pop();
       if (!entry) break;
-      pending.fetch_sub(1, std::memory_order_relaxed);
       if (const auto* text = std::get_if<std::string>(&*entry); text && !is_json_object(*text)) {
         ++dropped;
         warn("a state given as JSON text is not one JSON object; it is dropped (counted in stats)");
@@ -397,10 +399,13 @@ struct ToolStatePublisher::Impl {
   std::optional<redis::Endpoint> endpoint;
   FILE* sink = nullptr;
   std::string sink_error;  // why the sink file could not be opened
+  const std::size_t batch_size = std::max<std::size_t>(1, options.batch_size);  // 0 acts as 1
   Ring<Entry> ring;
-  std::atomic<std::size_t> pending{0};  // in the ring
-  std::atomic<std::size_t> depth{0};    // in the backlog
-  std::atomic<std::uint64_t> published{0}, sent{0}, batches{0}, dropped{0}, retries{0};
+  // The number of pushes after which the sleeping worker wants waking: batch_size more than it
+  // had taken when it last went to sleep. Written by the worker, read by every push.
+  alignas(64) std::atomic<std::size_t> wake_at{batch_size};
+  alignas(64) std::atomic<std::size_t> depth{0};  // in the backlog
+  std::atomic<std::uint64_t> sent{0}, batches{0}, dropped{0}, retries{0};
   std::atomic<std::uint64_t> resent{0}, refused{0}, superseded{0};
   const std::string publisher_id = make_publisher_id();
   std::atomic<bool> closed{false};
@@ -477,12 +482,12 @@ bool ToolStatePublisher::shutdown(std::chrono::milliseconds timeout) {
   }
   impl.wake.notify();
   if (impl.worker.joinable()) impl.worker.join();
-  return impl.depth.load() == 0 && impl.pending.load() == 0 && impl.dropped.load() == 0;
+  return impl.depth.load() == 0 && impl.ring.size() == 0 && impl.dropped.load() == 0;
 }
 
 bool ToolStatePublisher::flush(std::chrono::milliseconds timeout) {
   Impl& impl = *impl_;
-  const std::uint64_t target = impl.published.load();
+  const std::uint64_t target = impl.ring.pushed();
   const auto deadline = Clock::now() + timeout;
   {
     std::lock_guard lock(impl.mutex);
@@ -502,7 +507,7 @@ bool ToolStatePublisher::flush(std::chrono::milliseconds timeout) {
 PublisherStats ToolStatePublisher::stats() const {
   const Impl& impl = *impl_;
   PublisherStats s;
-  s.published = impl.published.load();
+  s.published = impl.ring.pushed();
   s.sent = impl.sent.load();
   s.batches = impl.batches.load();
   s.dropped = impl.dropped.load();
@@ -511,7 +516,7 @@ PublisherStats ToolStatePublisher::stats() const {
   s.resent = impl.resent.load();
   s.superseded = impl.superseded.load();
   s.publisher_id = impl.publisher_id;
-  s.depth = impl.pending.load() + impl.depth.load();
+  s.depth = impl.ring.size() + impl.depth.load();
   {
     std::lock_guard lock(impl.error_mutex);
     s.last_error = impl.last_error;

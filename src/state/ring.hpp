@@ -41,15 +41,19 @@ class Ring {
   Ring(const Ring&) = delete;
   Ring& operator=(const Ring&) = delete;
 
-  bool try_push(T&& value) noexcept {
-    std::size_t position = head_.load(std::memory_order_relaxed);
+  // On success, `position` is the push's number, counting from 0 since the ring was made. The
+  // claim of the cell is sequentially consistent, so that a producer and the consumer can
+  // each look at a flag of the other's after it (see the publisher's wake-up).
+  bool try_push(T&& value, std::size_t& position) noexcept {
+    position = head_.load(std::memory_order_relaxed);
     for (;;) {
       std::atomic<std::size_t>& sequence = sequences_[position & mask_];
       const std::size_t seen = sequence.load(std::memory_order_acquire);
       const auto difference =
           static_cast<std::intptr_t>(seen) - static_cast<std::intptr_t>(position);
       if (difference == 0) {
-        if (head_.compare_exchange_weak(position, position + 1, std::memory_order_relaxed)) {
+        if (head_.compare_exchange_weak(position, position + 1, std::memory_order_seq_cst,
+                                        std::memory_order_relaxed)) {
           ::new (values_[position & mask_].bytes) T(std::move(value));
           sequence.store(position + 1, std::memory_order_release);
           return true;
@@ -67,16 +71,26 @@ class Ring {
   void prefault() const noexcept { ::madvise(values_, storage_bytes_, MADV_POPULATE_WRITE); }
 
   std::optional<T> try_pop() noexcept {
-    std::atomic<std::size_t>& sequence = sequences_[tail_ & mask_];
+    const std::size_t tail = tail_.load(std::memory_order_relaxed);
+    std::atomic<std::size_t>& sequence = sequences_[tail & mask_];
     const std::size_t seen = sequence.load(std::memory_order_acquire);
-    if (static_cast<std::intptr_t>(seen) - static_cast<std::intptr_t>(tail_ + 1) < 0)
+    if (static_cast<std::intptr_t>(seen) - static_cast<std::intptr_t>(tail + 1) < 0)
       return std::nullopt;  // empty
-    T* value = std::launder(reinterpret_cast<T*>(values_[tail_ & mask_].bytes));
+    T* value = std::launder(reinterpret_cast<T*>(values_[tail & mask_].bytes));
     std::optional<T> out(std::move(*value));
     value->~T();
-    sequence.store(tail_ + mask_ + 1, std::memory_order_release);
-    ++tail_;
+    sequence.store(tail + mask_ + 1, std::memory_order_release);
+    tail_.store(tail + 1, std::memory_order_relaxed);
     return out;
+  }
+
+  // Values pushed since the ring was made (a push under way counts), popped, and in the ring
+  // now. Any thread; exact only while no one pushes or pops.
+  std::size_t pushed() const noexcept { return head_.load(std::memory_order_seq_cst); }
+  std::size_t popped() const noexcept { return tail_.load(std::memory_order_seq_cst); }
+  std::size_t size() const noexcept {
+    const std::size_t tail = tail_.load(std::memory_order_seq_cst);
+    return pushed() - tail;
   }
 
  private:
@@ -95,7 +109,7 @@ class Ring {
   const std::size_t storage_bytes_;
   Storage* const values_;  // a value lives in cell i while sequences_[i] says so
   alignas(64) std::atomic<std::size_t> head_{0};
-  alignas(64) std::size_t tail_ = 0;  // the consumer's
+  alignas(64) std::atomic<std::size_t> tail_{0};  // written by the consumer only
 };
 
 }  // namespace tendril::state

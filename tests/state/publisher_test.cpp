@@ -118,6 +118,36 @@ TEST(Publisher, AFullBatchLandingAsTheWorkerGoesToSleepStillWakesIt) {
   }
 }
 
+// The worker wants waking batch_size states after what it had taken when it fell asleep, not
+// at multiples of batch_size: after a flush() took a lone state, four more from two threads at
+// once are a full batch and are sent without the one-minute interval, 200 times over.
+TEST(Publisher, AFullBatchAfterAFlushTookARemainderWakesTheWorker) {
+  tendril::testing::Watchdog watchdog(120s, "batch after a flush");
+  RedisServer server;
+  ts::ToolStatePublisher publisher(
+      {.flush_interval = 60s, .batch_size = 4, .endpoint = server.endpoint()});
+  std::uint64_t total = 0;
+  for (int round = 0; round < 200; ++round) {
+    publisher.publish(numbered(0, round));
+    ASSERT_TRUE(publisher.flush(5s)) << "round " << round;
+    total += 1;
+    std::thread other([&] {
+      publisher.publish(numbered(1, round));
+      publisher.publish(numbered(1, round));
+    });
+    publisher.publish(numbered(2, round));
+    publisher.publish(numbered(2, round));
+    other.join();
+    total += 4;
+    const auto deadline = std::chrono::steady_clock::now() + 5s;
+    while (publisher.stats().sent < total) {
+      ASSERT_LT(std::chrono::steady_clock::now(), deadline)
+          << "round " << round << ": a full batch waited for the interval";
+      std::this_thread::sleep_for(100us);
+    }
+  }
+}
+
 TEST(Publisher, FewerThanABatchAreFlushedOnTheInterval) {
   tendril::testing::Watchdog watchdog(30s, "interval flush");
   RedisServer server;
