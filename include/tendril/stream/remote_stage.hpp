@@ -62,8 +62,7 @@ namespace detail {
 template <class In, class Out, template <class> class Codec>
 class RemoteStageNode final : public tendril::detail::NodeBase,
                               public tendril::detail::Inlet<In>,
-                              public tendril::detail::Runner,
-                              public tendril::detail::SeatOwner {
+                              public tendril::detail::Runner {
   template <class T>
   using Carried = tendril::detail::Carried<T>;
   template <class T>
@@ -149,9 +148,6 @@ class RemoteStageNode final : public tendril::detail::NodeBase,
     return in_flight_.load() == 0 && done_size_.load() == 0 && lane_.empty();
   }
 
-  // SeatOwner
-  void release_seat(std::uint32_t seat) override { lane_.release_seat(seat); }
-
  private:
   using Clock = std::chrono::steady_clock;
   struct Seat : tendril::detail::StageWorker<int> {
@@ -167,7 +163,7 @@ class RemoteStageNode final : public tendril::detail::NodeBase,
     seat.order = envelope.seq;
     Carried<In>& input = envelope.value;
     if (!input) {  // an upstream error passes through untouched
-      Lease lease(this, index);
+      Lease lease(&lane_, index);
       return emit(seat, Envelope<Out>{std::unexpected(std::move(input.error()))}, lease);
     }
     seat.item.reset();
@@ -196,7 +192,7 @@ class RemoteStageNode final : public tendril::detail::NodeBase,
   // On a scheduler thread: decode, count, send on.
   void pass_on(RemoteResult&& result) {
     Seat& seat = *seats_[result.tag];
-    Lease lease(this, result.tag);
+    Lease lease(&lane_, result.tag);
     Carried<Out> value = tendril::detail::carried_error(std::move(result.error));
     if (result.ok) {
       auto decoded = Codec<Out>::decode(result.data);

@@ -142,7 +142,6 @@ template <class In, class Out>
 class AsyncStageNode final : public NodeBase,
                              public Inlet<In>,
                              public Runner,
-                             public SeatOwner,
                              public AsyncDone<Out> {
  public:
   AsyncStageNode(const PoolOptions<In, Out>& options, const AsyncHandler<In, Out>& handler,
@@ -215,9 +214,6 @@ class AsyncStageNode final : public NodeBase,
     return in_flight_.load() == 0 && done_size_.load() == 0 && lane_.empty();
   }
 
-  // SeatOwner
-  void release_seat(std::uint32_t worker) override { lane_.release_seat(worker); }
-
  private:
   using Clock = std::chrono::steady_clock;
 
@@ -283,7 +279,7 @@ class AsyncStageNode final : public NodeBase,
   // On a scheduler thread, worker seat held: count the result and send it on.
   void pass_on(std::uint32_t index, Carried<Out>&& value) {
     Worker& worker = *workers_[index];
-    Lease lease(this, index);
+    Lease lease(&lane_, index);
     if (value) {
       ++worker.counters.processed;
       return core_.downstream.accept(Envelope<Out>{std::move(value)}, lease);
@@ -295,7 +291,7 @@ class AsyncStageNode final : public NodeBase,
   }
 
   void forward(std::uint32_t index, Carried<In>&& error) {
-    Lease lease(this, index);
+    Lease lease(&lane_, index);
     core_.downstream.accept(Envelope<Out>{std::unexpected(std::move(error.error()))}, lease);
   }
 
