@@ -156,24 +156,20 @@ struct ToolStatePublisher::Impl {
   // the worker from sending); beyond max_queued the oldest go. JSON given as text that is not
   // one object is dropped here, before it could spoil a command.
   void drain() {
-    // Every state counted is taken, even one whose cell was claimed and is still being written
-    // (a few instructions away): left behind, its producer, having already looked at wake_at,
-    // would wake no one, and it would wait for the interval.
+    // Every state counted is taken, even one whose cell was claimed and is still being written:
+    // left behind, its producer, having already looked at wake_at, would wake no one, and it
+    // would wait for the interval.
     for (std::size_t budget = ring.size(); budget > 0; --budget) {
-      std::optional<Entry> entry = ring.try_pop();
-      while (!entry) {
-        std::this_thread::yield();
-        entry = ring.try_pop();
-      }
-      if (const auto* text = std::get_if<std::string>(&*entry); text && !is_json_object(*text)) {
+      Entry entry = ring.pop_claimed();
+      if (const auto* text = std::get_if<std::string>(&entry); text && !is_json_object(*text)) {
         ++dropped;
         warn("a state given as JSON text is not one JSON object; it is dropped (counted in stats)");
         continue;
       }
       if (options.latest_only)
-        latest.push_back(std::move(*entry));
+        latest.push_back(std::move(entry));
       else
-        admit(std::move(*entry));
+        admit(std::move(entry));
     }
     if (options.latest_only) {
       keep_latest_per_run(latest);

@@ -16,6 +16,7 @@
 #include <memory>
 #include <new>
 #include <optional>
+#include <thread>
 #include <utility>
 
 #include <sys/mman.h>
@@ -82,6 +83,15 @@ class Ring {
     sequence.store(tail + mask_ + 1, std::memory_order_release);
     tail_.store(tail + 1, std::memory_order_relaxed);
     return out;
+  }
+
+  // The oldest value when size() said there is one: its cell may be claimed and still being
+  // written (a few instructions away in its producer), so this waits for it, yielding.
+  T pop_claimed() noexcept {
+    for (;;) {
+      if (std::optional<T> value = try_pop()) return std::move(*value);
+      std::this_thread::yield();
+    }
   }
 
   // Values pushed since the ring was made (a push under way counts), popped, and in the ring
