@@ -148,6 +148,19 @@ TEST(Publisher, AFullBatchAfterAFlushTookARemainderWakesTheWorker) {
   }
 }
 
+TEST(Publisher, ABatchSizeOfZeroActsAsOne) {
+  tendril::testing::Watchdog watchdog(30s, "batch size zero");
+  RedisServer server;
+  ts::ToolStatePublisher publisher(
+      {.flush_interval = 60s, .batch_size = 0, .endpoint = server.endpoint()});
+  publisher.publish(numbered(0, 1));
+  ASSERT_TRUE(eventually([&] { return stream_length(server.port()) == 1; }))
+      << "one state is a full batch: sent without waiting for the one-minute interval";
+  publisher.publish(numbered(0, 2));
+  ASSERT_TRUE(eventually([&] { return stream_length(server.port()) == 2; }));
+  EXPECT_TRUE(eventually([&] { return publisher.stats().batches == 2; }));  // counted after Redis
+}
+
 TEST(Publisher, FewerThanABatchAreFlushedOnTheInterval) {
   tendril::testing::Watchdog watchdog(30s, "interval flush");
   RedisServer server;
